@@ -1,0 +1,16 @@
+import { parseArgs } from 'node:util';
+import { FieldCatalog } from '../event/index.js';
+import type { Command } from './cli-error.js';
+
+export const fieldsCommand: Command = {
+  name: 'fields',
+  summary: 'list the fields rules can use (Falco names), with type and argument form',
+  usage: 'peregrine fields [--json]',
+  async run(args, io) {
+    const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean' } } });
+    const all = new FieldCatalog().all();
+    if (values.json) io.stdout.write(JSON.stringify(all) + '\n');
+    else for (const f of all) io.stdout.write(`${f.name}${f.arg === 'none' ? '' : `[${f.arg}]`}\t${f.type}\t${f.desc}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,315 @@
+import { createHash } from 'node:crypto';
+import { FieldKeyTable } from '../event/index.js';
+import {
+  ConditionError, DiagnosticBag, MacroFailedError, UnknownFieldError, andInfo, compileExpr, isAll, notInfo,
+  parseCondition, walk, type Compiled, type CompileScope, type Expr, type ItemKind, type Value,
+} from '../lang/index.js';
+import {
+  collectDefinitions, readRuleSources, type Definitions, type ListDef, type RuleFile, type SourceText,
+} from '../rules/index.js';
+import type { CompiledRule } from './compiled-rule.js';
+import { ExceptionShapeError, buildExceptionExpr } from './exception-builder.js';
+import { OutputFormat } from './output-format.js';
+
+/** Version of the rule language this engine implements (Falco's engine version numbering). */
+export const ENGINE_VERSION = '0.58.0';
+/** Plugins whose fields Peregrine provides natively, with the version they are equivalent to. */
+export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = { container: '0.6.0' };
+/** Sources whose rules this engine evaluates; rules for others are skipped with a warning. */
+export const SUPPORTED_SOURCES: ReadonlySet<string> = new Set(['syscall']);
+
+/** Everything a load produced: compiled rules, counts and every diagnostic. */
+export interface LoadResult {
+  readonly files: readonly RuleFile[];
+  /** All compiled rules in load order, enabled or not. */
+  readonly rules: readonly CompiledRule[];
+  readonly counts: { readonly rules: number; readonly macros: number; readonly lists: number };
+  readonly diagnostics: DiagnosticBag;
+  readonly ok: boolean;
+  readonly table: FieldKeyTable;
+  /** sha256 over the loaded files' contents, in order. */
+  readonly sha256: string;
+  readonly definitions: Definitions;
+}
+
+/** Loads and compiles rules files (paths or directories) in order. Never throws on bad input. */
+export function loadRules(paths: readonly string[], table: FieldKeyTable = new FieldKeyTable()): LoadResult {
+  const bag = new DiagnosticBag();
+  const files = readRuleSources(paths, bag);
+  return compileRuleFiles(files, table, bag);
+}
+
+/** Compiles already-read files; diagnostics are added to `bag`. */
+export function compileRuleFiles(files: readonly RuleFile[], table: FieldKeyTable = new FieldKeyTable(), bag = new DiagnosticBag()): LoadResult {
+  const defs = collectDefinitions(files, bag);
+  const c = new RulesetCompiler(defs, table, bag);
+  const rules = c.compile();
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(f.name).update('\0').update(f.text).update('\0');
+  return {
+    files, rules, diagnostics: bag, ok: bag.errors.length === 0, table, sha256: hash.digest('hex'), definitions: defs,
+    counts: { rules: defs.rules.size, macros: defs.macros.size, lists: defs.lists.size },
+  };
+}
+
+type MacroState = 'compiling' | { ok: Compiled; deps: Set<string> } | { err: ConditionError };
+
+class RulesetCompiler {
+  private readonly lists = new Map<string, Value[]>();
+  private readonly macroState = new Map<string, MacroState>();
+  private readonly usedLists = new Set<string>();
+  private readonly reportedMacros = new Set<string>();
+  private currentDeps: Set<string> | undefined;
+
+  constructor(
+    private readonly defs: Definitions,
+    private readonly table: FieldKeyTable,
+    private readonly bag: DiagnosticBag,
+  ) {}
+
+  compile(): CompiledRule[] {
+    this.checkRequirements();
+    this.resolveLists();
+    const rules: CompiledRule[] = [];
+    const ruleDeps = new Set<string>();
+    let order = 0;
+    for (const def of this.defs.rules.values()) {
+      const r = this.compileRule(def, order++, ruleDeps);
+      if (r) rules.push(r);
+    }
+    for (const name of this.defs.macros.keys()) {
+      if (!this.macroState.has(name)) {
+        try {
+          this.macro(name);
+        } catch {
+          /* reported inside */
+        }
+      }
+    }
+    this.reportUnused(ruleDeps);
+    return rules;
+  }
+
+  private diag(severity: 'error' | 'warning', code: string, message: string, text: SourceText | undefined, start: number, end: number, kind: ItemKind, name: string, fallback: { file: string; line: number; column: number }): void {
+    const p = text ? text.locate(start) : fallback;
+    const e = text && end > start ? text.locate(end) : undefined;
+    this.bag.add({ severity, code, message, ...p, itemKind: kind, itemName: name, endLine: e?.line, endColumn: e?.column });
+  }
+
+  private checkRequirements(): void {
+    for (const req of this.defs.requiredEngineVersions) {
+      const want = parseVersion(req.value);
+      if (!want) {
+        this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `required_engine_version '${req.value}' is not a version: write it as MAJOR.MINOR.PATCH, such as 0.57.0`, ...req.pos, itemKind: 'required_engine_version', itemName: req.value });
+      } else if (compareVersions(want, parseVersion(ENGINE_VERSION)!) > 0) {
+        this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `rules require engine version ${req.value}, but this engine is ${ENGINE_VERSION}: upgrade Peregrine or use older rules`, ...req.pos, itemKind: 'required_engine_version', itemName: req.value });
+      }
+    }
+    for (const req of this.defs.requiredPlugins) {
+      const have = BUILTIN_PLUGINS[req.value.name];
+      if (have === undefined) {
+        this.bag.add({ severity: 'warning', code: 'LOAD_UNKNOWN_PLUGIN', message: `rules require plugin '${req.value.name}' ${req.value.version}, which Peregrine does not provide; rules that need its source or fields will not load`, ...req.pos, itemKind: 'required_plugin_versions', itemName: req.value.name });
+      } else {
+        const want = parseVersion(req.value.version);
+        if (!want || compareVersions(want, parseVersion(have)!) > 0) {
+          this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `rules require plugin '${req.value.name}' ${req.value.version}; Peregrine provides its fields at the level of ${have}`, ...req.pos, itemKind: 'required_plugin_versions', itemName: req.value.name });
+        }
+      }
+    }
+  }
+
+  /** Lists may splice lists defined before their last definition (Falco's visibility). */
+  private resolveLists(): void {
+    const byIndex = [...this.defs.lists.values()].sort((a, b) => a.index - b.index);
+    for (const def of byIndex) {
+      const out: Value[] = [];
+      for (const item of def.items) {
+        const ref: ListDef | undefined = this.defs.lists.get(item.value);
+        if (ref && ref !== def && ref.index < def.visibility) {
+          this.usedLists.add(ref.name);
+          const resolved = this.lists.get(ref.name);
+          if (resolved) out.push(...resolved);
+          else out.push(...ref.items.map((i) => listValue(i.value)));
+        } else out.push(listValue(item.value));
+      }
+      this.lists.set(def.name, out);
+    }
+  }
+
+  private scope(text: SourceText | undefined, kind: ItemKind, name: string, fallback: { file: string; line: number; column: number }): CompileScope {
+    return {
+      table: this.table,
+      list: (n) => {
+        const l = this.lists.get(n);
+        if (l) this.usedLists.add(n);
+        return l;
+      },
+      macro: (n, s, e) => {
+        this.currentDeps?.add(n);
+        try {
+          return this.macro(n);
+        } catch (err) {
+          if (err instanceof ConditionError && !(err instanceof MacroFailedError) && err.code === 'LOAD_ERR_VALIDATE' && err.message.startsWith('Undefined macro')) {
+            throw new ConditionError(err.code, err.message, s, e);
+          }
+          throw new MacroFailedError(n, err instanceof MacroFailedError ? err.inner : (err as ConditionError), s, e);
+        }
+      },
+      warn: (code, message, s, e) => this.diag('warning', code, message, text, s, e, kind, name, fallback),
+    };
+  }
+
+  private macro(name: string): Compiled {
+    const def = this.defs.macros.get(name);
+    if (!def) throw new ConditionError('LOAD_ERR_VALIDATE', `Undefined macro '${name}' used in filter.`, 0);
+    const state = this.macroState.get(name);
+    if (state === 'compiling') throw new ConditionError('LOAD_ERR_VALIDATE', `reference loop in macro '${name}'`, 0);
+    if (state && 'ok' in state) return state.ok;
+    if (state && 'err' in state) throw new MacroFailedError(name, state.err, 0, 0);
+    this.macroState.set(name, 'compiling');
+    const saved = this.currentDeps;
+    const deps = new Set<string>();
+    this.currentDeps = deps;
+    try {
+      const expr = parseCondition(def.condition.text);
+      const compiled = compileExpr(expr, this.scope(def.condition, 'macro', name, def.pos));
+      this.macroState.set(name, { ok: compiled, deps });
+      return compiled;
+    } catch (err) {
+      if (!(err instanceof ConditionError)) throw err;
+      const inner = err instanceof MacroFailedError ? err.inner : err;
+      this.macroState.set(name, { err: inner });
+      if (err instanceof MacroFailedError && err.inner.message.startsWith('reference loop')) {
+        // report the loop once, at the macro that closes it
+        if (!this.reportedMacros.has(`loop:${err.inner.message}`)) {
+          this.reportedMacros.add(`loop:${err.inner.message}`);
+          this.diag('error', 'LOAD_ERR_VALIDATE', `${err.inner.message}: macros must not refer to themselves through other macros`, def.condition, err.start, err.end, 'macro', name, def.pos);
+        }
+      } else if (!(err instanceof MacroFailedError) && !(err instanceof UnknownFieldError)) {
+        this.reportedMacros.add(name);
+        this.diag('error', err.code, err.message, def.condition, err.start, err.end, 'macro', name, def.pos);
+      }
+      throw new MacroFailedError(name, inner, 0, 0);
+    } finally {
+      this.currentDeps = saved;
+    }
+  }
+
+  private compileRule(def: Definitions['rules'] extends Map<string, infer R> ? R : never, order: number, ruleDeps: Set<string>): CompiledRule | undefined {
+    const { name } = def;
+    if (!SUPPORTED_SOURCES.has(def.source)) {
+      this.bag.add({ severity: 'warning', code: 'LOAD_UNKNOWN_SOURCE', message: `rule source '${def.source}' is not supported (supported: ${[...SUPPORTED_SOURCES].join(', ')}); the rule is skipped`, ...def.pos, itemKind: 'rule', itemName: name });
+      return undefined;
+    }
+    const saved = this.currentDeps;
+    this.currentDeps = ruleDeps;
+    try {
+      let compiled: Compiled;
+      let expr: Expr;
+      try {
+        expr = parseCondition(def.condition.text);
+        compiled = compileExpr(expr, this.scope(def.condition, 'rule', name, def.pos));
+      } catch (err) {
+        this.conditionFailure(err, def.condition, name, def.pos, def.skipIfUnknownFilter);
+        return undefined;
+      }
+      for (const ex of def.exceptions) {
+        let exExpr: Expr | undefined;
+        try {
+          exExpr = buildExceptionExpr(ex);
+        } catch (err) {
+          if (!(err instanceof ExceptionShapeError)) throw err;
+          this.bag.add({ severity: 'error', code: 'LOAD_ERR_YAML_VALIDATE', message: err.message, ...ex.pos, itemKind: 'rule', itemName: name });
+          return undefined;
+        }
+        if (!exExpr) continue;
+        try {
+          const exc = compileExpr(exExpr, this.scope(undefined, 'rule', name, ex.pos));
+          const p = compiled.pred;
+          const q = exc.pred;
+          compiled = { pred: (e) => p(e) && !q(e), types: andInfo([compiled.types, notInfo(exc.types)]) };
+        } catch (err) {
+          if (!(err instanceof ConditionError)) throw err;
+          this.bag.add({ severity: 'error', code: err.code, message: `exception '${ex.name}': ${err.message}`, ...ex.pos, itemKind: 'rule', itemName: name });
+          return undefined;
+        }
+      }
+      let output: OutputFormat;
+      try {
+        output = OutputFormat.compile(def.output.text.replace(/\s+$/, ''), this.table);
+      } catch (err) {
+        if (!(err instanceof ConditionError)) throw err;
+        this.diag('error', err.code, err.message, def.output, err.start, err.end, 'rule', name, def.pos);
+        return undefined;
+      }
+      if (isAll(compiled.types.t) && def.warnEvttypes) {
+        this.bag.add({ severity: 'warning', code: 'LOAD_NO_EVTTYPE', message: 'rule matches too many evt.type values: it runs on every event, which costs performance; add an evt.type restriction (or warn_evttypes: false)', ...def.pos, itemKind: 'rule', itemName: name });
+      }
+      return {
+        name, desc: def.desc, priority: def.priority, tags: def.tags, source: def.source, enabled: def.enabled, order,
+        pred: compiled.pred, types: compiled.types.t, output, pos: def.pos, conditionText: def.condition.text,
+      };
+    } finally {
+      this.currentDeps = saved;
+    }
+  }
+
+  private conditionFailure(err: unknown, text: SourceText, name: string, pos: { file: string; line: number; column: number }, skip: boolean): void {
+    if (!(err instanceof ConditionError)) throw err;
+    const unknown = err instanceof UnknownFieldError ? err : err instanceof MacroFailedError && err.inner instanceof UnknownFieldError ? err.inner : undefined;
+    if (unknown && skip) {
+      this.bag.add({ severity: 'warning', code: 'LOAD_UNKNOWN_FILTER', message: `rule uses unknown field '${unknown.field}' and has skip-if-unknown-filter: true; the rule is skipped`, ...pos, itemKind: 'rule', itemName: name });
+      return;
+    }
+    if (err instanceof MacroFailedError) {
+      if (unknown && !this.reportedMacros.has(err.macro)) {
+        this.reportedMacros.add(err.macro);
+        const m = this.defs.macros.get(err.macro);
+        this.diag('error', unknown.code, `${unknown.message} (in macro '${err.macro}', used by rule '${name}')`, m?.condition, unknown.start, unknown.end, 'macro', err.macro, m?.pos ?? pos);
+      }
+      return; // the macro's own error was reported where the macro is
+    }
+    this.diag('error', err.code, err.message, text, err.start, err.end, 'rule', name, pos);
+  }
+
+  private reportUnused(ruleDeps: Set<string>): void {
+    const used = new Set<string>();
+    const stack = [...ruleDeps];
+    while (stack.length) {
+      const m = stack.pop()!;
+      if (used.has(m)) continue;
+      used.add(m);
+      const st = this.macroState.get(m);
+      if (st && typeof st === 'object' && 'ok' in st) stack.push(...st.deps);
+    }
+    for (const def of this.defs.macros.values()) {
+      if (!used.has(def.name)) this.bag.add({ severity: 'warning', code: 'LOAD_UNUSED_MACRO', message: 'Macro not referred to by any other rule/macro', ...def.pos, itemKind: 'macro', itemName: def.name });
+    }
+    for (const def of this.defs.lists.values()) {
+      if (!this.usedLists.has(def.name)) this.bag.add({ severity: 'warning', code: 'LOAD_UNUSED_LIST', message: 'List not referred to by any other rule/macro', ...def.pos, itemKind: 'list', itemName: def.name });
+    }
+  }
+}
+
+/** A YAML list item as a condition value: items written with their own quotes are quoted strings. */
+function listValue(raw: string): Value {
+  const q = raw[0];
+  if (raw.length >= 2 && (q === '"' || q === "'") && raw[raw.length - 1] === q) {
+    return { kind: 'value', text: raw.slice(1, -1).replace(/\\(["'\\])/g, '$1'), quoted: true, span: { start: 0, end: 0 } };
+  }
+  return { kind: 'value', text: raw, quoted: false, span: { start: 0, end: 0 } };
+}
+
+function parseVersion(v: string): [number, number, number] | undefined {
+  const t = v.trim();
+  if (/^\d+$/.test(t)) return [0, Number(t), 0]; // legacy integer engine versions
+  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(t);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+function compareVersions(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
+}
+
+export { walk };
