@@ -313,3 +313,19 @@ function compareVersions(a: readonly number[], b: readonly number[]): number {
 }
 
 export { walk };
+
+/**
+ * Compiles one self-contained condition (no macros or lists) — for tools, `explain` and tests.
+ * Throws {@link ConditionError} with offsets into `text`.
+ */
+export function compileCondition(text: string, table: FieldKeyTable): Compiled {
+  const expr = parseCondition(text);
+  return compileExpr(expr, {
+    table,
+    list: () => undefined,
+    macro: (name, s, e) => {
+      throw new ConditionError('LOAD_ERR_VALIDATE', `Undefined macro '${name}' used in filter.`, s, e);
+    },
+    warn: () => {},
+  });
+}
