@@ -1,0 +1,91 @@
+/**
+ * `npm run bench [-- --only NAME]`: prints one JSON object with every suite's numbers.
+ * Suites run on one core, in this process, after a warm-up.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { FieldKeyTable, FlatEventDecoder, type SyscallEvent } from '../src/event/index.js';
+import { Engine, loadRules } from '../src/engine/index.js';
+
+const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/', import.meta.url));
+const RULES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => `${UPSTREAM}rules/${f}`);
+const TRACES = [
+  'sysdig-inspect__502Error', 'libs__curl_google', 'libs__sample', 'falco__cat_write', 'falco__open-multiple-files',
+  'falco__connect_localhost', 'libs__test_ipv6_client', 'libs__single_ipv6_conn', 'falco__syscall', 'falco__ping_sendto',
+];
+const TARGET_EVENTS = 300_000;
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/** A realistic mix: the real traces, repeated, with varied pids, names and paths. */
+function buildLines(): string[] {
+  const base: string[] = [];
+  for (const t of TRACES) base.push(...readFileSync(`${UPSTREAM}traces/${t}.jsonl`, 'utf8').split('\n').filter(Boolean));
+  const out: string[] = [];
+  for (let round = 0; out.length < TARGET_EVENTS; round++) {
+    for (const l of base) {
+      if (out.length >= TARGET_EVENTS) break;
+      out.push(round === 0 ? l : l.replace(/"proc\.pid":(\d+)/, (_m, p: string) => `"proc.pid":${Number(p) + round}`).replace(/"fd\.name":"\/tmp\//, `"fd.name":"/tmp/r${round}-`));
+    }
+  }
+  return out;
+}
+
+function engineSuite(): Record<string, number> {
+  gc();
+  const heap0 = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  const table = new FieldKeyTable();
+  const load = loadRules(RULES, table);
+  const compileMs = performance.now() - t0;
+  if (!load.ok) throw new Error('upstream rules failed to load');
+  const engine = new Engine(load, { ruleMatching: 'all', hostname: 'bench' });
+  gc();
+  const heapMB = (process.memoryUsage().heapUsed - heap0) / 1024 / 1024;
+
+  const lines = buildLines();
+  const decoder = new FlatEventDecoder(table);
+  const p0 = performance.now();
+  const events: SyscallEvent[] = lines.map((l, i) => decoder.decodeLine(l, i + 1));
+  const jsonParseEventsPerSec = events.length / ((performance.now() - p0) / 1000);
+
+  let matches = 0;
+  const onMatch = (): void => {
+    matches++;
+  };
+  for (let i = 0; i < 3; i++) for (const e of events) engine.evaluate(e, onMatch); // warm-up
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const s = performance.now();
+    for (const e of events) engine.evaluate(e, onMatch);
+    runs.push(events.length / ((performance.now() - s) / 1000));
+  }
+  runs.sort((a, b) => a - b);
+  return {
+    eventsPerSec: Math.round(runs[2]),
+    compileMs: Math.round(compileMs),
+    heapMB: Math.round(heapMB * 10) / 10,
+    events: events.length,
+    jsonParseEventsPerSec: Math.round(jsonParseEventsPerSec),
+    rules: engine.active.length,
+    matchesPerPass: matches / 8,
+  };
+}
+
+const SUITES: Record<string, () => Record<string, number>> = { engine: engineSuite };
+
+const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string' } } });
+const names = values.only ? [values.only] : Object.keys(SUITES);
+const result: Record<string, unknown> = {};
+for (const n of names) {
+  const suite = SUITES[n];
+  if (!suite) {
+    process.stderr.write(`bench: unknown suite ${n}; suites: ${Object.keys(SUITES).join(', ')}\n`);
+    process.exit(2);
+  }
+  result[n] = suite();
+}
+process.stdout.write(JSON.stringify(result) + '\n');
