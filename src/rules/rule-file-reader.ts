@@ -31,8 +31,9 @@ export function readRuleFile(name: string, bytes: Uint8Array, bag: DiagnosticBag
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    const bad = firstInvalidUtf8(bytes);
-    const before = new TextDecoder('utf-8').decode(bytes.subarray(0, bad));
+    const lossy = new TextDecoder('utf-8').decode(bytes);
+    const before = lossy.slice(0, lossy.indexOf('\uFFFD'));
+    const bad = Buffer.byteLength(before);
     const line = before.split('\n').length;
     const column = before.length - before.lastIndexOf('\n');
     fileDiag('LOAD_ERR_FILE_READ', `file is not valid UTF-8 (byte 0x${bytes[bad].toString(16)} at offset ${bad}): save it as UTF-8`, line, column);
@@ -65,22 +66,6 @@ export function readRuleFile(name: string, bytes: Uint8Array, bag: DiagnosticBag
     }
   }
   return { name, text, items };
-}
-
-function firstInvalidUtf8(bytes: Uint8Array): number {
-  const dec = new TextDecoder('utf-8', { fatal: true });
-  let lo = 0;
-  let hi = bytes.length;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    try {
-      dec.decode(bytes.subarray(0, mid), { stream: true });
-      lo = mid;
-    } catch {
-      hi = mid;
-    }
-  }
-  return lo;
 }
 
 class ItemReader {
