@@ -6,7 +6,15 @@ const VALID_COMPS = new Set(['=', '==', '!=', '<', '<=', '>', '>=', 'in', 'inter
 const NO_SPAN = { start: 0, end: 0 } as const;
 
 /** A problem with an exception's shape (not its fields, which the compiler checks). */
-export class ExceptionShapeError extends Error {}
+export class ExceptionShapeError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'LOAD_ERR_VALIDATE' | 'LOAD_ERR_YAML_VALIDATE' = 'LOAD_ERR_VALIDATE',
+  ) {
+    super(message);
+    this.name = 'ExceptionShapeError';
+  }
+}
 
 /**
  * Builds the expression an exception excludes: an `or` over its value rows of
@@ -16,7 +24,7 @@ export class ExceptionShapeError extends Error {}
 export function buildExceptionExpr(ex: ExceptionDef): Expr | undefined {
   const single = typeof ex.fields === 'string';
   const fields = ex.fields === undefined ? [] : typeof ex.fields === 'string' ? [ex.fields] : [...ex.fields];
-  if (fields.length === 0) throw new ExceptionShapeError(`exception '${ex.name}' has no 'fields': list the fields it compares`);
+  if (fields.length === 0) throw new ExceptionShapeError(`exception '${ex.name}' has no 'fields': list the fields it compares`, 'LOAD_ERR_YAML_VALIDATE');
   const comps = ex.comps === undefined ? fields.map(() => (single ? 'in' : '=')) : typeof ex.comps === 'string' ? [ex.comps] : [...ex.comps];
   if (comps.length !== fields.length) throw new ExceptionShapeError(`exception '${ex.name}': fields and comps lists must have the same length (${fields.length} fields, ${comps.length} comps)`);
   for (const c of comps) if (!VALID_COMPS.has(c)) throw new ExceptionShapeError(`exception '${ex.name}': '${c}' is not a comparison operator; use one of ${[...VALID_COMPS].join(', ')}`);

@@ -37,7 +37,10 @@ describe('operators', () => {
     ['len(proc.name) = 4', true], ['b64(proc.args) contains "\u0000"', false], ['proc.name = val(proc.name)', true],
     ['proc.name = val(proc.pname)', false], ['evt.is_open_write = true', true], ['evt.is_open_exec = true', true],
     ['evt.is_open_create = true', true], ['evt.is_open_read = true', false], ['fd.directory = /usr/lib', true],
-    ['fd.filename = libX.so', true], ['evt.num = 7', true], ['evt.dir = <', true],
+    ['fd.filename = libX.so', true],
+    ['anyof(proc.aname) = init', true], ['allof(proc.aname) = init', false], ['allof(proc.aname) endswith t', false],
+    ['allof(proc.aname) in (sshd, systemd, init)', true], ['oneof(proc.aname) contains s', false], ['oneof(proc.aname) contains i', true], ['oneof(proc.aname) = sshd', true],
+    ['allof(k8s.pod.labels) contains :', true], ['oneof(k8s.pod.labels) startswith app', true], ['anyof(proc.name) = Bash', true], ['evt.num = 7', true], ['evt.dir = <', true],
   ];
   for (const [cond, want] of cases) it(`${cond} → ${want}`, () => expect(m(cond)).toBe(want));
 

@@ -1,7 +1,7 @@
 import {
   fieldValueToText, isoNanos, type AlertFieldValue, type FieldKeyTable, type FieldValue, type SyscallEvent,
 } from '../event/index.js';
-import { ConditionError, TRANSFORMERS, compileOperand, type CompiledOperand, type Operand } from '../lang/index.js';
+import { ConditionError, TRANSFORMERS, compileOperand, type CompiledOperand, type Operand, type Transformer } from '../lang/index.js';
 
 const FIELD_AT = /([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)+)(\[[^\]]*\])?/y;
 const TRANSFORM_AT = new RegExp(`(${TRANSFORMERS.join('|')})\\(([a-zA-Z_][a-zA-Z0-9_]*(?:\\.[a-zA-Z0-9_]+)+)(\\[[^\\]]*\\])?\\)`, 'y');
@@ -35,6 +35,10 @@ export class OutputFormat {
       const t = TRANSFORM_AT.exec(format);
       const m = t ? undefined : FIELD_AT.exec(format);
       if (!t && !m) {
+        const word = /[a-zA-Z_][a-zA-Z0-9_]*/y;
+        word.lastIndex = i + 1;
+        const w = word.exec(format);
+        if (w) throw new ConditionError('LOAD_ERR_COMPILE_OUTPUT', `invalid formatting token %${w[0]}: expected %field such as %proc.name (see \`peregrine fields\`)`, i, i + 1 + w[0].length);
         lit += ch;
         continue;
       }
@@ -44,7 +48,7 @@ export class OutputFormat {
       const argRaw = t ? t[3] : m![2];
       const arg = argRaw?.slice(1, -1);
       const fieldOp: Operand = { kind: 'field', name, arg, span: { start, end: start + whole.length } };
-      const operand: Operand = t ? { kind: 'transform', fn: t[1] as (typeof TRANSFORMERS)[number], operand: fieldOp, span: fieldOp.span } : fieldOp;
+      const operand: Operand = t ? { kind: 'transform', fn: t[1] as Transformer, operand: fieldOp, span: fieldOp.span } : fieldOp;
       let compiled: CompiledOperand;
       try {
         compiled = compileOperand(operand, table);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { FieldKeyTable } from '../event/index.js';
 import {
-  ConditionError, DiagnosticBag, MacroFailedError, UnknownFieldError, andInfo, compileExpr, isAll, notInfo,
+  ConditionError, DiagnosticBag, MacroFailedError, UnknownFieldError, andInfo, compileExpr, compileOperand, isAll, notInfo,
   parseCondition, walk, type Compiled, type CompileScope, type Expr, type ItemKind, type Value,
 } from '../lang/index.js';
 import {
@@ -52,7 +52,7 @@ export function compileRuleFiles(files: readonly RuleFile[], table: FieldKeyTabl
   };
 }
 
-type MacroState = 'compiling' | { ok: Compiled; deps: Set<string> } | { err: ConditionError };
+type MacroState = 'compiling' | { ok: Compiled; deps: Set<string> } | { err: MacroFailedError };
 
 class RulesetCompiler {
   private readonly lists = new Map<string, Value[]>();
@@ -100,7 +100,7 @@ class RulesetCompiler {
     for (const req of this.defs.requiredEngineVersions) {
       const want = parseVersion(req.value);
       if (!want) {
-        this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `required_engine_version '${req.value}' is not a version: write it as MAJOR.MINOR.PATCH, such as 0.57.0`, ...req.pos, itemKind: 'required_engine_version', itemName: req.value });
+        this.bag.add({ severity: 'error', code: 'LOAD_ERR_YAML_VALIDATE', message: `required_engine_version '${req.value}' is not a version: write it as MAJOR.MINOR.PATCH, such as 0.57.0`, ...req.pos, itemKind: 'required_engine_version', itemName: req.value });
       } else if (compareVersions(want, parseVersion(ENGINE_VERSION)!) > 0) {
         this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `rules require engine version ${req.value}, but this engine is ${ENGINE_VERSION}: upgrade Peregrine or use older rules`, ...req.pos, itemKind: 'required_engine_version', itemName: req.value });
       }
@@ -152,7 +152,8 @@ class RulesetCompiler {
           if (err instanceof ConditionError && !(err instanceof MacroFailedError) && err.code === 'LOAD_ERR_VALIDATE' && err.message.startsWith('Undefined macro')) {
             throw new ConditionError(err.code, err.message, s, e);
           }
-          throw new MacroFailedError(n, err instanceof MacroFailedError ? err.inner : (err as ConditionError), s, e);
+          if (err instanceof MacroFailedError) throw new MacroFailedError(n, err.inner, s, e, err.origin, err.deferred);
+          throw new MacroFailedError(n, err as ConditionError, s, e);
         }
       },
       warn: (code, message, s, e) => this.diag('warning', code, message, text, s, e, kind, name, fallback),
@@ -165,31 +166,45 @@ class RulesetCompiler {
     const state = this.macroState.get(name);
     if (state === 'compiling') throw new ConditionError('LOAD_ERR_VALIDATE', `reference loop in macro '${name}'`, 0);
     if (state && 'ok' in state) return state.ok;
-    if (state && 'err' in state) throw new MacroFailedError(name, state.err, 0, 0);
+    if (state && 'err' in state) throw state.err;
     this.macroState.set(name, 'compiling');
     const saved = this.currentDeps;
     const deps = new Set<string>();
     this.currentDeps = deps;
+    const fail = (err: MacroFailedError): never => {
+      this.macroState.set(name, { err });
+      throw err;
+    };
     try {
-      const expr = parseCondition(def.condition.text);
-      const compiled = compileExpr(expr, this.scope(def.condition, 'macro', name, def.pos));
-      this.macroState.set(name, { ok: compiled, deps });
-      return compiled;
-    } catch (err) {
-      if (!(err instanceof ConditionError)) throw err;
-      const inner = err instanceof MacroFailedError ? err.inner : err;
-      this.macroState.set(name, { err: inner });
-      if (err instanceof MacroFailedError && err.inner.message.startsWith('reference loop')) {
-        // report the loop once, at the macro that closes it
-        if (!this.reportedMacros.has(`loop:${err.inner.message}`)) {
-          this.reportedMacros.add(`loop:${err.inner.message}`);
-          this.diag('error', 'LOAD_ERR_VALIDATE', `${err.inner.message}: macros must not refer to themselves through other macros`, def.condition, err.start, err.end, 'macro', name, def.pos);
-        }
-      } else if (!(err instanceof MacroFailedError) && !(err instanceof UnknownFieldError)) {
-        this.reportedMacros.add(name);
+      let expr: Expr;
+      try {
+        expr = parseCondition(def.condition.text);
+      } catch (err) {
+        if (!(err instanceof ConditionError)) throw err;
         this.diag('error', err.code, err.message, def.condition, err.start, err.end, 'macro', name, def.pos);
+        return fail(new MacroFailedError(name, err, 0, 0));
       }
-      throw new MacroFailedError(name, inner, 0, 0);
+      try {
+        const compiled = compileExpr(expr, this.scope(def.condition, 'macro', name, def.pos));
+        this.macroState.set(name, { ok: compiled, deps });
+        return compiled;
+      } catch (err) {
+        if (!(err instanceof ConditionError)) throw err;
+        if (err instanceof MacroFailedError) {
+          // A loop is reported once, at the macro that starts it.
+          if (err.inner.message === `reference loop in macro '${name}'`) {
+            this.diag('error', 'LOAD_ERR_VALIDATE', `${err.inner.message}: macros must not refer to themselves through other macros`, def.condition, err.start, err.end, 'macro', name, def.pos);
+          }
+          return fail(new MacroFailedError(name, err.inner, 0, 0, err.origin, err.deferred));
+        }
+        if (err.code === 'LOAD_ERR_VALIDATE') {
+          // undefined macro: Falco reports it at the macro
+          this.diag('error', err.code, err.message, def.condition, err.start, err.end, 'macro', name, def.pos);
+          return fail(new MacroFailedError(name, err, 0, 0));
+        }
+        // field and value errors: reported at each rule that uses the macro, pointing into it
+        return fail(new MacroFailedError(name, err, 0, 0, name, true));
+      }
     } finally {
       this.currentDeps = saved;
     }
@@ -214,12 +229,23 @@ class RulesetCompiler {
         return undefined;
       }
       for (const ex of def.exceptions) {
+        const fields = ex.fields === undefined ? [] : typeof ex.fields === 'string' ? [ex.fields] : ex.fields;
+        for (const f of fields) {
+          const m = /^([^[\]]+)(?:\[(.*)\])?$/.exec(f.trim());
+          try {
+            compileOperand({ kind: 'field', name: m?.[1] ?? f, arg: m?.[2], span: { start: 0, end: 0 } }, this.table);
+          } catch (err) {
+            if (!(err instanceof ConditionError)) throw err;
+            this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `exception '${ex.name}' of rule '${name}': field '${f}': ${err.message}`, ...ex.pos, itemKind: 'exception', itemName: ex.name });
+            return undefined;
+          }
+        }
         let exExpr: Expr | undefined;
         try {
           exExpr = buildExceptionExpr(ex);
         } catch (err) {
           if (!(err instanceof ExceptionShapeError)) throw err;
-          this.bag.add({ severity: 'error', code: 'LOAD_ERR_YAML_VALIDATE', message: err.message, ...ex.pos, itemKind: 'rule', itemName: name });
+          this.bag.add({ severity: 'error', code: err.code, message: `${err.message} (rule '${name}')`, ...ex.pos, itemKind: 'exception', itemName: ex.name });
           return undefined;
         }
         if (!exExpr) continue;
@@ -230,7 +256,7 @@ class RulesetCompiler {
           compiled = { pred: (e) => p(e) && !q(e), types: andInfo([compiled.types, notInfo(exc.types)]) };
         } catch (err) {
           if (!(err instanceof ConditionError)) throw err;
-          this.bag.add({ severity: 'error', code: err.code, message: `exception '${ex.name}': ${err.message}`, ...ex.pos, itemKind: 'rule', itemName: name });
+          this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `exception '${ex.name}' of rule '${name}': ${err.message}`, ...ex.pos, itemKind: 'exception', itemName: ex.name });
           return undefined;
         }
       }
@@ -242,7 +268,8 @@ class RulesetCompiler {
         this.diag('error', err.code, err.message, def.output, err.start, err.end, 'rule', name, def.pos);
         return undefined;
       }
-      if (isAll(compiled.types.t) && def.warnEvttypes) {
+      // Falco warns when a rule's event-type set is empty (all) or larger than 100 types.
+      if ((isAll(compiled.types.t) || compiled.types.t.neg) && def.warnEvttypes) {
         this.bag.add({ severity: 'warning', code: 'LOAD_NO_EVTTYPE', message: 'rule matches too many evt.type values: it runs on every event, which costs performance; add an evt.type restriction (or warn_evttypes: false)', ...def.pos, itemKind: 'rule', itemName: name });
       }
       return {
@@ -258,16 +285,14 @@ class RulesetCompiler {
     if (!(err instanceof ConditionError)) throw err;
     const unknown = err instanceof UnknownFieldError ? err : err instanceof MacroFailedError && err.inner instanceof UnknownFieldError ? err.inner : undefined;
     if (unknown && skip) {
-      this.bag.add({ severity: 'warning', code: 'LOAD_UNKNOWN_FILTER', message: `rule uses unknown field '${unknown.field}' and has skip-if-unknown-filter: true; the rule is skipped`, ...pos, itemKind: 'rule', itemName: name });
+      this.bag.add({ severity: 'warning', code: 'LOAD_UNKNOWN_FIELD', message: `rule uses unknown field '${unknown.field}' and has skip-if-unknown-filter: true; the rule is skipped`, ...pos, itemKind: 'rule', itemName: name });
       return;
     }
     if (err instanceof MacroFailedError) {
-      if (unknown && !this.reportedMacros.has(err.macro)) {
-        this.reportedMacros.add(err.macro);
-        const m = this.defs.macros.get(err.macro);
-        this.diag('error', unknown.code, `${unknown.message} (in macro '${err.macro}', used by rule '${name}')`, m?.condition, unknown.start, unknown.end, 'macro', err.macro, m?.pos ?? pos);
-      }
-      return; // the macro's own error was reported where the macro is
+      if (!err.deferred) return; // already reported where the macro is
+      const m = this.defs.macros.get(err.origin);
+      this.diag('error', err.inner.code, `${err.inner.message} (in macro '${err.origin}')`, m?.condition, err.inner.start, err.inner.end, 'rule', name, m?.pos ?? pos);
+      return;
     }
     this.diag('error', err.code, err.message, text, err.start, err.end, 'rule', name, pos);
   }

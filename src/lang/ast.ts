@@ -14,7 +14,13 @@ export const BINARY_OPS = [
 export type Operator = (typeof UNARY_OPS)[number] | (typeof LIST_OPS)[number] | (typeof BINARY_OPS)[number];
 
 export const TRANSFORMERS = ['tolower', 'toupper', 'b64', 'basename', 'len'] as const;
-export type Transformer = (typeof TRANSFORMERS)[number];
+/**
+ * Quantifiers over multi-valued fields (any ancestor, list fields): `anyof(proc.aname) = sshd`
+ * holds when at least one value matches (the default), `allof(...)` when every value does,
+ * `oneof(...)` when exactly one does. Written like transformers; Peregrine's extension.
+ */
+export const QUANTIFIERS = ['anyof', 'allof', 'oneof'] as const;
+export type Transformer = (typeof TRANSFORMERS)[number] | (typeof QUANTIFIERS)[number];
 
 /** A field read from the event, optionally transformed: `proc.name`, `tolower(proc.aname[2])`. */
 export type Operand =

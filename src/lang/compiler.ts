@@ -18,11 +18,20 @@ export interface Compiled {
 
 /** Thrown when a condition uses a macro that failed to compile (its error is reported there). */
 export class MacroFailedError extends ConditionError {
+  /**
+   * @param macro the macro referenced where this error is thrown
+   * @param inner the original error
+   * @param origin the macro whose text `inner`'s offsets refer to
+   * @param deferred true when the error is reported at the rule that uses the macro (field and
+   *   value errors, as Falco does); false when it was already reported at the macro
+   */
   constructor(
     readonly macro: string,
     readonly inner: ConditionError,
     start: number,
     end: number,
+    readonly origin: string = macro,
+    readonly deferred: boolean = false,
   ) {
     super('LOAD_ERR_COMPILE_CONDITION', `macro '${macro}' has errors: ${inner.message}`, start, end);
     this.name = 'MacroFailedError';
@@ -155,6 +164,8 @@ function compileCheck(c: Extract<Expr, { kind: 'check' }>, scope: CompileScope):
 
   if (left.kind === 'multi') {
     const read = left.read;
+    if (left.quant === 'all') return { pred: (e) => { const vs = read(e); return vs.length > 0 && vs.every(test); }, types };
+    if (left.quant === 'one') return { pred: (e) => { let n = 0; for (const v of read(e)) if (test(v) && ++n > 1) return false; return n === 1; }, types };
     return { pred: (e) => read(e).some(test), types };
   }
   if (left.type === 'list') {

@@ -24,7 +24,7 @@ export class UnknownFieldError extends ConditionError {
  */
 export type CompiledOperand =
   | { readonly kind: 'single'; readonly type: FieldType; readonly read: (e: SyscallEvent) => FieldValue | undefined; readonly slot: number; readonly key: string }
-  | { readonly kind: 'multi'; readonly type: FieldType; readonly read: (e: SyscallEvent) => FieldValue[]; readonly key: string };
+  | { readonly kind: 'multi'; readonly type: FieldType; readonly read: (e: SyscallEvent) => FieldValue[]; readonly key: string; readonly quant?: 'any' | 'all' | 'one' };
 
 const EITHER: Readonly<Record<string, readonly string[]>> = {
   'fd.ip': ['fd.cip', 'fd.sip'],
@@ -96,6 +96,16 @@ export function compileOperand(o: Operand, table: FieldKeyTable): CompiledOperan
 
 function compileTransform(fn: string, inner: CompiledOperand, start: number, end: number): CompiledOperand {
   const key = `${fn}(${inner.key})`;
+  if (fn === 'anyof' || fn === 'allof' || fn === 'oneof') {
+    const quant = fn === 'anyof' ? 'any' : fn === 'allof' ? 'all' : 'one';
+    if (inner.kind === 'multi') return { ...inner, key, quant };
+    const rd = inner.read;
+    const read = (e: SyscallEvent): FieldValue[] => {
+      const v = rd(e);
+      return v === undefined ? [] : Array.isArray(v) ? [...(v as string[])] : [v];
+    };
+    return { kind: 'multi', type: inner.type === 'list' ? 'string' : inner.type, read, key, quant };
+  }
   if (fn === 'len') {
     const len = (v: FieldValue): number => (Array.isArray(v) ? v.length : typeof v === 'string' ? v.length : String(v).length);
     if (inner.kind === 'multi') return { kind: 'single', type: 'number', read: (e) => inner.read(e).length, slot: -1, key };

@@ -1,5 +1,5 @@
 import {
-  BINARY_OPS, LIST_OPS, TRANSFORMERS,
+  BINARY_OPS, LIST_OPS, QUANTIFIERS, TRANSFORMERS,
   type Expr, type Operand, type Operator, type RValue, type Transformer, type Value,
 } from './ast.js';
 import { ConditionError } from './condition-error.js';
@@ -142,7 +142,7 @@ class Parser {
     const name = m[0];
     if (this.s[this.pos + name.length] !== '(') return undefined;
     if (name === 'val') return 'val';
-    return (TRANSFORMERS as readonly string[]).includes(name) ? (name as Transformer) : undefined;
+    return (TRANSFORMERS as readonly string[]).includes(name) || (QUANTIFIERS as readonly string[]).includes(name) ? (name as Transformer) : undefined;
   }
 
   /** Operand: field, `transformer(operand)`, or `val(operand)` (returns the inner operand). */

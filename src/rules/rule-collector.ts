@@ -123,7 +123,7 @@ class Collector {
       return;
     }
     if (!item.condition) {
-      this.error(item.pos, 'macro', item.name, 'LOAD_ERR_YAML_VALIDATE', `appending to macro '${item.name}' needs a 'condition'`);
+      this.error(item.pos, 'macro', item.name, 'LOAD_ERR_VALIDATE', `appending to macro '${item.name}' needs a 'condition'`);
       return;
     }
     const mode = item.append ? 'append' : m.get('condition');
@@ -167,7 +167,7 @@ class Collector {
     }
     const mode = (k: string): OverrideMode | undefined => (item.append ? (RULE_APPENDABLE.has(k) ? 'append' : 'replace') : m.get(k));
     if (item.append && own.filter((k) => k !== 'append' && k !== 'enabled').every((k) => k === 'exceptions' || k === 'condition' || k === 'output' || k === 'desc' || k === 'tags') && !item.condition && !item.exceptions && !item.output) {
-      this.error(item.pos, 'rule', item.name, 'LOAD_ERR_YAML_VALIDATE', `appending to rule '${item.name}' needs a 'condition', 'output' or 'exceptions'`);
+      this.error(item.pos, 'rule', item.name, 'LOAD_ERR_VALIDATE', `appending to rule '${item.name}' needs a 'condition', 'output' or 'exceptions'`);
       return;
     }
     if (item.condition) prev.condition = mode('condition') === 'replace' ? item.condition : prev.condition.concat(item.condition);
@@ -190,7 +190,7 @@ class Collector {
       const i = out.findIndex((e) => e.name === ex.name);
       if (i < 0) {
         if (ex.fields === undefined) {
-          this.error(ex.pos, 'exception', ex.name, 'LOAD_ERR_YAML_VALIDATE', `exception '${ex.name}' appended to rule '${rule.name}' has no 'fields' and no exception of that name exists`);
+          this.error(ex.pos, 'exception', ex.name, 'LOAD_ERR_VALIDATE', `exception '${ex.name}' appended to rule '${rule.name}' has no 'fields' and no exception of that name exists`);
           continue;
         }
         out.push(ex);

@@ -149,7 +149,7 @@ class ItemReader {
     this.kind = kind;
     const nameNode = pairs.get(kind)!.value as Node;
     if (!isScalar(nameNode) || nameNode.value === null || nameNode.value === '' || typeof nameNode.value === 'object') {
-      this.itemName = undefined;
+      this.itemName = '';
       this.diag(nameNode ?? map, 'LOAD_ERR_YAML_VALIDATE', `${kind} name must be a non-empty string`);
       return undefined;
     }
@@ -275,7 +275,11 @@ class ItemReader {
       const n = it as Node;
       const js = isMap(n) ? (n.toJSON() as Record<string, unknown>) : undefined;
       if (!js || typeof js.name !== 'string' || js.name === '') {
-        this.diag(n, 'LOAD_ERR_YAML_VALIDATE', 'each exception needs a non-empty "name"');
+        const saved = [this.kind, this.itemName] as const;
+        this.kind = 'exception';
+        this.itemName = '';
+        this.diag(n, 'LOAD_ERR_YAML_VALIDATE', `each exception of ${saved[0]} '${saved[1]}' needs a non-empty "name"`);
+        [this.kind, this.itemName] = saved;
         continue;
       }
       const okStrings = (x: unknown): boolean => x === undefined || typeof x === 'string' || (Array.isArray(x) && x.every((y) => typeof y === 'string'));
