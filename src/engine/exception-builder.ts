@@ -1,4 +1,4 @@
-import type { Expr, Operand, RValue, Value } from '../lang/index.js';
+import { valueFromText, type Expr, type Operand, type RValue, type Value } from '../lang/index.js';
 import type { ExceptionDef } from '../rules/index.js';
 
 const LIST_COMPS = new Set(['in', 'intersects', 'pmatch']);
@@ -34,8 +34,8 @@ export function buildExceptionExpr(ex: ExceptionDef): Expr | undefined {
   if (single) {
     const comp = comps[0];
     const vals = rows.map((r) => (Array.isArray(r) ? r.map((x) => String(x)).join(' ') : String(r)));
-    if (LIST_COMPS.has(comp)) return check(ops[0], comp, { kind: 'list', items: vals.map(value), span: NO_SPAN });
-    return or(vals.map((v) => check(ops[0], comp, value(v))));
+    if (LIST_COMPS.has(comp)) return check(ops[0], comp, { kind: 'list', items: vals.map(valueFromText), span: NO_SPAN });
+    return or(vals.map((v) => check(ops[0], comp, valueFromText(v))));
   }
   const terms: Expr[] = rows.map((row, ri) => {
     if (!Array.isArray(row)) throw new ExceptionShapeError(`exception '${ex.name}': value row ${ri + 1} must be a sequence with one value per field (${fields.length})`);
@@ -43,10 +43,10 @@ export function buildExceptionExpr(ex: ExceptionDef): Expr | undefined {
     const checks = row.map((cell, i) => {
       const comp = comps[i];
       if (LIST_COMPS.has(comp)) {
-        const items = Array.isArray(cell) ? (cell as string[]).map(value) : listCell(String(cell));
+        const items = Array.isArray(cell) ? (cell as string[]).map(valueFromText) : listCell(String(cell));
         return check(ops[i], comp, { kind: 'list', items, span: NO_SPAN });
       }
-      return check(ops[i], comp, value(Array.isArray(cell) ? (cell as string[]).join(' ') : String(cell)));
+      return check(ops[i], comp, valueFromText(Array.isArray(cell) ? (cell as string[]).join(' ') : String(cell)));
     });
     return checks.length === 1 ? checks[0] : { kind: 'and', items: checks, span: NO_SPAN };
   });
@@ -57,9 +57,9 @@ export function buildExceptionExpr(ex: ExceptionDef): Expr | undefined {
 function listCell(text: string): Value[] {
   const t = text.trim();
   if (t.startsWith('(') && t.endsWith(')')) {
-    return t.slice(1, -1).split(',').map((x) => x.trim()).filter((x) => x !== '').map(value);
+    return t.slice(1, -1).split(',').map((x) => x.trim()).filter((x) => x !== '').map(valueFromText);
   }
-  return [value(t)];
+  return [valueFromText(t)];
 }
 
 function or(items: Expr[]): Expr {
@@ -74,12 +74,4 @@ function operand(field: string): Operand {
   const m = /^([^[\]]+)(?:\[(.*)\])?$/.exec(field.trim());
   if (!m) throw new ExceptionShapeError(`'${field}' is not a field name`);
   return m[2] === undefined ? { kind: 'field', name: m[1], span: NO_SPAN } : { kind: 'field', name: m[1], arg: m[2], span: NO_SPAN };
-}
-
-function value(raw: string): Value {
-  const q = raw[0];
-  if (raw.length >= 2 && (q === '"' || q === "'") && raw[raw.length - 1] === q) {
-    return { kind: 'value', text: raw.slice(1, -1).replace(/\\(["'\\])/g, '$1'), quoted: true, span: NO_SPAN };
-  }
-  return { kind: 'value', text: raw, quoted: false, span: NO_SPAN };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { FieldKeyTable } from '../event/index.js';
 import {
   ConditionError, DiagnosticBag, MacroFailedError, UnknownFieldError, andInfo, compileExpr, compileOperand, isAll, notInfo,
-  parseCondition, walk, type Compiled, type CompileScope, type Expr, type ItemKind, type Value,
+  parseCondition, valueFromText, walk, type Compiled, type CompileScope, type Expr, type ItemKind, type Value,
 } from '../lang/index.js';
 import {
   collectDefinitions, readRuleSources, type Definitions, type ListDef, type RuleFile, type SourceText,
@@ -129,8 +129,8 @@ class RulesetCompiler {
           this.usedLists.add(ref.name);
           const resolved = this.lists.get(ref.name);
           if (resolved) out.push(...resolved);
-          else out.push(...ref.items.map((i) => listValue(i.value)));
-        } else out.push(listValue(item.value));
+          else out.push(...ref.items.map((i) => valueFromText(i.value)));
+        } else out.push(valueFromText(item.value));
       }
       this.lists.set(def.name, out);
     }
@@ -314,15 +314,6 @@ class RulesetCompiler {
       if (!this.usedLists.has(def.name)) this.bag.add({ severity: 'warning', code: 'LOAD_UNUSED_LIST', message: 'List not referred to by any other rule/macro', ...def.pos, itemKind: 'list', itemName: def.name });
     }
   }
-}
-
-/** A YAML list item as a condition value: items written with their own quotes are quoted strings. */
-function listValue(raw: string): Value {
-  const q = raw[0];
-  if (raw.length >= 2 && (q === '"' || q === "'") && raw[raw.length - 1] === q) {
-    return { kind: 'value', text: raw.slice(1, -1).replace(/\\(["'\\])/g, '$1'), quoted: true, span: { start: 0, end: 0 } };
-  }
-  return { kind: 'value', text: raw, quoted: false, span: { start: 0, end: 0 } };
 }
 
 function parseVersion(v: string): [number, number, number] | undefined {

@@ -9,3 +9,4 @@ export * from './value-test.js';
 export * from './ip-net.js';
 export * from './linear-regex.js';
 export * from './diagnostic.js';
+export * from './value-from-text.js';
