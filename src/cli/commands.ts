@@ -2,8 +2,9 @@ import type { Command } from './cli-error.js';
 import { fieldsCommand } from './fields-command.js';
 import { replayCommand } from './replay-command.js';
 import { rulesListCommand } from './rules-list-command.js';
+import { rulesTestCommand } from './rules-test-command.js';
 import { rulesValidateCommand } from './rules-validate-command.js';
 import { runCommand } from './run-command.js';
 
 /** Every command, once. Adding one: its file and one line here. */
-export const COMMANDS: readonly Command[] = [runCommand, replayCommand, rulesValidateCommand, rulesListCommand, fieldsCommand];
+export const COMMANDS: readonly Command[] = [runCommand, replayCommand, rulesValidateCommand, rulesListCommand, rulesTestCommand, fieldsCommand];

@@ -1,8 +1,7 @@
-import { fileURLToPath } from 'node:url';
+import { BUNDLED_RULES, DEMO_EVENTS } from './bundled-paths.js';
 import type { Command } from './cli-error.js';
 import { replayCommand } from './replay-command.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**
  * `peregrine run`: the daemon's entry point. Until the daemon lands (issue: the daemon), it runs
@@ -15,7 +14,7 @@ export const runCommand: Command = {
   usage: 'peregrine run [--events FILE|-]',
   async run(args, io) {
     io.stderr.write('peregrine run: the daemon (live eBPF sensor, sinks) is not built yet; evaluating the bundled rules over the bundled demo events instead\n');
-    const events = args[0] === '--events' && args[1] ? args[1] : `${ROOT}examples/demo-events.jsonl`;
-    return replayCommand.run(['--rules', `${ROOT}rules`, '--events', events, '--rule-matching', 'all'], io);
+    const events = args[0] === '--events' && args[1] ? args[1] : DEMO_EVENTS;
+    return replayCommand.run(['--rules', BUNDLED_RULES, '--events', events, '--rule-matching', 'all'], io);
   },
 };

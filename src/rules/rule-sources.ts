@@ -6,7 +6,7 @@ import type { RuleFile } from './rule-items.js';
 
 /**
  * Reads rules from paths in order. A directory contributes its `*.yaml`/`*.yml` files sorted by
- * name (as Falco does for rules directories). Unreadable paths become diagnostics.
+ * name (as Falco does for rules directories), except rule test files (`*.test.yaml`). Unreadable paths become diagnostics.
  */
 export function readRuleSources(paths: readonly string[], bag: DiagnosticBag): RuleFile[] {
   const out: RuleFile[] = [];
@@ -14,7 +14,7 @@ export function readRuleSources(paths: readonly string[], bag: DiagnosticBag): R
     let files: string[];
     try {
       files = statSync(p).isDirectory()
-        ? readdirSync(p).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(p, f))
+        ? readdirSync(p).filter((f) => /\.ya?ml$/.test(f) && !/\.test\.ya?ml$/.test(f)).sort().map((f) => join(p, f))
         : [p];
     } catch (err) {
       bag.add({ severity: 'error', code: 'LOAD_ERR_FILE_READ', message: `cannot read rules: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}: check the path and permissions`, file: p, line: 1, column: 1, itemKind: 'file', itemName: p });
