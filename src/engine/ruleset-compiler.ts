@@ -30,6 +30,8 @@ export interface LoadResult {
   /** sha256 over the loaded files' contents, in order. */
   readonly sha256: string;
   readonly definitions: Definitions;
+  /** Lists with nested lists spliced, as conditions see them. */
+  readonly lists: ReadonlyMap<string, readonly Value[]>;
 }
 
 /** Loads and compiles rules files (paths or directories) in order. Never throws on bad input. */
@@ -44,10 +46,11 @@ export function compileRuleFiles(files: readonly RuleFile[], table: FieldKeyTabl
   const defs = collectDefinitions(files, bag);
   const c = new RulesetCompiler(defs, table, bag);
   const rules = c.compile();
+  const lists = c.resolvedLists;
   const hash = createHash('sha256');
   for (const f of files) hash.update(f.name).update('\0').update(f.text).update('\0');
   return {
-    files, rules, diagnostics: bag, ok: bag.errors.length === 0, table, sha256: hash.digest('hex'), definitions: defs,
+    files, rules, diagnostics: bag, ok: bag.errors.length === 0, table, sha256: hash.digest('hex'), definitions: defs, lists,
     counts: { rules: defs.rules.size, macros: defs.macros.size, lists: defs.lists.size },
   };
 }
@@ -56,6 +59,9 @@ type MacroState = 'compiling' | { ok: Compiled; deps: Set<string> } | { err: Mac
 
 class RulesetCompiler {
   private readonly lists = new Map<string, Value[]>();
+  get resolvedLists(): ReadonlyMap<string, readonly Value[]> {
+    return this.lists;
+  }
   private readonly macroState = new Map<string, MacroState>();
   private readonly usedLists = new Set<string>();
   private readonly reportedMacros = new Set<string>();
