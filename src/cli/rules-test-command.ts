@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ruleTestJunit, ruleTestText, runRuleTests } from '../authoring/index.js';
-import { BUNDLED_RULES } from './bundled-paths.js';
+import { BUNDLED_RULES } from '../project-paths.js';
 import { UsageError, type Command } from './cli-error.js';
 
 export const rulesTestCommand: Command = {

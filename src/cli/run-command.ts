@@ -1,4 +1,4 @@
-import { BUNDLED_RULES, DEMO_EVENTS } from './bundled-paths.js';
+import { BUNDLED_RULES, DEMO_EVENTS } from '../project-paths.js';
 import type { Command } from './cli-error.js';
 import { replayCommand } from './replay-command.js';
 

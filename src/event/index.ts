@@ -7,3 +7,5 @@ export * from './flat-event-decoder.js';
 export * from './priority.js';
 export * from './alert.js';
 export * from './event-types.js';
+export * from './wire-reader.js';
+export * from './sensor-batch-decoder.js';

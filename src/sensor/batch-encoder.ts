@@ -1,0 +1,136 @@
+import { WireWriter } from './wire-writer.js';
+
+/** One ancestor of the calling process, nearest first (index 0 = parent). */
+export interface SensorAncestor {
+  readonly name?: string;
+  readonly pid?: number;
+  readonly exe?: string;
+  readonly exepath?: string;
+  readonly cmdline?: string;
+}
+
+/** The file descriptor an event acts on. */
+export interface SensorFd {
+  readonly num: number;
+  readonly type: string;
+  readonly name?: string;
+  readonly cip?: string;
+  readonly sip?: string;
+  readonly cport?: number;
+  readonly sport?: number;
+  readonly l4proto?: string;
+  readonly isServer?: boolean;
+}
+
+/** A syscall event as the sensor produces it, before encoding (see sensor.proto `Event`). */
+export interface SensorEvent {
+  readonly tsNs: bigint;
+  readonly type: string;
+  readonly res: number;
+  readonly tid: number;
+  readonly pid: number;
+  readonly ppid?: number;
+  readonly vpid?: number;
+  readonly sid?: number;
+  readonly vpgid?: number;
+  readonly name: string;
+  readonly exe?: string;
+  readonly exepath?: string;
+  readonly args?: string;
+  readonly cwd?: string;
+  readonly tty?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly loginuid?: number;
+  readonly user?: string;
+  readonly group?: string;
+  readonly procStartNs?: bigint;
+  /** 1 = upper layer, 2 = memfd, 4 = writable. */
+  readonly exeFlags?: number;
+  readonly ancestors?: readonly SensorAncestor[];
+  readonly fd?: SensorFd;
+  /** Call arguments by name (Falco's evt.arg.NAME): flags, mode, request, ... */
+  readonly params?: Readonly<Record<string, string>>;
+  readonly containerId?: string;
+}
+
+/**
+ * Encodes events into one `EventBatch` with a string table: every distinct string is written
+ * once per batch. Stateless apart from its reusable scratch; not shared across threads.
+ */
+export function encodeBatch(streamId: number, firstSeq: number, events: readonly SensorEvent[], lost = 0, missed = 0): Buffer {
+  const table = new Map<string, number>([['', 0]]);
+  const strings: string[] = [''];
+  const ix = (s: string | undefined): number => {
+    if (s === undefined || s === '') return 0;
+    let i = table.get(s);
+    if (i === undefined) {
+      i = strings.length;
+      table.set(s, i);
+      strings.push(s);
+    }
+    return i;
+  };
+  const encoded: Buffer[] = events.map((e) => encodeEvent(e, ix));
+  const w = new WireWriter(encoded.reduce((n, b) => n + b.length + 6, 256));
+  w.uint(1, streamId);
+  w.uint(2, firstSeq);
+  for (const s of strings) w.string(3, s);
+  for (const b of encoded) w.bytes(4, b);
+  w.uint(5, lost);
+  w.uint(6, missed);
+  return Buffer.from(w.finish());
+}
+
+function encodeEvent(e: SensorEvent, ix: (s: string | undefined) => number): Buffer {
+  const w = new WireWriter(512);
+  w.fixed64(1, e.tsNs);
+  w.uint(2, ix(e.type));
+  // res is always written: 0 (success) must be distinguishable from "no result".
+  w.tag(3, 0);
+  w.varint(e.res >= 0 ? e.res * 2 : -e.res * 2 - 1);
+  w.uint(4, e.tid);
+  w.uint(5, e.pid);
+  w.uint(6, e.ppid);
+  w.uint(7, e.vpid);
+  w.uint(8, e.sid);
+  w.sint(9, e.vpgid);
+  w.uint(10, ix(e.name));
+  w.uint(11, ix(e.exe));
+  w.uint(12, ix(e.exepath));
+  w.uint(13, ix(e.args));
+  w.uint(14, ix(e.cwd));
+  w.uint(15, e.tty);
+  w.uint(16, e.uid);
+  w.uint(17, e.gid);
+  w.sint(18, e.loginuid);
+  w.uint(19, ix(e.user));
+  w.uint(20, ix(e.group));
+  w.fixed64(21, e.procStartNs);
+  w.uint(22, e.exeFlags);
+  const anc = e.ancestors ?? [];
+  w.packed(23, anc.map((a) => ix(a.name)));
+  w.packed(24, anc.map((a) => a.pid ?? 0));
+  w.packed(25, anc.map((a) => ix(a.exe)));
+  w.packed(26, anc.map((a) => ix(a.exepath)));
+  w.packed(27, anc.map((a) => ix(a.cmdline)));
+  if (e.fd) {
+    if (e.fd.num === 0) {
+      w.tag(28, 0);
+      w.varint(0);
+    } else w.sint(28, e.fd.num);
+    w.uint(29, ix(e.fd.type));
+    w.uint(30, ix(e.fd.name));
+    w.uint(31, ix(e.fd.cip));
+    w.uint(32, ix(e.fd.sip));
+    w.uint(33, e.fd.cport);
+    w.uint(34, e.fd.sport);
+    w.uint(35, ix(e.fd.l4proto));
+    w.bool(36, e.fd.isServer);
+  }
+  const names = Object.keys(e.params ?? {});
+  w.packed(37, names.map(ix));
+  w.packed(38, names.map((n) => ix(e.params![n])));
+  w.uint(39, ix(e.containerId));
+  return Buffer.from(w.finish());
+}

@@ -1,0 +1,2 @@
+export * from './batch-encoder.js';
+export * from './sensor-server.js';

@@ -1,0 +1,183 @@
+import { randomInt } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { codec, loadProtoRoot } from '../sources/proto-root.js';
+import { grpcTarget, passThrough, serverCredentials, type TlsFiles } from '../sources/grpc-transport.js';
+import { silentLogger, type Logger } from '../telemetry/index.js';
+import { encodeBatch, type SensorEvent } from './batch-encoder.js';
+
+export interface SensorServerOptions {
+  /** `unix:///run/peregrine/sensor.sock` or `host:port` (`127.0.0.1:0` picks a port). */
+  readonly listen: string;
+  readonly tls?: TlsFiles;
+  /** Events kept for clients that resume after a reconnect. */
+  readonly bufferEvents?: number;
+  /** Events per batch. */
+  readonly maxBatchEvents?: number;
+  /** A client this far behind (bytes queued) is disconnected; it resumes from the buffer. */
+  readonly maxClientBacklogBytes?: number;
+  readonly version?: string;
+  readonly backend?: string;
+  readonly logger?: Logger;
+}
+
+interface StoredBatch {
+  readonly firstSeq: number;
+  readonly count: number;
+  readonly buf: Buffer;
+}
+
+interface SubscribeRequest {
+  client_name: string;
+  stream_id: string;
+  resume_after_seq: string;
+  event_types: string[];
+}
+
+/** Counters of the sensor server. */
+export interface SensorServerStats {
+  eventsTotal: number;
+  eventsLost: number;
+  slowClientsCut: number;
+  subscribers: number;
+}
+
+const PKG = '/peregrine.sensor.v1.Sensor/';
+
+/**
+ * Serves the Peregrine sensor API: batches of events to every subscriber, numbered per
+ * stream, with a bounded replay buffer so a client that reconnects gets what it missed.
+ * Lifecycle: `start()` binds; `publish()` any time after; `shutdown()` is idempotent.
+ */
+export class SensorServer {
+  /** Random id of this run (48 bits, safe as a JS number). */
+  readonly streamId = randomInt(1, 2 ** 47);
+  readonly stats: SensorServerStats = { eventsTotal: 0, eventsLost: 0, slowClientsCut: 0, subscribers: 0 };
+  private readonly server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  private readonly ring: StoredBatch[] = [];
+  private ringEvents = 0;
+  private seq = 0;
+  private pendingLost = 0;
+  private readonly subscribers = new Set<grpc.ServerWritableStream<SubscribeRequest, Buffer>>();
+  private readonly log: Logger;
+  private stopped = false;
+
+  constructor(private readonly opts: SensorServerOptions) {
+    this.log = opts.logger ?? silentLogger();
+  }
+
+  /** Binds and starts serving; resolves to the bound address (with the chosen port). */
+  async start(): Promise<string> {
+    const root = loadProtoRoot();
+    const req = codec<SubscribeRequest>(root, 'peregrine.sensor.v1.SubscribeRequest');
+    const empty = codec<object>(root, 'peregrine.sensor.v1.VersionRequest');
+    const version = codec<object>(root, 'peregrine.sensor.v1.VersionResponse');
+    const health = codec<object>(root, 'peregrine.sensor.v1.HealthResponse');
+    const definition: grpc.ServiceDefinition = {
+      Subscribe: { path: `${PKG}Subscribe`, requestStream: false, responseStream: true, requestSerialize: req.serialize, requestDeserialize: req.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize },
+      GetVersion: { path: `${PKG}GetVersion`, requestStream: false, responseStream: false, requestSerialize: empty.serialize, requestDeserialize: empty.deserialize, responseSerialize: version.serialize, responseDeserialize: version.deserialize },
+      GetHealth: { path: `${PKG}GetHealth`, requestStream: false, responseStream: false, requestSerialize: empty.serialize, requestDeserialize: empty.deserialize, responseSerialize: health.serialize, responseDeserialize: health.deserialize },
+    };
+    this.server.addService(definition, {
+      Subscribe: (call: grpc.ServerWritableStream<SubscribeRequest, Buffer>) => this.subscribe(call),
+      GetVersion: (_call: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { version: this.opts.version ?? '0.1.0', api_version: 1, backend: this.opts.backend ?? '' }),
+      GetHealth: (_call: unknown, cb: grpc.sendUnaryData<object>) => cb(null, {
+        healthy: !this.stopped, reason: this.stopped ? 'stopping' : '', stream_id: this.streamId, last_seq: this.seq,
+        events_total: this.stats.eventsTotal, events_lost: this.stats.eventsLost, subscribers: this.subscribers.size,
+      }),
+    });
+    const target = grpcTarget(this.opts.listen);
+    const port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(target, serverCredentials(this.opts.tls), (err, p) => (err ? reject(new Error(`sensor: cannot listen on ${this.opts.listen}: ${err.message}`, { cause: err })) : resolve(p)));
+    });
+    return target.startsWith('unix:') ? this.opts.listen : target.replace(/:0$/, `:${port}`);
+  }
+
+  /** Counts events the capture lost; reported to clients in the next batch. */
+  recordLost(n: number): void {
+    this.pendingLost += n;
+    this.stats.eventsLost += n;
+  }
+
+  /** Numbers, encodes, stores and sends events to every subscriber. */
+  publish(events: readonly SensorEvent[]): void {
+    if (this.stopped || events.length === 0) return;
+    const max = this.opts.maxBatchEvents ?? 256;
+    for (let i = 0; i < events.length; i += max) {
+      const chunk = events.slice(i, i + max);
+      const buf = encodeBatch(this.streamId, this.seq + 1, chunk, this.pendingLost);
+      this.pendingLost = 0;
+      const stored = { firstSeq: this.seq + 1, count: chunk.length, buf };
+      this.seq += chunk.length;
+      this.stats.eventsTotal += chunk.length;
+      this.store(stored);
+      for (const call of this.subscribers) this.send(call, buf);
+    }
+  }
+
+  private store(b: StoredBatch): void {
+    const cap = this.opts.bufferEvents ?? 131_072;
+    this.ring.push(b);
+    this.ringEvents += b.count;
+    while (this.ringEvents > cap && this.ring.length > 1) this.ringEvents -= this.ring.shift()!.count;
+  }
+
+  private send(call: grpc.ServerWritableStream<SubscribeRequest, Buffer>, buf: Buffer): void {
+    const limit = this.opts.maxClientBacklogBytes ?? 32 * 1024 * 1024;
+    if (call.writableLength > limit) {
+      this.subscribers.delete(call);
+      this.stats.slowClientsCut++;
+      this.log.warn({ client: call.request.client_name }, 'sensor: client too slow; disconnecting it (it resumes from the replay buffer)');
+      call.destroy(Object.assign(new Error('client too slow: reconnect with your resume position'), { code: grpc.status.RESOURCE_EXHAUSTED }));
+      return;
+    }
+    call.write(buf);
+  }
+
+  private subscribe(call: grpc.ServerWritableStream<SubscribeRequest, Buffer>): void {
+    if (this.stopped) {
+      call.destroy(Object.assign(new Error('sensor is stopping'), { code: grpc.status.UNAVAILABLE }));
+      return;
+    }
+    const req = call.request;
+    const resume = Number(req.resume_after_seq);
+    if (Number(req.stream_id) === this.streamId && resume > 0) {
+      const oldest = this.ring.length ? this.ring[0].firstSeq : this.seq + 1;
+      const missed = Math.max(0, oldest - (resume + 1));
+      if (missed > 0) call.write(encodeBatch(this.streamId, oldest, [], 0, missed));
+      for (const b of this.ring) if (b.firstSeq + b.count - 1 > resume) call.write(b.buf);
+    }
+    this.subscribers.add(call);
+    this.stats.subscribers = this.subscribers.size;
+    const drop = (): void => {
+      this.subscribers.delete(call);
+      this.stats.subscribers = this.subscribers.size;
+    };
+    call.on('cancelled', drop);
+    call.on('close', drop);
+    call.on('error', drop);
+  }
+
+  /** Stops accepting, ends every stream, and closes within the deadline. Idempotent. */
+  async shutdown(deadlineMs = 2_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const call of this.subscribers) call.end();
+    this.subscribers.clear();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, deadlineMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Closes every connection at once (tests: a crashed sensor). */
+  kill(): void {
+    this.stopped = true;
+    this.server.forceShutdown();
+  }
+}

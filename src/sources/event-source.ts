@@ -1,0 +1,44 @@
+import type { Alert, SyscallEvent } from '../event/index.js';
+
+/** What a source delivers: engine events (sensors) or alerts (Falco), in batches. */
+export type SourceBatch =
+  | { readonly kind: 'events'; readonly source: string; readonly events: readonly SyscallEvent[] }
+  | { readonly kind: 'alerts'; readonly source: string; readonly alerts: readonly Alert[] };
+
+/** Counters every source keeps; nothing it drops goes uncounted. */
+export interface SourceStats {
+  /** Messages received from the transport. */
+  received: number;
+  /** Events or alerts decoded and delivered to the buffer. */
+  decoded: number;
+  /** Messages that could not be decoded (skipped; the stream continues). */
+  malformed: number;
+  /** Events or alerts dropped because the buffer was full. */
+  dropped: number;
+  /** Events the producer reported lost, or that sequence gaps show were never received. */
+  lost: number;
+  /** Events of unknown kinds (counted, not mapped). */
+  unknownKinds: number;
+  /** Connections (re)established. */
+  connects: number;
+  /** Whether the source is connected now. */
+  connected: boolean;
+}
+
+export function emptyStats(): SourceStats {
+  return { received: 0, decoded: 0, malformed: 0, dropped: 0, lost: 0, unknownKinds: 0, connects: 0, connected: false };
+}
+
+/**
+ * One input of the pipeline. Lifecycle: `start()` connects (and keeps reconnecting, forever,
+ * with backoff) and resolves once started (not once connected); batches are read with
+ * `batches()`; `shutdown(deadlineMs)` is idempotent, stops taking input and ends `batches()`.
+ */
+export interface EventSource {
+  readonly name: string;
+  readonly stats: Readonly<SourceStats>;
+  start(): Promise<void>;
+  /** The delivered batches, in order, until shutdown. One consumer. */
+  batches(): AsyncIterable<SourceBatch>;
+  shutdown(deadlineMs?: number): Promise<void>;
+}
