@@ -140,7 +140,7 @@ describe('Peregrine sensor source over real gRPC', () => {
     server.publish(Array.from({ length: 100 }, (_, i) => shadowRead(i)));
     await take(source, 100);
     // cut the stream from the client side (like a network blip) and publish while it is away
-    (source as unknown as { call: { cancel(): void } }).call.cancel();
+    source.reconnect();
     server.publish(Array.from({ length: 300 }, (_, i) => shadowRead(100 + i)));
     const rest = await take(source, 300);
     expect(rest.map((e) => get(e, 'evt.num'))).toEqual(Array.from({ length: 300 }, (_, i) => 101 + i));
@@ -157,7 +157,7 @@ describe('Peregrine sensor source over real gRPC', () => {
     await until(() => server.stats.subscribers === 1);
     server.publish([shadowRead()]);
     await take(source, 1);
-    (source as unknown as { call: { cancel(): void } }).call.cancel();
+    source.reconnect();
     server.publish(Array.from({ length: 300 }, (_, i) => shadowRead(i))); // only the last 100 stay buffered
     const got = await take(source, 100);
     expect(got[0].get(table, 'evt.num')).toBe(202);

@@ -9,3 +9,4 @@ export * from './alert.js';
 export * from './event-types.js';
 export * from './wire-reader.js';
 export * from './sensor-batch-decoder.js';
+export * from './tetragon-decoder.js';

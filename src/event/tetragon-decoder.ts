@@ -1,0 +1,261 @@
+import type protobuf from 'protobufjs';
+import type { FieldKeyTable } from './field-key-table.js';
+import { FlatEventDecoder } from './flat-event-decoder.js';
+import type { SyscallEvent } from './syscall-event.js';
+
+/** What one Tetragon `GetEventsResponse` became. */
+export interface TetragonDecoded {
+  /** The mapped event, or undefined for kinds Peregrine does not map (counted by the caller). */
+  readonly event?: SyscallEvent;
+  /** Events Tetragon reports it dropped (rate_limit_info). */
+  readonly lost: number;
+  /** The message kind, for counting unmapped kinds (`process_tracepoint`, `kprobe:tcp_close`, ...). */
+  readonly kind: string;
+}
+
+type Msg = Record<string, unknown>;
+type LongLike = number | { toNumber(): number };
+
+const NUM = (v: unknown): number | undefined => {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'object' && 'value' in (v as Msg)) return NUM((v as Msg).value); // UInt32Value
+  if (typeof v === 'object' && typeof (v as { toNumber?: unknown }).toNumber === 'function') return (v as { toNumber(): number }).toNumber();
+  return Number(v);
+};
+
+/** The value of a KprobeArgument's `arg` oneof (protobufjs sets defaults on the others). */
+function argValue(a: Msg | undefined): unknown {
+  if (!a) return undefined;
+  const which = a.arg as string | undefined;
+  if (which) return a[which];
+  for (const k of ['int_arg', 'long_arg', 'size_arg', 'string_arg', 'file_arg', 'path_arg', 'sock_arg']) if (a[k] !== undefined && a[k] !== null) return a[k];
+  return undefined;
+}
+
+function argKind(a: Msg): string | undefined {
+  return (a.arg as string | undefined) ?? ['int_arg', 'long_arg', 'size_arg', 'string_arg', 'file_arg', 'path_arg', 'sock_arg'].find((k) => a[k] !== undefined && a[k] !== null);
+}
+
+const CAP_NAMES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE'];
+
+/** Capability list as Falco prints it: `CAP_CHOWN CAP_SYS_MODULE ...`. */
+function capText(v: unknown): string | undefined {
+  if (!Array.isArray(v)) return undefined;
+  return v.map((c) => (typeof c === 'number' ? (CAP_NAMES[c] ?? String(c)) : String(c))).join(' ');
+}
+
+/** Tetragon's kprobe functions → Falco event types. Names are normalised (syscall prefixes removed). */
+export const TETRAGON_KPROBE_TYPES: Readonly<Record<string, string>> = {
+  security_file_permission: 'openat', security_file_open: 'openat', fd_install: 'openat', openat: 'openat', openat2: 'openat2',
+  open: 'open', do_sys_open: 'openat', do_sys_openat2: 'openat2', security_mmap_file: 'mmap',
+  tcp_connect: 'connect', connect: 'connect', inet_csk_accept: 'accept4', accept: 'accept', accept4: 'accept4',
+  setuid: 'setuid', setgid: 'setgid', setresuid: 'setresuid', setresgid: 'setresgid', setreuid: 'setreuid',
+  ptrace: 'ptrace', unlinkat: 'unlinkat', unlink: 'unlink', security_path_unlink: 'unlinkat', rename: 'rename',
+  renameat: 'renameat', renameat2: 'renameat2', security_path_rename: 'renameat2', symlinkat: 'symlinkat', symlink: 'symlink',
+  linkat: 'linkat', link: 'link', mkdirat: 'mkdirat', mkdir: 'mkdir', rmdir: 'rmdir', chmod: 'chmod', fchmodat: 'fchmodat',
+  fchmod: 'fchmod', mount: 'mount', umount: 'umount2', umount2: 'umount2', init_module: 'init_module', finit_module: 'finit_module',
+  memfd_create: 'memfd_create', bpf: 'bpf', setns: 'setns', unshare: 'unshare', userfaultfd: 'userfaultfd',
+  dup: 'dup', dup2: 'dup2', dup3: 'dup3', listen: 'listen', bind: 'bind', socket: 'socket', sendto: 'sendto', sendmsg: 'sendmsg',
+};
+
+const PTRACE: Readonly<Record<number, string>> = { 0: 'PTRACE_TRACEME', 16: 'PTRACE_ATTACH', 17: 'PTRACE_DETACH', 16902: 'PTRACE_SEIZE', 4: 'PTRACE_POKETEXT', 5: 'PTRACE_POKEDATA' };
+const SYSCALL_PREFIX = /^(__x64_sys_|__arm64_sys_|__ia32_sys_|__se_sys_|__do_sys_|ksys_|sys_)/;
+
+/** Normalises a kprobe function name: `__x64_sys_openat` → `openat`. */
+export function normaliseKprobe(fn: string): string {
+  return fn.replace(SYSCALL_PREFIX, '');
+}
+
+/**
+ * Maps Tetragon events (GetEventsResponse) to engine events with Falco's field names:
+ * process_exec → execve, process_exit → procexit, process_kprobe → the syscall its function
+ * stands for (file opens, tcp_connect, setuid family, ptrace, unlink, mount, modules, ...);
+ * Tetragon's pod and container metadata → `k8s.*` and `container.*`.
+ */
+export class TetragonDecoder {
+  private readonly flat: FlatEventDecoder;
+  private readonly type: protobuf.Type;
+  private n = 0;
+
+  constructor(table: FieldKeyTable, root: protobuf.Root) {
+    this.flat = new FlatEventDecoder(table);
+    this.type = root.lookupType('tetragon.GetEventsResponse');
+  }
+
+  /** Decodes one serialized GetEventsResponse; throws on malformed protobuf. */
+  decode(buf: Buffer): TetragonDecoded {
+    const m = this.type.decode(buf) as unknown as Msg;
+    return this.map(m);
+  }
+
+  /** Maps an already-decoded message (protobufjs message or plain object). */
+  map(m: Msg): TetragonDecoded {
+    const kind = String(m.event ?? Object.keys(m).find((k) => k.startsWith('process_') || k === 'rate_limit_info' || k === 'test') ?? 'unknown');
+    const body = m[kind] as Msg | undefined;
+    if (kind === 'rate_limit_info') return { lost: NUM(body?.number_of_dropped_process_events) ?? 0, kind };
+    if (!body) return { lost: 0, kind };
+    const f: Record<string, unknown> = {};
+    const time = m.time as Msg | undefined;
+    if (time) f['evt.time'] = BigInt(Math.trunc(NUM(time.seconds as LongLike) ?? 0)) * 1_000_000_000n + BigInt(NUM(time.nanos) ?? 0);
+    if (m.node_name) f['evt.hostname'] = m.node_name;
+    this.process(f, body.process as Msg | undefined);
+    this.lineage(f, body.parent as Msg | undefined, (body.ancestors as Msg[] | undefined) ?? []);
+    let type: string;
+    if (kind === 'process_exec') type = 'execve';
+    else if (kind === 'process_exit') {
+      type = 'procexit';
+      if (body.signal) f['evt.arg.sig'] = body.signal;
+      f['evt.arg.status'] = String(NUM(body.status) ?? 0);
+    } else if (kind === 'process_kprobe') {
+      const fn = normaliseKprobe(String(body.function_name ?? ''));
+      const mapped = TETRAGON_KPROBE_TYPES[fn];
+      if (!mapped) return { lost: 0, kind: `kprobe:${fn}` };
+      type = mapped;
+      this.kprobe(f, fn, (body.args as Msg[] | undefined) ?? [], body.return as Msg | undefined);
+    } else return { lost: 0, kind };
+    f['evt.type'] = type;
+    f['evt.source'] = 'syscall';
+    return { event: this.flat.decodeObject(f, ++this.n), lost: 0, kind };
+  }
+
+  private process(f: Record<string, unknown>, p: Msg | undefined): void {
+    if (!p) return;
+    const binary = String(p.binary ?? '');
+    const args = String(p.arguments ?? '');
+    const name = binary.slice(binary.lastIndexOf('/') + 1);
+    if (binary) {
+      f['proc.exepath'] = binary;
+      f['proc.exe'] = binary;
+      f['proc.name'] = name;
+      f['proc.cmdline'] = args ? `${name} ${args}` : name;
+    }
+    f['proc.args'] = args;
+    if (p.cwd) f['proc.cwd'] = p.cwd;
+    const pid = NUM(p.pid);
+    if (pid !== undefined) f['proc.pid'] = pid;
+    const tid = NUM(p.tid);
+    f['thread.tid'] = tid ?? pid;
+    const uid = NUM(p.uid);
+    if (uid !== undefined) f['user.uid'] = uid;
+    const user = (p.user as Msg | undefined)?.name;
+    if (user) f['user.name'] = user;
+    const cap = p.cap as Msg | undefined;
+    if (cap) {
+      const eff = capText(cap.effective);
+      const perm = capText(cap.permitted);
+      const inh = capText(cap.inheritable);
+      if (eff !== undefined) f['thread.cap_effective'] = eff;
+      if (perm !== undefined) f['thread.cap_permitted'] = perm;
+      if (inh !== undefined) f['thread.cap_inheritable'] = inh;
+    }
+    const auid = NUM(p.auid);
+    if (auid !== undefined) f['user.loginuid'] = auid === 4294967295 ? -1 : auid;
+    const pod = p.pod as Msg | undefined;
+    const docker = String(p.docker ?? '');
+    const container = pod?.container as Msg | undefined;
+    const cid = String(container?.id ?? '').replace(/^[a-z0-9-]+:\/\//, '') || docker;
+    f['container.id'] = cid ? cid.slice(0, 12) : 'host';
+    if (cid) f['container.full_id'] = cid;
+    if (container?.name) f['container.name'] = container.name;
+    const image = (container?.image as Msg | undefined)?.name as string | undefined;
+    if (image) {
+      f['container.image'] = image;
+      const at = image.indexOf('@');
+      const repoTag = at >= 0 ? image.slice(0, at) : image;
+      const colon = repoTag.lastIndexOf(':');
+      const slash = repoTag.lastIndexOf('/');
+      f['container.image.repository'] = colon > slash ? repoTag.slice(0, colon) : repoTag;
+      if (colon > slash) f['container.image.tag'] = repoTag.slice(colon + 1);
+      if (at >= 0) f['container.image.digest'] = image.slice(at + 1);
+    }
+    if (pod) {
+      if (pod.namespace) f['k8s.ns.name'] = pod.namespace;
+      if (pod.name) f['k8s.pod.name'] = pod.name;
+      if (pod.uid) f['k8s.pod.uid'] = pod.uid;
+      if (pod.workload) f['k8s.workload.name'] = pod.workload;
+      if (pod.workload_kind) f['k8s.workload.kind'] = pod.workload_kind;
+      const labels = pod.pod_labels as Record<string, string> | undefined;
+      if (labels && Object.keys(labels).length) {
+        f['k8s.pod.labels'] = Object.entries(labels).map(([k, v]) => `${k}:${v}`);
+        for (const [k, v] of Object.entries(labels)) f[`k8s.pod.label[${k}]`] = v;
+      }
+    }
+  }
+
+  private lineage(f: Record<string, unknown>, parent: Msg | undefined, ancestors: readonly Msg[]): void {
+    const chain = parent ? [parent, ...ancestors] : [...ancestors];
+    chain.slice(0, 16).forEach((a, i) => {
+      const binary = String(a.binary ?? '');
+      const name = binary.slice(binary.lastIndexOf('/') + 1);
+      const args = String(a.arguments ?? '');
+      const lvl = i + 1;
+      if (binary) {
+        f[`proc.aname[${lvl}]`] = name;
+        f[`proc.aexepath[${lvl}]`] = binary;
+        f[`proc.aexe[${lvl}]`] = binary;
+        f[`proc.acmdline[${lvl}]`] = args ? `${name} ${args}` : name;
+      }
+      const pid = NUM(a.pid);
+      if (pid !== undefined) f[`proc.apid[${lvl}]`] = pid;
+    });
+  }
+
+  private kprobe(f: Record<string, unknown>, fn: string, args: readonly Msg[], ret: Msg | undefined): void {
+    const rv = argValue(ret);
+    const r = typeof rv === 'number' || (rv !== null && typeof rv === 'object' && 'toNumber' in (rv as object)) ? NUM(rv) : undefined;
+    f['evt.rawres'] = r ?? 0;
+    const ints: number[] = [];
+    let file: Msg | undefined;
+    let sock: Msg | undefined;
+    let str: string | undefined;
+    for (const a of args) {
+      const k = argKind(a);
+      const v = argValue(a);
+      if (k === 'int_arg' || k === 'long_arg' || k === 'size_arg') ints.push(NUM(v) ?? 0);
+      else if ((k === 'file_arg' || k === 'path_arg') && !file) file = v as Msg;
+      else if (k === 'sock_arg' && !sock) sock = v as Msg;
+      else if (k === 'string_arg' && str === undefined) str = String(v);
+    }
+    if (file) {
+      const path = String(file.path ?? '');
+      f['fd.name'] = path;
+      f['fd.typechar'] = 'f';
+      f['fs.path.name'] = path;
+      // security_file_permission's mask: MAY_WRITE=2, MAY_READ=4; fd_install's first arg is the fd
+      const mask = fn === 'security_file_permission' ? ints[0] : undefined;
+      const perm = String(file.permission ?? '');
+      const write = mask !== undefined ? (mask & 2) !== 0 : perm.includes('w') || /O_WRONLY|O_RDWR/.test(String(file.flags ?? ''));
+      f['evt.arg.flags'] = String(file.flags ?? '') || (write ? 'O_WRONLY' : 'O_RDONLY');
+      f['fd.num'] = fn === 'fd_install' && ints.length ? ints[0] : (r !== undefined && r >= 0 && /open/.test(fn) ? r : 0);
+      if (['unlinkat', 'unlink', 'security_path_unlink', 'rmdir'].includes(fn)) f['evt.arg.name'] = path;
+      if (['mkdir', 'mkdirat', 'chmod', 'fchmodat', 'fchmod'].includes(fn)) f['evt.arg.path'] = path;
+    } else if (str !== undefined && /open|unlink|mkdir|rmdir|chmod|mount|rename|link/.test(fn)) {
+      f['fd.name'] = str;
+      f['fs.path.name'] = str;
+      f['evt.arg.name'] = str;
+      f['evt.arg.path'] = str;
+      if (fn === 'mount') f['evt.arg.dir'] = String(argValue(args[1]) ?? '');
+    }
+    if (sock) {
+      const family = String(sock.family ?? '');
+      const v6 = family.includes('INET6');
+      const saddr = String(sock.saddr ?? '');
+      const daddr = String(sock.daddr ?? '');
+      const accept = fn === 'inet_csk_accept' || fn.startsWith('accept');
+      const [cip, cport, sip, sport] = accept ? [daddr, NUM(sock.dport), saddr, NUM(sock.sport)] : [saddr, NUM(sock.sport), daddr, NUM(sock.dport)];
+      Object.assign(f, {
+        'fd.type': v6 ? 'ipv6' : 'ipv4', 'fd.typechar': v6 ? '6' : '4', 'fd.sockfamily': 'ip', 'fd.l4proto': String(sock.protocol ?? '').replace(/^IPPROTO_/, '').toLowerCase() || 'tcp',
+        'fd.cip': cip, 'fd.sip': sip, 'fd.cport': cport, 'fd.sport': sport, 'fd.is_server': accept,
+        'fd.lip': accept ? sip : cip, 'fd.rip': accept ? cip : sip, 'fd.lport': accept ? sport : cport, 'fd.rport': accept ? cport : sport,
+        'fd.name': `${cip}:${cport}->${sip}:${sport}`, 'fd.connected': true, 'fd.num': 0,
+      });
+    }
+    if (/^set(res|re)?[ug]id$/.test(fn) && ints.length) f[fn.includes('g') ? 'evt.arg.gid' : 'evt.arg.uid'] = String(ints[0]);
+    if (fn === 'ptrace') {
+      if (ints.length) f['evt.arg.request'] = PTRACE[ints[0]] ?? String(ints[0]);
+      if (ints.length > 1) f['evt.arg.pid'] = String(ints[1]);
+    }
+    if (fn === 'dup2' || fn === 'dup3' || fn === 'dup') f['evt.rawres'] = r ?? ints[1] ?? 0;
+  }
+}

@@ -1,0 +1,173 @@
+import { timingSafeEqual } from 'node:crypto';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Alert } from '../event/index.js';
+import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
+import { emptyStats, type EventSource, type SourceBatch, type SourceStats } from './event-source.js';
+import { AlertFormatError, alertFromFalcoJson } from './falco-alert.js';
+import { CERT_REFRESH_MS, type TlsFiles } from './grpc-transport.js';
+import { SourceBuffer } from './source-buffer.js';
+
+export interface FalcoHttpSourceOptions {
+  /** `host:port` (port 0 picks one) or `unix:///path.sock`. Falcosidekick's port is 2801. */
+  readonly listen: string;
+  /** Path alerts are POSTed to. */
+  readonly path?: string;
+  /** TLS: `cert`+`key`; with `ca`, clients must present a certificate it signed (mTLS). */
+  readonly tls?: TlsFiles;
+  /** A shared secret: requests must carry `header: value`. */
+  readonly secret?: { readonly header: string; readonly value: string };
+  readonly bufferAlerts?: number;
+  readonly maxBodyBytes?: number;
+  readonly name?: string;
+  readonly logger?: Logger;
+}
+
+/**
+ * Receives Falco's JSON alerts by HTTP POST (Falco ≥ 0.44 `http_output`, or anything that
+ * speaks Falcosidekick's input). One alert per request, or a JSON array of alerts.
+ * Replies: 200 accepted; 400 malformed (counted); 401 bad secret; 405/404 wrong method/path;
+ * 413 too large; 503 with Retry-After when the pipeline's buffer is full (counted as dropped).
+ */
+export class FalcoHttpSource implements EventSource {
+  readonly name: string;
+  readonly stats: SourceStats = emptyStats();
+  private readonly buffer: SourceBuffer;
+  private readonly log: Logger;
+  private readonly limiter = new RateLimiter();
+  private server: http.Server | https.Server | undefined;
+  private watched: string[] = [];
+  private stopped = false;
+
+  constructor(private readonly opts: FalcoHttpSourceOptions) {
+    this.name = opts.name ?? 'falco-http';
+    this.buffer = new SourceBuffer(opts.bufferAlerts ?? 10_000);
+    this.log = opts.logger ?? silentLogger();
+  }
+
+  /** The bound address (`127.0.0.1:PORT` or the unix path), once started. */
+  get address(): string {
+    const a = this.server?.address();
+    if (!a) return '';
+    return typeof a === 'string' ? a : `${(a as AddressInfo).address}:${(a as AddressInfo).port}`;
+  }
+
+  async start(): Promise<void> {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.handle(req, res);
+    const tls = this.opts.tls;
+    if (tls) {
+      if (!tls.cert || !tls.key) throw new Error(`${this.name}: tls needs cert and key files`);
+      this.server = https.createServer({ ...this.secureContext(), requestCert: !!tls.ca, rejectUnauthorized: !!tls.ca }, handler);
+      this.watched = [tls.cert, tls.key, ...(tls.ca ? [tls.ca] : [])];
+      for (const f of this.watched) watchFile(f, { interval: CERT_REFRESH_MS }, () => this.reloadCerts());
+    } else this.server = http.createServer(handler);
+    this.server.requestTimeout = 30_000;
+    this.server.keepAliveTimeout = 65_000;
+    const l = this.opts.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', (err) => reject(new Error(`${this.name}: cannot listen on ${l}: ${err.message}`, { cause: err })));
+      if (l.startsWith('unix://')) this.server!.listen(l.slice('unix://'.length), resolve);
+      else {
+        const i = l.lastIndexOf(':');
+        this.server!.listen(Number(l.slice(i + 1)), l.slice(0, i).replace(/^\[|\]$/g, ''), resolve);
+      }
+    });
+    this.stats.connected = true;
+    this.stats.connects++;
+  }
+
+  private secureContext(): { cert: Buffer; key: Buffer; ca?: Buffer } {
+    const t = this.opts.tls!;
+    return { cert: readFileSync(t.cert!), key: readFileSync(t.key!), ...(t.ca ? { ca: readFileSync(t.ca) } : {}) };
+  }
+
+  private reloadCerts(): void {
+    try {
+      (this.server as https.Server).setSecureContext(this.secureContext());
+      this.log.info({ source: this.name }, 'TLS certificates reloaded');
+    } catch (err) {
+      this.log.error({ source: this.name, err: (err as Error).message }, 'TLS certificates changed but cannot be loaded; keeping the previous ones');
+    }
+  }
+
+  batches(): AsyncIterable<SourceBatch> {
+    return this.buffer;
+  }
+
+  private reply(res: http.ServerResponse, code: number, body: string, headers: Record<string, string> = {}): void {
+    res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+    res.end(body + '\n');
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if ((req.url ?? '/').split('?')[0] !== (this.opts.path ?? '/')) return this.reply(res, 404, `POST alerts to ${this.opts.path ?? '/'}`);
+    if (req.method !== 'POST') return this.reply(res, 405, 'use POST with a Falco JSON alert', { allow: 'POST' });
+    if (this.opts.secret && !this.secretOk(req.headers[this.opts.secret.header.toLowerCase()])) {
+      const n = this.limiter.allow('secret');
+      if (n >= 0) this.log.warn({ source: this.name, remote: req.socket.remoteAddress, suppressed: n }, 'alert rejected: missing or wrong shared secret');
+      return this.reply(res, 401, `missing or wrong ${this.opts.secret.header} header`);
+    }
+    const max = this.opts.maxBodyBytes ?? 1024 * 1024;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > max) {
+        this.stats.malformed++;
+        return this.reply(res, 413, `body larger than ${max} bytes`, { connection: 'close' });
+      }
+      chunks.push(c as Buffer);
+    }
+    this.stats.received++;
+    let alerts: Alert[];
+    try {
+      const doc: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      alerts = (Array.isArray(doc) ? doc : [doc]).map(alertFromFalcoJson);
+    } catch (err) {
+      this.stats.malformed++;
+      const msg = err instanceof AlertFormatError ? err.message : `not valid JSON: ${(err as Error).message}`;
+      const n = this.limiter.allow('malformed');
+      if (n >= 0) this.log.warn({ source: this.name, err: msg, suppressed: n }, 'malformed alert rejected');
+      return this.reply(res, 400, msg);
+    }
+    if (this.stopped || !this.buffer.offer({ kind: 'alerts', source: this.name, alerts })) {
+      this.stats.dropped += alerts.length;
+      const n = this.limiter.allow('full');
+      if (n >= 0) this.log.warn({ source: this.name, suppressed: n }, 'alert buffer full: rejecting with 503 (the sender may retry)');
+      return this.reply(res, 503, 'busy: retry later', { 'retry-after': '1' });
+    }
+    this.stats.decoded += alerts.length;
+    this.reply(res, 200, 'ok');
+  }
+
+  private secretOk(got: string | string[] | undefined): boolean {
+    if (typeof got !== 'string') return false;
+    const a = Buffer.from(got);
+    const b = Buffer.from(this.opts.secret!.value);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  async shutdown(deadlineMs = 2_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const f of this.watched) unwatchFile(f);
+    const server = this.server;
+    if (server) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, deadlineMs);
+        server.close(() => {
+          clearTimeout(t);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    }
+    this.stats.connected = false;
+    this.buffer.close();
+  }
+}
