@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FieldKeyTable, FlatEventDecoder, type SyscallEvent } from '../src/event/index.js';
 import { Engine, loadRules } from '../src/engine/index.js';
+import { sourcesSuite } from './sources-bench.js';
 
 const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/', import.meta.url));
 const RULES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => `${UPSTREAM}rules/${f}`);
@@ -75,7 +76,7 @@ function engineSuite(): Record<string, number> {
   };
 }
 
-const SUITES: Record<string, () => Record<string, number>> = { engine: engineSuite };
+const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = { engine: engineSuite, sources: sourcesSuite };
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string' } } });
 const names = values.only ? [values.only] : Object.keys(SUITES);
@@ -86,6 +87,6 @@ for (const n of names) {
     process.stderr.write(`bench: unknown suite ${n}; suites: ${Object.keys(SUITES).join(', ')}\n`);
     process.exit(2);
   }
-  result[n] = suite();
+  result[n] = await suite();
 }
 process.stdout.write(JSON.stringify(result) + '\n');

@@ -243,3 +243,25 @@ describe('Falco HTTP source (http_output / Falcosidekick input)', () => {
     expect(rotated).toBe(true);
   });
 });
+
+describe('peregrine replay with a live source (the same plug-ins as the daemon)', () => {
+  it('evaluates Tetragon events against the upstream rules and prints Falco alerts', async () => {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const server = await tetragonServer();
+    cleanup.push(() => server.stop());
+    const bin = fileURLToPath(new URL('../bin/peregrine.js', import.meta.url));
+    const child = spawn(process.execPath, [bin, 'replay', '--rules', UPSTREAM_RULES[0], '--rules', UPSTREAM_RULES[1], '--source', `tetragon:${server.address}`, '--max-events', '1', '--rule-matching', 'all'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    await until(() => server.requests.length === 1, 15_000);
+    server.send([encode('tetragon.GetEventsResponse', MAPPINGS[0][1])]);
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code, err).toBe(0);
+    const rules = out.trim().split('\n').map((l) => (JSON.parse(l) as { rule: string }).rule);
+    expect(rules).toContain('Netcat Remote Code Execution in Container');
+    expect(err).toMatch(/"events":1/);
+  });
+});

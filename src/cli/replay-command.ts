@@ -1,9 +1,9 @@
-import { constants, createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { alertToJson, FlatEventDecoder, parsePriority, PRIORITIES } from '../event/index.js';
+import { alertToJson, atLeast, parsePriority, PRIORITIES, type Alert, type Priority } from '../event/index.js';
 import { Engine, loadRules, type RuleMatching } from '../engine/index.js';
-import { readReplay } from '../sources/index.js';
+import { ReplaySource, parseSourceSpec, sourcePlugin, type EventSource } from '../sources/index.js';
 import { UsageError, type Command } from './cli-error.js';
 import { diagnosticsText } from './diagnostics-output.js';
 
@@ -11,42 +11,49 @@ const OUT_CHUNK = 64 * 1024;
 
 export const replayCommand: Command = {
   name: 'replay',
-  summary: 'evaluate JSON Lines events against rules and print Falco JSON alerts',
+  summary: 'evaluate events (JSON Lines, or a live source) against rules and print Falco JSON alerts',
   usage: [
-    'peregrine replay --rules FILE [--rules FILE ...] --events FILE|- [options]',
+    'peregrine replay --rules FILE [--rules FILE ...] (--events FILE|- | --source TYPE:ADDRESS ...) [options]',
     '  --rule-matching first|all   one alert per event (Falco default: first) or every match',
-    '  --min-priority P            load only rules at least this severe',
+    '  --min-priority P            load only rules (and pass only Falco alerts) at least this severe',
     '  --append-field FIELD        add FIELD to every alert\'s output_fields (repeatable)',
     '  --disable-rule SUBSTRING    disable rules whose name contains SUBSTRING (Falco -D)',
     '  --tag TAG / --disable-tag TAG   run only / disable rules with TAG (Falco -t / -T)',
     '  --hostname NAME             hostname in alerts (default: this machine)',
     '  --strict                    stop at the first bad line (exit 1)',
+    '  --source TYPE:ADDRESS       a live source: sensor:unix:///run/peregrine/sensor.sock, tetragon:localhost:54321,',
+    '                              falco-grpc:unix:///run/falco/falco.sock, falco-http:0.0.0.0:2801 (repeatable)',
+    '  --max-events N / --duration SECONDS   stop live sources after N events or SECONDS',
   ].join('\n'),
   async run(args, io) {
     const { values } = parseArgs({
       args: [...args],
       options: {
-        rules: { type: 'string', multiple: true },
-        events: { type: 'string' },
-        'rule-matching': { type: 'string' },
-        'min-priority': { type: 'string' },
-        'append-field': { type: 'string', multiple: true },
-        'disable-rule': { type: 'string', multiple: true },
-        tag: { type: 'string', multiple: true },
-        'disable-tag': { type: 'string', multiple: true },
-        hostname: { type: 'string' },
-        strict: { type: 'boolean' },
+        rules: { type: 'string', multiple: true }, events: { type: 'string' }, source: { type: 'string', multiple: true },
+        'rule-matching': { type: 'string' }, 'min-priority': { type: 'string' }, 'append-field': { type: 'string', multiple: true },
+        'disable-rule': { type: 'string', multiple: true }, tag: { type: 'string', multiple: true }, 'disable-tag': { type: 'string', multiple: true },
+        hostname: { type: 'string' }, strict: { type: 'boolean' }, 'max-events': { type: 'string' }, duration: { type: 'string' },
       },
     });
     if (!values.rules?.length) throw new UsageError('--rules FILE is required (repeat it for several files)');
-    if (!values.events) throw new UsageError('--events FILE is required (use - for standard input)');
+    if (!values.events && !values.source?.length) throw new UsageError('--events FILE (or - for standard input) or --source TYPE:ADDRESS is required');
     const matching = values['rule-matching'] ?? 'first';
     if (matching !== 'first' && matching !== 'all') throw new UsageError(`--rule-matching must be first or all, got ${JSON.stringify(matching)}`);
-    let minPriority;
+    let minPriority: Priority | undefined;
     if (values['min-priority'] !== undefined) {
       minPriority = parsePriority(values['min-priority']);
       if (!minPriority) throw new UsageError(`--min-priority must be one of ${PRIORITIES.join(', ')}, got ${JSON.stringify(values['min-priority'])}`);
     }
+    const maxEvents = values['max-events'] === undefined ? Infinity : Number(values['max-events']);
+    const duration = values.duration === undefined ? Infinity : Number(values.duration);
+    if (!(maxEvents > 0) || !(duration > 0)) throw new UsageError('--max-events and --duration take positive numbers');
+    const specs = (values.source ?? []).map((s) => {
+      try {
+        return parseSourceSpec(s);
+      } catch (err) {
+        throw new UsageError(`--source ${s}: ${(err as Error).message}`);
+      }
+    });
     const load = loadRules(values.rules);
     if (!load.ok) {
       io.stderr.write(diagnosticsText(load));
@@ -63,50 +70,86 @@ export const replayCommand: Command = {
     } catch (err) {
       throw new UsageError(`--append-field: ${(err as Error).message}`);
     }
-    if (values.events !== '-') {
+    const eventTypes = [...new Set(engine.active.flatMap((r) => (r.types.neg ? [] : [...r.types.set])))];
+    const sources: EventSource[] = [];
+    let replay: ReplaySource | undefined;
+    if (values.events) {
+      if (values.events !== '-') {
+        try {
+          await access(values.events, constants.R_OK);
+        } catch (err) {
+          io.stderr.write(`peregrine replay: cannot read events file ${values.events}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+          return 1;
+        }
+      }
+      let reported = 0;
+      replay = new ReplaySource({
+        path: values.events, strict: values.strict, stdin: io.stdin,
+        onBadLine: (err) => {
+          reported++;
+          if (values.strict) return;
+          if (reported <= 20) io.stderr.write(`peregrine replay: skipping bad event at ${values.events}:${err.message}\n`);
+          else if (reported === 21) io.stderr.write('peregrine replay: more bad lines; counting them silently (see the summary)\n');
+        },
+      }, load.table);
+      sources.push(replay);
+    }
+    for (const spec of specs) {
       try {
-        await access(values.events, constants.R_OK);
+        sources.push(sourcePlugin(spec.type)!.create(spec.options, { table: load.table, eventTypes }));
       } catch (err) {
-        io.stderr.write(`peregrine replay: cannot read events file ${values.events}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
-        return 1;
+        throw new UsageError(`--source ${spec.type}: ${(err as Error).message}`);
       }
     }
-    const input = values.events === '-' ? io.stdin : createReadStream(values.events);
-    const decoder = new FlatEventDecoder(load.table);
+
     const perRule = new Map<string, number>();
     let events = 0;
-    let bad = 0;
     let alerts = 0;
     let buf = '';
+    const emit = (a: Alert): void => {
+      alerts++;
+      perRule.set(a.rule, (perRule.get(a.rule) ?? 0) + 1);
+      buf += alertToJson(a) + '\n';
+    };
     const flush = async (): Promise<void> => {
       if (!buf) return;
       const chunk = buf;
       buf = '';
       if (!io.stdout.write(chunk)) await new Promise<void>((r) => io.stdout.once('drain', () => r()));
     };
-    for await (const item of readReplay(input, decoder)) {
-      if ('error' in item) {
-        bad++;
-        if (values.strict) {
-          await flush();
-          io.stderr.write(`peregrine replay: ${values.events}:${item.error.message}\n`);
-          return 1;
+    let stopping: Promise<unknown> | undefined;
+    const stopAll = (): Promise<unknown> => (stopping ??= Promise.all(sources.map((s) => s.shutdown())));
+    const timer = Number.isFinite(duration) ? setTimeout(() => void stopAll(), duration * 1000) : undefined;
+    const onSignal = (): void => void stopAll();
+    process.once('SIGINT', onSignal);
+    try {
+      for (const s of sources) await s.start();
+      await Promise.all(sources.map(async (s) => {
+        for await (const b of s.batches()) {
+          if (b.kind === 'alerts') {
+            for (const a of b.alerts) if (!minPriority || atLeast(a.priority, minPriority)) emit(a);
+          } else {
+            for (const ev of b.events) {
+              events++;
+              engine.evaluate(ev, (rule) => emit(engine.alert(rule, ev)));
+            }
+          }
+          if (buf.length > OUT_CHUNK) await flush();
+          if (events >= maxEvents) void stopAll();
         }
-        if (bad <= 20) io.stderr.write(`peregrine replay: skipping bad event at ${values.events}:${item.error.message}\n`);
-        else if (bad === 21) io.stderr.write('peregrine replay: more bad lines; counting them silently (see the summary)\n');
-        continue;
-      }
-      events++;
-      const ev = item.event;
-      engine.evaluate(ev, (rule) => {
-        alerts++;
-        perRule.set(rule.name, (perRule.get(rule.name) ?? 0) + 1);
-        buf += alertToJson(engine.alert(rule, ev)) + '\n';
-      });
-      if (buf.length > OUT_CHUNK) await flush();
+      }));
+    } finally {
+      clearTimeout(timer);
+      process.removeListener('SIGINT', onSignal);
+      await stopAll();
     }
     await flush();
-    const summary = { events, badLines: bad, alerts, alertsByRule: Object.fromEntries([...perRule].sort((a, b) => b[1] - a[1])) };
+    if (replay?.failure) {
+      io.stderr.write(`peregrine replay: ${values.events}:${replay.failure.message}\n`);
+      if (values.strict || !(replay.failure.name === 'EventDecodeError')) return 1;
+    }
+    const bySource = Object.fromEntries(sources.map((s) => [s.name, s.stats]));
+    const summary = { events, badLines: replay?.stats.malformed ?? 0, alerts, alertsByRule: Object.fromEntries([...perRule].sort((a, b) => b[1] - a[1])), ...(specs.length ? { sources: bySource } : {}) };
     io.stderr.write(`peregrine replay: ${JSON.stringify(summary)}\n`);
     return 0;
   },

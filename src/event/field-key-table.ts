@@ -1,4 +1,4 @@
-import { FieldCatalog, MAX_ANCESTOR_LEVEL, fieldKey } from './field-catalog.js';
+import { FieldCatalog, fieldKey } from './field-catalog.js';
 import type { FieldType } from './field-value.js';
 
 /** Slot of `evt.type`, fixed so the engine's index reads it without a lookup. */
@@ -21,13 +21,9 @@ export class FieldKeyTable {
     readonly catalog: FieldCatalog = new FieldCatalog(),
     readonly capacity = 8192,
   ) {
+    // Slots are created on first use (by the compiler for what rules read, by decoders for
+    // what they write), so events only carry arrays as long as the fields in play.
     this.intern('evt.type');
-    for (const def of catalog.all()) {
-      if (def.arg !== 'key' && def.arg !== 'index') this.intern(def.name);
-      if (def.arg === 'index-or-any') {
-        for (let i = 0; i <= MAX_ANCESTOR_LEVEL; i++) this.intern(`${def.name}[${i}]`);
-      }
-    }
   }
 
   /** Number of interned keys. */

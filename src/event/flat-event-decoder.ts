@@ -50,9 +50,35 @@ export class FlatEventDecoder {
     return this.decodeObject(rec, lineNo);
   }
 
+  /**
+   * Writes one field into slots `v`, normalised to its catalog type; returns false (and writes
+   * nothing) for null/absent values. For decoders that build events field by field.
+   */
+  setField(v: Array<FieldValue | undefined>, key: string, raw: unknown, lineNo: number): boolean {
+    if (raw === null || raw === undefined) return false;
+    const id = this.table.intern(key);
+    if (id < 0) return false;
+    const n = normalise(raw, this.table.typeAt(id), key, lineNo);
+    if (n === undefined) return false;
+    v[id] = n;
+    return true;
+  }
+
+  /** Fresh slots sized for the fields known so far. */
+  newSlots(): Array<FieldValue | undefined> {
+    return new Array(this.table.size);
+  }
+
+  /** Derives what libsinsp derives and wraps the slots as an event. */
+  complete(v: Array<FieldValue | undefined>, lineNo: number): SyscallEvent {
+    if (v[0] === undefined) throw new EventDecodeError(lineNo, 'missing "evt.type"');
+    this.deriver.derive(v, lineNo);
+    return new SyscallEvent(v);
+  }
+
   /** Decodes an already-parsed flat object. */
   decodeObject(obj: Readonly<Record<string, unknown>>, lineNo: number): SyscallEvent {
-    const values: Array<FieldValue | undefined> = [];
+    const values: Array<FieldValue | undefined> = new Array(this.table.size);
     let overflow: Map<string, FieldValue> | undefined;
     for (const key in obj) {
       const raw = obj[key];

@@ -2,6 +2,7 @@ import type protobuf from 'protobufjs';
 import type { FieldKeyTable } from './field-key-table.js';
 import { FlatEventDecoder } from './flat-event-decoder.js';
 import type { SyscallEvent } from './syscall-event.js';
+import type { FieldValue } from './field-value.js';
 
 /** What one Tetragon `GetEventsResponse` became. */
 export interface TetragonDecoded {
@@ -77,8 +78,16 @@ export class TetragonDecoder {
   private readonly flat: FlatEventDecoder;
   private readonly type: protobuf.Type;
   private n = 0;
+  /**
+   * Process, lineage and pod fields by exec ids, already normalised as [slot, value] pairs:
+   * Tetragon repeats them on every event of a process, so they are mapped once. Bounded.
+   */
+  private readonly procCache = new Map<string, Array<[number, FieldValue]>>();
 
-  constructor(table: FieldKeyTable, root: protobuf.Root) {
+  constructor(
+    private readonly table: FieldKeyTable,
+    root: protobuf.Root,
+  ) {
     this.flat = new FlatEventDecoder(table);
     this.type = root.lookupType('tetragon.GetEventsResponse');
   }
@@ -99,8 +108,7 @@ export class TetragonDecoder {
     const time = m.time as Msg | undefined;
     if (time) f['evt.time'] = BigInt(Math.trunc(NUM(time.seconds as LongLike) ?? 0)) * 1_000_000_000n + BigInt(NUM(time.nanos) ?? 0);
     if (m.node_name) f['evt.hostname'] = m.node_name;
-    this.process(f, body.process as Msg | undefined);
-    this.lineage(f, body.parent as Msg | undefined, (body.ancestors as Msg[] | undefined) ?? []);
+    const pairs = this.processPairs(body);
     let type: string;
     if (kind === 'process_exec') type = 'execve';
     else if (kind === 'process_exit') {
@@ -116,7 +124,39 @@ export class TetragonDecoder {
     } else return { lost: 0, kind };
     f['evt.type'] = type;
     f['evt.source'] = 'syscall';
-    return { event: this.flat.decodeObject(f, ++this.n), lost: 0, kind };
+    const lineNo = ++this.n;
+    const v = this.flat.newSlots();
+    for (const [slot, value] of pairs) v[slot] = value;
+    for (const k in f) this.flat.setField(v, k, f[k], lineNo);
+    return { event: this.flat.complete(v, lineNo), lost: 0, kind };
+  }
+
+  /** The process/lineage/pod part of an event, mapped once per (process, parent, ancestry). */
+  private processPairs(body: Msg): Array<[number, FieldValue]> {
+    const p = body.process as Msg | undefined;
+    const parent = body.parent as Msg | undefined;
+    const ancestors = (body.ancestors as Msg[] | undefined) ?? [];
+    // exec ids are unique per exec in Tetragon; binary, arguments and uid guard against reuse
+    // and against credentials changing within a process.
+    const key = p?.exec_id ? `${String(p.exec_id)}|${String(p.binary)}|${String(p.arguments)}|${NUM(p.uid) ?? ''}|${String((p.user as Msg | undefined)?.name ?? '')}|${String(parent?.exec_id ?? '')}|${ancestors.length}` : undefined;
+    const hit = key !== undefined ? this.procCache.get(key) : undefined;
+    if (hit) return hit;
+    const f: Record<string, unknown> = {};
+    this.process(f, p);
+    this.lineage(f, parent, ancestors);
+    const v = this.flat.newSlots();
+    const pairs: Array<[number, FieldValue]> = [];
+    for (const k in f) {
+      if (this.flat.setField(v, k, f[k], 0)) {
+        const slot = this.table.idOf(k);
+        pairs.push([slot, v[slot] as FieldValue]);
+      }
+    }
+    if (key !== undefined) {
+      if (this.procCache.size >= 8192) this.procCache.clear();
+      this.procCache.set(key, pairs);
+    }
+    return pairs;
   }
 
   private process(f: Record<string, unknown>, p: Msg | undefined): void {

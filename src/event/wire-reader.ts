@@ -17,7 +17,7 @@ export class WireReader {
   constructor(
     readonly buf: Buffer,
     start = 0,
-    readonly end: number = buf.length,
+    public end: number = buf.length,
   ) {
     this.pos = start;
   }

@@ -10,3 +10,5 @@ export * from './tetragon-source.js';
 export * from './falco-alert.js';
 export * from './falco-grpc-source.js';
 export * from './falco-http-source.js';
+export * from './replay-source.js';
+export * from './source-registry.js';
