@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import { FieldKeyTable, FlatEventDecoder, type SyscallEvent } from '../src/event/index.js';
 import { Engine, loadRules } from '../src/engine/index.js';
 import { sourcesSuite } from './sources-bench.js';
@@ -79,14 +80,23 @@ function engineSuite(): Record<string, number> {
 const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = { engine: engineSuite, sources: sourcesSuite };
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string' } } });
-const names = values.only ? [values.only] : Object.keys(SUITES);
 const result: Record<string, unknown> = {};
-for (const n of names) {
-  const suite = SUITES[n];
+if (values.only) {
+  const suite = SUITES[values.only];
   if (!suite) {
-    process.stderr.write(`bench: unknown suite ${n}; suites: ${Object.keys(SUITES).join(', ')}\n`);
+    process.stderr.write(`bench: unknown suite ${values.only}; suites: ${Object.keys(SUITES).join(', ')}\n`);
     process.exit(2);
   }
-  result[n] = await suite();
+  result[values.only] = await suite();
+} else {
+  // Each suite in a fresh process: one suite's heap and JIT state must not skew the next.
+  for (const n of Object.keys(SUITES)) {
+    const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--only', n], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    if (r.status !== 0) {
+      process.stderr.write(`bench: suite ${n} failed (exit ${r.status})\n`);
+      process.exit(1);
+    }
+    Object.assign(result, JSON.parse(r.stdout) as Record<string, unknown>);
+  }
 }
 process.stdout.write(JSON.stringify(result) + '\n');

@@ -106,7 +106,11 @@ export class TetragonDecoder {
     if (!body) return { lost: 0, kind };
     const f: Record<string, unknown> = {};
     const time = m.time as Msg | undefined;
-    if (time) f['evt.time'] = BigInt(Math.trunc(NUM(time.seconds as LongLike) ?? 0)) * 1_000_000_000n + BigInt(NUM(time.nanos) ?? 0);
+    if (time) {
+      // seconds*1e9 exceeds 2^53: compose in bigint only once per event
+      const secs = time.seconds as LongLike;
+      f['evt.time'] = BigInt(typeof secs === 'number' ? secs : secs.toNumber()) * 1_000_000_000n + BigInt((time.nanos as number) | 0);
+    }
     if (m.node_name) f['evt.hostname'] = m.node_name;
     const pairs = this.processPairs(body);
     let type: string;
@@ -126,8 +130,9 @@ export class TetragonDecoder {
     f['evt.source'] = 'syscall';
     const lineNo = ++this.n;
     const v = this.flat.newSlots();
-    for (const [slot, value] of pairs) v[slot] = value;
-    for (const k in f) this.flat.setField(v, k, f[k], lineNo);
+    for (let i = 0; i < pairs.length; i++) v[pairs[i][0]] = pairs[i][1];
+    const keys = Object.keys(f);
+    for (let i = 0; i < keys.length; i++) this.flat.setField(v, keys[i], f[keys[i]], lineNo);
     return { event: this.flat.complete(v, lineNo), lost: 0, kind };
   }
 
