@@ -66,7 +66,7 @@ let payload: Buffer[];
 let messages: number;
 if (kind === 'sensor') {
   const evs = traceEvents();
-  const per = 512;
+  const per = 1024;
   messages = Math.ceil(count / per);
   payload = [];
   for (let b = 0; b < messages; b++) {

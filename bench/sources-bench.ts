@@ -46,7 +46,7 @@ async function median(kind: string, count: number, make: (address: string) => Ev
 export async function sourcesSuite(): Promise<Record<string, number>> {
   const sensorEvents = 1_000_000;
   const table = new FieldKeyTable();
-  const sensorBatchEventsPerSec = await median('sensor', sensorEvents, (a) => new PeregrineSensorSource({ address: a, bufferEvents: 1 << 20 }, table), sensorEvents - 512);
+  const sensorBatchEventsPerSec = await median('sensor', sensorEvents, (a) => new PeregrineSensorSource({ address: a, bufferEvents: 1 << 20 }, table), sensorEvents - 1024);
   const tetragonEvents = 200_000;
   const tetragonEventsPerSec = await median('tetragon', tetragonEvents, (a) => new TetragonSource({ address: a, bufferEvents: 1 << 20 }, table), tetragonEvents - 256);
   return { sensorBatchEventsPerSec, tetragonEventsPerSec, sensorEvents, tetragonEvents };

@@ -1,4 +1,6 @@
-import type protobuf from 'protobufjs';
+import protobuf from 'protobufjs';
+
+const { Type: ProtoType, Field: ProtoField, OneOf: ProtoOneOf } = protobuf;
 import type { FieldKeyTable } from './field-key-table.js';
 import { FlatEventDecoder } from './flat-event-decoder.js';
 import type { SyscallEvent } from './syscall-event.js';
@@ -63,6 +65,34 @@ export const TETRAGON_KPROBE_TYPES: Readonly<Record<string, string>> = {
 const PTRACE: Readonly<Record<number, string>> = { 0: 'PTRACE_TRACEME', 16: 'PTRACE_ATTACH', 17: 'PTRACE_DETACH', 16902: 'PTRACE_SEIZE', 4: 'PTRACE_POKETEXT', 5: 'PTRACE_POKEDATA' };
 const SYSCALL_PREFIX = /^(__x64_sys_|__arm64_sys_|__ia32_sys_|__se_sys_|__do_sys_|ksys_|sys_)/;
 
+/**
+ * Lite views of GetEventsResponse for the hot path: process, parent and ancestors stay raw
+ * bytes (decoded only on a cache miss); ProcessKey reads just the fields of the cache key.
+ */
+function liteTypes(root: protobuf.Root): [protobuf.Type, protobuf.Type] {
+  const existing = root.lookup('peregrine_tetragon_lite');
+  if (existing) return [root.lookupType('peregrine_tetragon_lite.Response'), root.lookupType('peregrine_tetragon_lite.ProcessKey')];
+  const ns = root.define('peregrine_tetragon_lite');
+  const T = (name: string, fields: Array<[string, number, string, boolean?]>): protobuf.Type => {
+    const t = new ProtoType(name);
+    for (const [n, id, type, repeated] of fields) t.add(new ProtoField(n, id, type, repeated ? 'repeated' : undefined));
+    ns.add(t);
+    return t;
+  };
+  T('ProcessKey', [['exec_id', 1, 'string'], ['uid', 3, 'bytes'], ['binary', 5, 'string'], ['arguments', 6, 'string'], ['user', 19, 'bytes']]);
+  T('Exec', [['process', 1, 'bytes'], ['parent', 2, 'bytes'], ['ancestors', 3, 'bytes', true]]);
+  T('Exit', [['process', 1, 'bytes'], ['parent', 2, 'bytes'], ['signal', 3, 'string'], ['status', 4, 'uint32'], ['ancestors', 6, 'bytes', true]]);
+  T('Kprobe', [['process', 1, 'bytes'], ['parent', 2, 'bytes'], ['function_name', 3, 'string'], ['args', 4, 'tetragon.KprobeArgument', true], ['return', 5, 'tetragon.KprobeArgument'], ['ancestors', 13, 'bytes', true]]);
+  const r = T('Response', [
+    ['process_exec', 1, 'Exec'], ['process_exit', 5, 'Exit'], ['process_kprobe', 9, 'Kprobe'], ['other10', 10, 'bytes'], ['other11', 11, 'bytes'],
+    ['other12', 12, 'bytes'], ['other27', 27, 'bytes'], ['other28', 28, 'bytes'], ['other40000', 40000, 'bytes'], ['other40001', 40001, 'bytes'],
+    ['node_name', 1000, 'string'], ['time', 1001, 'google.protobuf.Timestamp'],
+  ]);
+  r.add(new ProtoOneOf('event', ['process_exec', 'process_exit', 'process_kprobe', 'other10', 'other11', 'other12', 'other27', 'other28', 'other40000', 'other40001']));
+  root.resolveAll();
+  return [r, root.lookupType('peregrine_tetragon_lite.ProcessKey')];
+}
+
 /** Normalises a kprobe function name: `__x64_sys_openat` → `openat`. */
 export function normaliseKprobe(fn: string): string {
   return fn.replace(SYSCALL_PREFIX, '');
@@ -84,22 +114,62 @@ export class TetragonDecoder {
    */
   private readonly procCache = new Map<string, Array<[number, FieldValue]>>();
 
+  private readonly lite: protobuf.Type;
+  private readonly processKey: protobuf.Type;
+  private readonly processType: protobuf.Type;
+
   constructor(
     private readonly table: FieldKeyTable,
     root: protobuf.Root,
   ) {
     this.flat = new FlatEventDecoder(table);
     this.type = root.lookupType('tetragon.GetEventsResponse');
+    this.processType = root.lookupType('tetragon.Process');
+    [this.lite, this.processKey] = liteTypes(root);
   }
 
-  /** Decodes one serialized GetEventsResponse; throws on malformed protobuf. */
+  /**
+   * Decodes one serialized GetEventsResponse; throws on malformed protobuf.
+   * Hot path: the message is first read with "lite" types that keep the process, parent and
+   * ancestors as raw bytes; those are decoded only when the process is not cached yet.
+   */
   decode(buf: Buffer): TetragonDecoded {
-    const m = this.type.decode(buf) as unknown as Msg;
-    return this.map(m);
+    const m = this.lite.decode(buf) as unknown as Msg;
+    const kind = m.event as string | undefined;
+    if (kind !== 'process_exec' && kind !== 'process_exit' && kind !== 'process_kprobe') {
+      return this.map(this.type.decode(buf) as unknown as Msg);
+    }
+    const body = m[kind] as Msg;
+    const key = this.cacheKey(body);
+    const cached = key !== undefined ? this.procCache.get(key) : undefined;
+    if (!cached) {
+      // expand the raw sub-messages with the full Process type, then map as usual
+      const full: Msg = { ...body };
+      full.process = body.process ? this.processType.decode(body.process as Uint8Array) : undefined;
+      full.parent = body.parent ? this.processType.decode(body.parent as Uint8Array) : undefined;
+      full.ancestors = ((body.ancestors as Uint8Array[] | undefined) ?? []).map((b) => this.processType.decode(b));
+      return this.map({ [kind]: full, event: kind, time: m.time, node_name: m.node_name }, key);
+    }
+    return this.map({ [kind]: body, event: kind, time: m.time, node_name: m.node_name }, key, cached);
+  }
+
+  /** The cache key of an event's process part, from the raw process/parent bytes. */
+  private cacheKey(body: Msg): string | undefined {
+    const raw = body.process as Uint8Array | undefined;
+    if (!raw || raw.length === 0) return undefined;
+    const p = this.processKey.decode(raw) as unknown as Msg;
+    if (!p.exec_id) return undefined;
+    const parent = body.parent as Uint8Array | undefined;
+    const pp = parent && parent.length ? (this.processKey.decode(parent) as unknown as Msg) : undefined;
+    const uid = p.uid as Uint8Array | undefined;
+    const user = p.user as Uint8Array | undefined;
+    // exec ids are unique per exec in Tetragon; binary, arguments and credentials guard against
+    // reuse and against credentials changing within a process.
+    return `${String(p.exec_id)}|${String(p.binary)}|${String(p.arguments)}|${uid ? Buffer.from(uid).toString('hex') : ''}|${user ? Buffer.from(user).toString('hex') : ''}|${String(pp?.exec_id ?? '')}|${((body.ancestors as unknown[] | undefined) ?? []).length}`;
   }
 
   /** Maps an already-decoded message (protobufjs message or plain object). */
-  map(m: Msg): TetragonDecoded {
+  map(m: Msg, cacheKey?: string, cached?: Array<[number, FieldValue]>): TetragonDecoded {
     const kind = String(m.event ?? Object.keys(m).find((k) => k.startsWith('process_') || k === 'rate_limit_info' || k === 'test') ?? 'unknown');
     const body = m[kind] as Msg | undefined;
     if (kind === 'rate_limit_info') return { lost: NUM(body?.number_of_dropped_process_events) ?? 0, kind };
@@ -112,7 +182,7 @@ export class TetragonDecoder {
       f['evt.time'] = BigInt(typeof secs === 'number' ? secs : secs.toNumber()) * 1_000_000_000n + BigInt((time.nanos as number) | 0);
     }
     if (m.node_name) f['evt.hostname'] = m.node_name;
-    const pairs = this.processPairs(body);
+    const pairs = cached ?? this.processPairs(body, cacheKey);
     let type: string;
     if (kind === 'process_exec') type = 'execve';
     else if (kind === 'process_exit') {
@@ -137,15 +207,10 @@ export class TetragonDecoder {
   }
 
   /** The process/lineage/pod part of an event, mapped once per (process, parent, ancestry). */
-  private processPairs(body: Msg): Array<[number, FieldValue]> {
+  private processPairs(body: Msg, key: string | undefined): Array<[number, FieldValue]> {
     const p = body.process as Msg | undefined;
     const parent = body.parent as Msg | undefined;
     const ancestors = (body.ancestors as Msg[] | undefined) ?? [];
-    // exec ids are unique per exec in Tetragon; binary, arguments and uid guard against reuse
-    // and against credentials changing within a process.
-    const key = p?.exec_id ? `${String(p.exec_id)}|${String(p.binary)}|${String(p.arguments)}|${NUM(p.uid) ?? ''}|${String((p.user as Msg | undefined)?.name ?? '')}|${String(parent?.exec_id ?? '')}|${ancestors.length}` : undefined;
-    const hit = key !== undefined ? this.procCache.get(key) : undefined;
-    if (hit) return hit;
     const f: Record<string, unknown> = {};
     this.process(f, p);
     this.lineage(f, parent, ancestors);

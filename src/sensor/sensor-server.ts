@@ -101,7 +101,7 @@ export class SensorServer {
   /** Numbers, encodes, stores and sends events to every subscriber. */
   publish(events: readonly SensorEvent[]): void {
     if (this.stopped || events.length === 0) return;
-    const max = this.opts.maxBatchEvents ?? 256;
+    const max = this.opts.maxBatchEvents ?? 1024;
     for (let i = 0; i < events.length; i += max) {
       const chunk = events.slice(i, i + max);
       const buf = encodeBatch(this.streamId, this.seq + 1, chunk, this.pendingLost);
