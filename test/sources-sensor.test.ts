@@ -191,3 +191,32 @@ describe('Peregrine sensor source over real gRPC', () => {
     expect(new Set(evs.map((e) => e.get(table, 'evt.num'))).size).toBe(2_000);
   });
 });
+
+describe('certificate rotation', () => {
+  it('a changed server certificate and CA file are picked up without restarting either side', async () => {
+    const { copyFileSync } = await import('node:fs');
+    const a = makeCerts();
+    const b = makeCerts();
+    const dir = mkdtempSync(join(tmpdir(), 'rotate-'));
+    const f = (n: string): string => join(dir, n);
+    copyFileSync(a.serverCert, f('server.crt'));
+    copyFileSync(a.serverKey, f('server.key'));
+    copyFileSync(a.ca, f('ca.crt'));
+    const server = new SensorServer({ listen: '127.0.0.1:0', tls: { cert: f('server.crt'), key: f('server.key') } });
+    const addr = await server.start();
+    cleanup.push(() => server.shutdown(500));
+    const source = new PeregrineSensorSource({ address: addr, tls: { ca: f('ca.crt'), serverName: 'localhost' }, reconnect: { baseMs: 100, maxMs: 500 } }, table);
+    await source.start();
+    cleanup.push(() => source.shutdown());
+    await until(() => source.stats.connects === 1);
+    // rotate to certificates of another CA on both sides, then drop the connection
+    copyFileSync(b.serverCert, f('server.crt'));
+    copyFileSync(b.serverKey, f('server.key'));
+    copyFileSync(b.ca, f('ca.crt'));
+    await new Promise((r) => setTimeout(r, 3_000)); // > the 2 s refresh interval
+    source.reconnect();
+    await until(() => source.stats.connects === 2 && server.stats.subscribers === 1, 15_000);
+    server.publish([shadowRead()]);
+    expect((await take(source, 1)).length).toBe(1);
+  });
+});

@@ -138,6 +138,8 @@ export class SensorServer {
       call.destroy(Object.assign(new Error('sensor is stopping'), { code: grpc.status.UNAVAILABLE }));
       return;
     }
+    // Headers at once: the client knows it is connected before the first event.
+    call.sendMetadata(new grpc.Metadata());
     const req = call.request;
     const resume = Number(req.resume_after_seq);
     if (Number(req.stream_id) === this.streamId && resume > 0) {
