@@ -6,9 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FieldKeyTable, SensorBatchDecoder, type SyscallEvent } from '../src/event/index.js';
 import { Engine, loadRules } from '../src/engine/index.js';
 import { SensorServer, encodeBatch } from '../src/sensor/index.js';
-import { PeregrineSensorSource, loadProtoRoot, type SourceBatch } from '../src/sources/index.js';
+import { PeregrineSensorSource, loadProtoRoot } from '../src/sources/index.js';
 import { BUNDLED_RULES } from '../src/project-paths.js';
 import { makeCerts } from './helpers/certs.js';
+import { collect, until } from './helpers/wait.js';
 import { connect, shadowRead } from './helpers/sensor-events.js';
 
 const table = new FieldKeyTable();
@@ -16,25 +17,7 @@ const get = (e: SyscallEvent, k: string): unknown => e.get(table, k);
 
 /** Reads batches until `n` events arrived (or fails after `ms`). */
 async function take(src: PeregrineSensorSource, n: number, ms = 10_000): Promise<SyscallEvent[]> {
-  const out: SyscallEvent[] = [];
-  const it = src.batches()[Symbol.asyncIterator]();
-  const deadline = Date.now() + ms;
-  while (out.length < n) {
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`timed out with ${out.length}/${n} events; stats ${JSON.stringify(src.stats)}`);
-    const r = await Promise.race([it.next(), new Promise<IteratorResult<SourceBatch>>((res) => setTimeout(() => res({ done: true, value: undefined }), left))]);
-    if (r.done) continue;
-    if (r.value.kind === 'events') out.push(...r.value.events);
-  }
-  return out;
-}
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  return (await collect(src, n, ms)) as SyscallEvent[];
 }
 
 const cleanup: Array<() => Promise<void> | void> = [];

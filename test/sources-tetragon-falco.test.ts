@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FieldKeyTable, TetragonDecoder, type Alert, type SyscallEvent } from '../src/event/index.js';
 import { Engine, loadRules } from '../src/engine/index.js';
-import { FalcoGrpcSource, FalcoHttpSource, TetragonSource, loadProtoRoot, type EventSource, type SourceBatch } from '../src/sources/index.js';
+import { FalcoGrpcSource, FalcoHttpSource, TetragonSource, loadProtoRoot } from '../src/sources/index.js';
 import { makeCerts } from './helpers/certs.js';
+import { collect, until } from './helpers/wait.js';
 import { encode, falcoServer, tetragonServer } from './helpers/grpc-servers.js';
 import { tetragonExec, tetragonExit, tetragonKprobe } from './helpers/tetragon-events.js';
 import { UPSTREAM_RULES } from './helpers/upstream.js';
@@ -16,26 +17,6 @@ const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
-
-async function collect(src: EventSource, n: number, ms = 10_000): Promise<Array<SyscallEvent | Alert>> {
-  const out: Array<SyscallEvent | Alert> = [];
-  const it = src.batches()[Symbol.asyncIterator]();
-  const end = Date.now() + ms;
-  while (out.length < n) {
-    const left = end - Date.now();
-    if (left <= 0) throw new Error(`timed out with ${out.length}/${n}; stats ${JSON.stringify(src.stats)}`);
-    const r = await Promise.race([it.next(), new Promise<IteratorResult<SourceBatch>>((res) => setTimeout(() => res({ done: true, value: undefined }), left))]);
-    if (!r.done) out.push(...(r.value.kind === 'events' ? r.value.events : r.value.alerts));
-  }
-  return out;
-}
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const nonRoot = (e: object): object => {
   const k = e as { process_kprobe: { process: object } };
