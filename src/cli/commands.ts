@@ -7,6 +7,7 @@ import { rulesListCommand } from './rules-list-command.js';
 import { rulesTestCommand } from './rules-test-command.js';
 import { rulesValidateCommand } from './rules-validate-command.js';
 import { runCommand } from './run-command.js';
+import { sensorCommand } from './sensor-command.js';
 
 /** Every command, once. Adding one: its file and one line here. */
-export const COMMANDS: readonly Command[] = [runCommand, replayCommand, rulesValidateCommand, rulesListCommand, rulesTestCommand, rulesLintCommand, rulesExplainCommand, fieldsCommand];
+export const COMMANDS: readonly Command[] = [runCommand, sensorCommand, replayCommand, rulesValidateCommand, rulesListCommand, rulesTestCommand, rulesLintCommand, rulesExplainCommand, fieldsCommand];

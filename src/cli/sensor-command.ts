@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import { BpftraceCapture, SensorServer, SensorSetupError, bpftraceProgram, checkSensorHost } from '../sensor/index.js';
+import { DEFAULT_SENSOR_ADDRESS } from '../sources/index.js';
+import { createLogger } from '../telemetry/index.js';
+import { UsageError, type Command } from './cli-error.js';
+
+export const sensorCommand: Command = {
+  name: 'sensor',
+  summary: 'run the bundled eBPF sensor (bpftrace) and serve its events over the sensor API',
+  usage: [
+    'peregrine sensor [--listen ADDRESS] [--tls-cert F --tls-key F [--tls-ca F]] [--print-program]',
+    `  --listen ADDRESS    ${DEFAULT_SENSOR_ADDRESS} (default) or host:port (use TLS on TCP)`,
+    '  --tls-cert/--tls-key/--tls-ca   TLS (and with a CA, mutual TLS) from files, re-read when they change',
+    '  --print-program     print the bpftrace program and exit',
+  ].join('\n'),
+  async run(args, io) {
+    const { values } = parseArgs({
+      args: [...args],
+      options: {
+        listen: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
+        'print-program': { type: 'boolean' },
+      },
+    });
+    if (values['print-program']) {
+      io.stdout.write(bpftraceProgram());
+      return 0;
+    }
+    const listen = values.listen ?? DEFAULT_SENSOR_ADDRESS;
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+    const tls = values['tls-cert'] ? { cert: values['tls-cert'], key: values['tls-key'], ca: values['tls-ca'] } : undefined;
+    const log = createLogger();
+    let host;
+    try {
+      host = checkSensorHost();
+    } catch (err) {
+      if (err instanceof SensorSetupError) {
+        io.stderr.write(`peregrine sensor: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+    if (listen.startsWith('unix://')) {
+      const { mkdirSync, rmSync } = await import('node:fs');
+      const { dirname } = await import('node:path');
+      const path = listen.slice('unix://'.length);
+      mkdirSync(dirname(path), { recursive: true });
+      rmSync(path, { force: true });
+    }
+    const server = new SensorServer({ listen, tls, logger: log, backend: 'bpftrace' });
+    const address = await server.start();
+    const capture = new BpftraceCapture({
+      bpftrace: host.bpftrace,
+      logger: log,
+      onEvents: (events) => server.publish(events),
+      onLost: (n) => server.recordLost(n),
+    });
+    try {
+      await capture.start();
+    } catch (err) {
+      io.stderr.write(`peregrine sensor: bpftrace could not attach its probes: ${(err as Error).message}\n`);
+      await server.shutdown();
+      return 1;
+    }
+    log.info({ address, streamId: server.streamId }, 'sensor: capturing and serving');
+    io.stderr.write(`peregrine sensor: capturing syscalls, serving on ${address}\n`);
+    await new Promise<void>((resolve) => {
+      let signals = 0;
+      const stop = (): void => {
+        if (++signals > 1) process.exit(130);
+        resolve();
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+    await capture.stop();
+    await server.shutdown();
+    io.stderr.write(`peregrine sensor: stopped; ${JSON.stringify({ ...capture.stats, ...server.stats })}\n`);
+    return 0;
+  },
+};

