@@ -158,3 +158,50 @@ describe('bundled eBPF sensor on the real kernel', () => {
     expect({ parseErrors: capture.stats.parseErrors, lines: capture.badLines }).toEqual({ parseErrors: 0, lines: [] });
   });
 });
+
+describe('bundled eBPF sensor: paths', () => {
+  it('relative paths are resolved against the cwd (tracked through chdir and fork)', async () => {
+    run('/bin/sh', ['-c', 'cd /etc && exec /usr/bin/head -c1 shadow']);
+    const e = await waitFor('relative open of shadow', (x) => x.name === 'head' && x.params?.name === '/etc/shadow');
+    expect(e.fd?.name).toBe('/etc/shadow');
+  });
+});
+
+describe('peregrine sensor (the command) serving the sensor API on a unix socket', () => {
+  it('streams real events to a sensor source; the bundled rules fire on them', async () => {
+    const { PeregrineSensorSource } = await import('../src/sources/index.js');
+    const { fileURLToPath } = await import('node:url');
+    const sock = join(dir, 'sensor.sock');
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/peregrine.js', import.meta.url)), 'sensor', '--listen', `unix://${sock}`], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PEREGRINE_LOG_LEVEL: 'warn' } });
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    const source = new PeregrineSensorSource({ address: `unix://${sock}`, reconnect: { baseMs: 100, maxMs: 500 } }, table);
+    try {
+      const end = Date.now() + 60_000;
+      while (!stderr.includes('serving on')) {
+        if (Date.now() > end || child.exitCode !== null) throw new Error(`sensor did not start: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await source.start();
+      const it = source.batches()[Symbol.asyncIterator]();
+      await new Promise((r) => setTimeout(r, 300));
+      run('/usr/bin/cat', ['/etc/shadow']);
+      const deadline = Date.now() + 15_000;
+      let found: SyscallEvent | undefined;
+      while (!found && Date.now() < deadline) {
+        const r = await Promise.race([it.next(), new Promise<IteratorResult<never>>((res) => setTimeout(() => res({ done: true, value: undefined as never }), 1_000))]);
+        if (!r.done && r.value.kind === 'events') found = r.value.events.find((e) => e.get(table, 'fd.name') === '/etc/shadow' && e.get(table, 'proc.name') === 'cat');
+      }
+      expect(found, stderr).toBeDefined();
+      const hits: string[] = [];
+      defaults.evaluate(found!, (r) => hits.push(r.name));
+      expect(hits).toContain('Read sensitive file');
+      expect(source.stats).toMatchObject({ malformed: 0, lost: 0 });
+    } finally {
+      await source.shutdown();
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    expect(stderr).toMatch(/stopped; \{"events":\d+/);
+  });
+});

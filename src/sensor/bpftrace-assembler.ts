@@ -187,6 +187,7 @@ export class BpftraceAssembler {
     layout.b.forEach((n, i) => (raw[n] = p.b[i] ?? ''));
     const ret = Number(P[4]);
     const pid = Number(P[5]);
+    const ppid = Number(P[13]) > 0 ? Number(P[13]) : undefined;
     const uid = Number(P[6]);
     const gid = Number(P[7]);
     const tidNum = Number(P[1]);
@@ -196,7 +197,12 @@ export class BpftraceAssembler {
       if (ret === 0) this.argv.delete(tidNum);
       raw.path = entry.path;
     }
-    const info = sc.startsWith('execve') && ret === 0 ? this.procs.exec(pid, this.resolvePath(pid, raw.path ?? '', raw.dirfd), p.c, entry?.argv, p.e) : this.procs.get(pid);
+    this.procs.get(pid, ppid); // known (or inherited from the parent) before paths are resolved
+    const info = sc.startsWith('execve') && ret === 0 ? this.procs.exec(pid, this.resolvePath(pid, raw.path ?? '', raw.dirfd), p.c, entry?.argv, p.e, ppid) : this.procs.get(pid, ppid);
+    if ((sc === 'chdir' || sc === 'fchdir') && ret === 0) {
+      const to = sc === 'chdir' ? this.resolvePath(pid, raw.path ?? '') : this.procs.fdPath(pid, Number(raw.fd));
+      if (to) this.procs.chdir(pid, to);
+    }
     const ancestors: SensorAncestor[] = [];
     for (let i = 0; i < 5; i++) {
       const apid = Number(P[13 + 2 * i]);

@@ -76,6 +76,9 @@ const SPECS: readonly Spec[] = [
   { syscalls: ['setns'], args: [d('fd', 'args->fd'), d('nstype', 'args->flags')] },
   { syscalls: ['unshare'], args: [d('flags', 'args->unshare_flags')] },
   { syscalls: ['userfaultfd'], args: [d('flags', 'args->flags')] },
+  // not a Falco rule event: keeps each process's cwd current for resolving relative paths
+  { syscalls: ['chdir'], args: [s('path', 'args->filename')] },
+  { syscalls: ['fchdir'], args: [d('fd', 'args->fd')] },
 ];
 
 /** Kernel-side filter: not bpftrace itself ($1), not the sensor ($2), not the agent ($3). */

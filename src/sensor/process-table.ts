@@ -36,19 +36,41 @@ export class ProcessTable {
     return this.procs.size;
   }
 
-  /** Info for `pid`, read from /proc on first sight. */
-  get(pid: number): ProcInfo {
+  /**
+   * Info for `pid`, read from /proc on first sight. When the process is already gone, what a
+   * child inherits from its parent (`ppid`) fills the gaps (cwd, container, and exe until exec).
+   */
+  get(pid: number, ppid?: number): ProcInfo {
     let p = this.procs.get(pid);
     if (!p) {
       p = this.read(pid);
+      const parent = ppid !== undefined ? this.procs.get(ppid) : undefined;
+      if (parent) {
+        if (!p.cwd) p.cwd = parent.cwd;
+        if (!p.exepath) {
+          p.exepath = parent.exepath;
+          p.exe = parent.exe;
+          p.args = parent.args;
+          p.memfd = parent.memfd;
+        }
+        if (p.containerId === 'host' && !p.exepath) p.containerId = parent.containerId;
+      }
       this.put(pid, p);
     }
     return p;
   }
 
+  /** Records a successful chdir/fchdir. */
+  chdir(pid: number, cwd: string): void {
+    const p = this.procs.get(pid);
+    if (p && cwd) p.cwd = cwd;
+  }
+
   /** Re-reads a process after an exec (the exec's path and cgroup help when /proc is gone). */
-  exec(pid: number, path: string, cgroupPath?: string, argv?: readonly string[], exeName?: string): ProcInfo {
+  exec(pid: number, path: string, cgroupPath?: string, argv?: readonly string[], exeName?: string, ppid?: number): ProcInfo {
+    const before = this.procs.get(pid) ?? (ppid !== undefined ? this.procs.get(ppid) : undefined);
     const p = this.read(pid, path);
+    if (!p.cwd && before) p.cwd = before.cwd; // exec keeps the cwd
     if (exeName?.startsWith('memfd:')) {
       // the kernel's name for the executable's file: a memfd, whatever path was exec'd
       p.memfd = true;
@@ -69,12 +91,14 @@ export class ProcessTable {
     this.procs.delete(pid);
   }
 
-  /** The cwd now (for relative paths); falls back to what was read at exec. */
-  cwd(pid: number): string {
+  /** The cwd now (for relative paths): tracked from exec, inheritance and chdir; /proc as a fallback. */
+  cwd(pid: number, ppid?: number): string {
+    const known = this.get(pid, ppid).cwd;
+    if (known) return known;
     try {
       return readlinkSync(`${this.procRoot}/${pid}/cwd`);
     } catch {
-      return this.get(pid).cwd;
+      return '';
     }
   }
 
