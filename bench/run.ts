@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { FieldKeyTable, FlatEventDecoder, type SyscallEvent } from '../src/event/index.js';
 import { Engine, loadRules } from '../src/engine/index.js';
 import { sourcesSuite } from './sources-bench.js';
+import { sensorSuite } from './sensor-bench.js';
 
 const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/', import.meta.url));
 const RULES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => `${UPSTREAM}rules/${f}`);
@@ -77,7 +78,7 @@ function engineSuite(): Record<string, number> {
   };
 }
 
-const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = { engine: engineSuite, sources: sourcesSuite };
+const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = { engine: engineSuite, sources: sourcesSuite, sensor: sensorSuite };
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string' } } });
 const result: Record<string, unknown> = {};

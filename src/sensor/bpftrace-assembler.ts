@@ -25,7 +25,7 @@ export interface AssemblerStats {
 }
 
 /** A record line: one tag letter and a tab (anything else continues an argv line). */
-const RECORD = /^[PABSCEXJ]\t|^READY|^Attaching|^Lost /;
+const RECORD = /^[PQABSCEXJ]\t|^READY|^Attaching|^Lost /;
 const FALCO_TYPE: Readonly<Record<string, string>> = { umount: 'umount2' };
 const OPENS = new Set(['open', 'openat', 'openat2', 'creat']);
 
@@ -92,8 +92,9 @@ export class BpftraceAssembler {
     const f = text.split('\t');
     const tid = Number(f[1]);
     switch (f[0]) {
+      case 'Q':
       case 'P': {
-        if (f.length < 23 || !Number.isFinite(tid)) return this.bad(text);
+        if (f.length < (f[0] === 'P' ? 23 : 18) || !Number.isFinite(tid)) return this.bad(text);
         this.complete(tid, out);
         this.pending.set(tid, { p: f, b: [], s: [], at: Date.now() });
         return;
@@ -199,16 +200,21 @@ export class BpftraceAssembler {
     }
     this.procs.get(pid, ppid); // known (or inherited from the parent) before paths are resolved
     const info = sc.startsWith('execve') && ret === 0 ? this.procs.exec(pid, this.resolvePath(pid, raw.path ?? '', raw.dirfd), p.c, entry?.argv, p.e, ppid) : this.procs.get(pid, ppid);
+    info.comm = P[12]; // children name this process by it
     if ((sc === 'chdir' || sc === 'fchdir') && ret === 0) {
       const to = sc === 'chdir' ? this.resolvePath(pid, raw.path ?? '') : this.procs.fdPath(pid, Number(raw.fd));
       if (to) this.procs.chdir(pid, to);
     }
     const ancestors: SensorAncestor[] = [];
+    const full = P[0] === 'P';
     for (let i = 0; i < 5; i++) {
-      const apid = Number(P[13 + 2 * i]);
+      const apid = Number(P[full ? 13 + 2 * i : 13 + i]);
       if (!(apid > 0)) break;
       const ai = this.procs.get(apid);
-      ancestors.push({ name: P[14 + 2 * i], pid: apid, exe: ai.exe, exepath: ai.exepath, cmdline: ai.args ? `${P[14 + 2 * i]} ${ai.args}` : P[14 + 2 * i] });
+      // names read in the kernel (execs), else the process table's
+      const name = full ? P[14 + 2 * i] : (ai.comm ?? ai.exepath.slice(ai.exepath.lastIndexOf('/') + 1));
+      if (full) ai.comm = name;
+      ancestors.push({ name, pid: apid, exe: ai.exe, exepath: ai.exepath, cmdline: ai.args ? `${name} ${ai.args}` : name });
     }
     const major = Number(P[10]);
     const minor = Number(P[11]);

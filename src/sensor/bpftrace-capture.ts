@@ -44,6 +44,11 @@ export class BpftraceCapture {
   private readonly log: Logger;
   private assembler!: BpftraceAssembler;
 
+  /** Pid of the running bpftrace (for CPU accounting). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Recent lines the assembler could not parse (diagnostics). */
   get badLines(): readonly string[] {
     return this.assembler?.badLines ?? [];

@@ -12,6 +12,8 @@ export interface ProcInfo {
   startNs?: bigint;
   /** The executable is an anonymous memory file (memfd_create). */
   memfd?: boolean;
+  /** Process name (comm) as the kernel last reported it. */
+  comm?: string;
 }
 
 /** Container id (12 hex characters) in a cgroup path: containerd, CRI-O, Docker formats; else `host`. */
@@ -143,6 +145,12 @@ export class ProcessTable {
     } catch {
       /* gone */
     }
-    return { exepath, exe: argv[0] ?? execPath ?? '', args: argv.slice(1).join(' '), cwd, containerId };
+    let comm: string | undefined;
+    try {
+      comm = readFileSync(`${base}/comm`, 'utf8').trimEnd();
+    } catch {
+      /* gone */
+    }
+    return { exepath, exe: argv[0] ?? execPath ?? '', args: argv.slice(1).join(' '), cwd, containerId, comm };
   }
 }
