@@ -40,7 +40,7 @@ export async function sensorSuite(): Promise<Record<string, number>> {
     },
   });
   await capture.start();
-  const rate = Number(process.env.SENSOR_BENCH_RATE ?? 60_000);
+  const rate = Number(process.env.SENSOR_BENCH_RATE ?? 55_000);
   const ms = 4_000;
   const wantExecs = 400;
   // A compiled generator (cc is on this machine kind) reaches rates a Node loop cannot; the

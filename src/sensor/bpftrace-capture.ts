@@ -19,6 +19,11 @@ export interface CaptureOptions {
   readonly logger?: Logger;
   /** How long to gather events before handing them over. */
   readonly flushMs?: number;
+  /**
+   * Kernel ring buffer per CPU, in 4 KiB pages (default 1024 = 4 MiB): absorbs bursts while
+   * bpftrace catches up. Memory is locked per CPU: lower it on nodes with many cores.
+   */
+  readonly ringPagesPerCpu?: number;
 }
 
 /** Counters of the capture. */
@@ -73,7 +78,7 @@ export class BpftraceCapture {
     // `exec` keeps the shell's pid for bpftrace, so $$ tells the program its own pid ($1).
     const child = spawn('/bin/sh', ['-c', 'exec "$0" "$1" "$$" "$2" "$3"', this.opts.bpftrace, this.programFile, String(process.pid), String(this.opts.ignorePid ?? process.pid)], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, BPFTRACE_STRLEN: '200', BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_PERF_RB_PAGES: '256' },
+      env: { ...process.env, BPFTRACE_STRLEN: '200', BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_PERF_RB_PAGES: String(this.opts.ringPagesPerCpu ?? 1024) },
     });
     this.child = child;
     const out: SensorEvent[] = [];
