@@ -205,3 +205,23 @@ describe('peregrine sensor (the command) serving the sensor API on a unix socket
     expect(stderr).toMatch(/stopped; \{"events":\d+/);
   });
 });
+
+describe('bundled eBPF sensor: address-bearing sends and receives', () => {
+  it('sendto/sendmsg/recvfrom/recvmsg with an address are reported with both ends; connected sends are not', async () => {
+    run('/usr/bin/python3', ['-c', [
+      'import socket', "r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(('127.0.0.1', 0)); p = r.getsockname()[1]",
+      "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('127.0.0.1', p)); s.sendmsg([b'y'], [], 0, ('127.0.0.1', p))",
+      'r.recvfrom(10); r.recvmsg(10)', "c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.connect(('127.0.0.1', p)); c.send(b'z'); c.sendto(b'w', ('127.0.0.1', p))",
+    ].join('\n')]);
+    const send = await waitFor('sendto', (e) => e.type === 'sendto' && e.name === 'python3');
+    const port = send.fd!.sport!;
+    expect(send.fd).toMatchObject({ type: 'ipv4', sip: '127.0.0.1', l4proto: 'udp', isServer: false });
+    const msg = await waitFor('sendmsg', (e) => e.type === 'sendmsg' && e.pid === send.pid);
+    expect(msg.fd?.sport).toBe(port);
+    const rf = await waitFor('recvfrom', (e) => e.type === 'recvfrom' && e.pid === send.pid);
+    expect(rf.fd).toMatchObject({ sip: '127.0.0.1', sport: port, isServer: true, cport: send.fd!.cport });
+    await waitFor('recvmsg', (e) => e.type === 'recvmsg' && e.pid === send.pid);
+    const sends = events.filter((e) => e.pid === send.pid && e.type === 'sendto');
+    expect(sends.length).toBe(2); // s.sendto and c.sendto; c.send names no address
+  });
+});

@@ -13,6 +13,8 @@ interface Pending {
   c?: string;
   /** The executable's dentry name (execs). */
   e?: string;
+  /** The address a send/receive names: [ip, port]. */
+  n?: [string, number];
   at: number;
 }
 
@@ -25,7 +27,7 @@ export interface AssemblerStats {
 }
 
 /** A record line: one tag letter and a tab (anything else continues an argv line). */
-const RECORD = /^[PQABSCEXJ]\t|^READY|^Attaching|^Lost /;
+const RECORD = /^[PQABSCEXJN]\t|^READY|^Attaching|^Lost /;
 const FALCO_TYPE: Readonly<Record<string, string>> = { umount: 'umount2' };
 const OPENS = new Set(['open', 'openat', 'openat2', 'creat']);
 
@@ -102,6 +104,7 @@ export class BpftraceAssembler {
       case 'A':
       case 'B':
       case 'S':
+      case 'N':
       case 'E':
       case 'C': {
         const p = this.pending.get(tid);
@@ -110,6 +113,7 @@ export class BpftraceAssembler {
         else if (f[0] === 'B') p.b.push(f.slice(2).join('\t'));
         else if (f[0] === 'S') p.s.push(f);
         else if (f[0] === 'E') p.e = f.slice(2).join('\t');
+        else if (f[0] === 'N') p.n = [f[3], Number(f[4])];
         else p.c = f.slice(2).join('\t');
         return;
       }
@@ -220,7 +224,7 @@ export class BpftraceAssembler {
     const minor = Number(P[11]);
     const tty = major > 0 ? (minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12) : 0;
     const loginuid = Number(P[8]);
-    const { params, fd } = this.mapArgs(sc, pid, ret, raw, p.s);
+    const { params, fd } = this.mapArgs(sc, pid, ret, raw, p.s, p.n);
     return {
       tsNs: this.clockOffsetNs + BigInt(P[2]), type: FALCO_TYPE[sc] ?? sc, res: ret, tid: Number(P[1]), pid, ppid: ancestors[0]?.pid,
       sid: Number(P[9]) >= 0 ? Number(P[9]) : undefined, name: P[12], exe: info.exe, exepath: info.exepath, args: info.args, cwd: info.cwd,
@@ -237,7 +241,7 @@ export class BpftraceAssembler {
     return base ? resolve(base, path) : path;
   }
 
-  private mapArgs(sc: string, pid: number, ret: number, raw: Record<string, string>, sock: string[][]): { params: Record<string, string>; fd?: SensorFd } {
+  private mapArgs(sc: string, pid: number, ret: number, raw: Record<string, string>, sock: string[][], named?: [string, number]): { params: Record<string, string>; fd?: SensorFd } {
     const params: Record<string, string> = {};
     let fd: SensorFd | undefined;
     const path = (k = 'path', dir = 'dirfd'): string => this.resolvePath(pid, raw[k] ?? '', raw[dir]);
@@ -288,6 +292,15 @@ export class BpftraceAssembler {
       const num = sc === 'accept' || sc === 'accept4' ? ret : Number(raw.fd ?? raw.oldfd ?? -1);
       fd = { num, type: v6 ? 'ipv6' : 'ipv4', name: `${cip}:${cport}->${sip}:${sport}`, cip, sip, cport, sport, l4proto: l4, isServer: server };
       if (sc === 'connect') params.tuple = fd.name!;
+    }
+    if (named) {
+      // sends: the named address is the server; receives: it is the peer (client)
+      const recv = sc.startsWith('recv');
+      const local = s ? { ip: s[3], port: Number(s[4]) } : { ip: '0.0.0.0', port: 0 };
+      const l4 = s ? (s[7] === '17' ? 'udp' : s[7] === '6' ? 'tcp' : 'raw') : 'udp';
+      const [cip, cport, sip, sport] = recv ? [named[0], named[1], local.ip, local.port] : [local.ip, local.port, named[0], named[1]];
+      fd = { num: Number(raw.fd ?? -1), type: 'ipv4', name: `${cip}:${cport}->${sip}:${sport}`, cip, sip, cport, sport, l4proto: l4, isServer: recv };
+      params.tuple = fd.name!;
     }
     return { params, fd };
   }

@@ -9,6 +9,7 @@
  *   A tid type arg...            (per-type arguments; at most one string, the last)
  *   B tid string                 (each further string argument, in order)
  *   S tid family lip lport rip rport proto   (the event's descriptor, when an IPv4/IPv6 socket)
+ *   N tid 4 addr port            (sendto/sendmsg/recvfrom/recvmsg: the address the call names)
  *   C tid cgroup-path            (execs only: the container id comes from it)
  *   E tid name                   (execs only: the new executable's file name, as the kernel has it;
  *                                 "memfd:NAME" for a memfd)
@@ -123,6 +124,41 @@ const SOCKET = (fd: string): string => `
     }
   }`;
 
+/**
+ * Address-bearing sends and receives (IPv4): the address is a user-space sockaddr, read at entry
+ * for sends and at exit for receives (the kernel fills it). Calls without an address (connected
+ * sockets) are not reported. Record: N tid 4 addr port, after A (fd) and S (the socket's ends).
+ */
+const ADDRESS_CALLS: ReadonlyArray<{ sc: string; at: 'enter' | 'exit'; sockaddr: string }> = [
+  { sc: 'sendto', at: 'enter', sockaddr: 'args->addr' },
+  { sc: 'sendmsg', at: 'enter', sockaddr: '((struct user_msghdr *)args->msg)->msg_name' },
+  { sc: 'recvfrom', at: 'exit', sockaddr: '@ptr[tid]' },
+  { sc: 'recvmsg', at: 'exit', sockaddr: '((struct user_msghdr *)@ptr[tid])->msg_name' },
+];
+
+function addressProbes(available: (sc: string) => boolean): string[] {
+  const out: string[] = [];
+  const read = (ptr: string): string =>
+    `$sa = (struct sockaddr_in *)(${ptr}); if ($sa != 0) { @fam[tid] = $sa->sin_family; @nport[tid] = ($sa->sin_port >> 8) | (($sa->sin_port << 8) & 0xff00); @nip[tid] = $sa->sin_addr.s_addr; }`;
+  for (const c of ADDRESS_CALLS) {
+    if (!available(c.sc)) continue;
+    const ptrArg = c.sc === 'recvfrom' ? 'args->addr' : 'args->msg';
+    const enter = c.at === 'enter' ? read(c.sockaddr) : `@ptr[tid] = (uint64)${ptrArg};`;
+    out.push(`tracepoint:syscalls:sys_enter_${c.sc} /${NOT_OURS}/ { @on[tid] = 1; @fd[tid] = args->fd; ${enter} }`);
+    const atExit = c.at === 'exit' ? `if (args->ret >= 0 && @ptr[tid] != 0) { ${read(c.sockaddr)} }` : '';
+    out.push(`tracepoint:syscalls:sys_exit_${c.sc} /@on[tid]/ {
+  ${atExit}
+  if (@fam[tid] == 2) {
+    ${CALLER(c.sc)}
+    printf("A\\t%d\\t${c.sc}\\t%d\\n", tid, @fd[tid]);${SOCKET('@fd[tid]')}
+    printf("N\\t%d\\t4\\t%s\\t%d\\n", tid, ntop(2, @nip[tid]), @nport[tid]);
+  }
+  delete(@on[tid]); delete(@fd[tid]); delete(@ptr[tid]); delete(@fam[tid]); delete(@nport[tid]); delete(@nip[tid]);
+}`);
+  }
+  return out;
+}
+
 /** Where syscall tracepoints are listed (tracefs). */
 export const TRACEFS_SYSCALLS = '/sys/kernel/tracing/events/syscalls';
 
@@ -159,16 +195,18 @@ export function bpftraceProgram(available: (syscall: string) => boolean = () => 
       out.push(`tracepoint:syscalls:sys_exit_${sc} /@on[tid]/ {\n  ${CALLER(sc)}\n  ${argLine}${sock}${cgroup}\n  ${cleanup}\n}`);
     }
   }
+  out.push(...addressProbes(available));
   out.push(`tracepoint:sched:sched_process_exit /${NOT_OURS} && pid == tid/ { printf("X\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", tid, nsecs, pid, curtask->exit_code >> 8, comm); }`);
   out.push('END { clear(@on); }');
   return out.join('\n') + '\n';
 }
 
 /** The syscalls the program captures (plus process exit). */
-export const CAPTURED_SYSCALLS: readonly string[] = SPECS.flatMap((x) => x.syscalls);
+export const CAPTURED_SYSCALLS: readonly string[] = [...SPECS.flatMap((x) => x.syscalls), ...ADDRESS_CALLS.map((c) => c.sc)];
 
 /** How a syscall's arguments are laid out on its A and B records (names in print order). */
 export function argLayout(syscall: string): { readonly a: readonly string[]; readonly b: readonly string[] } | undefined {
+  if (ADDRESS_CALLS.some((c) => c.sc === syscall)) return { a: ['fd'], b: [] };
   const spec = SPECS.find((x) => x.syscalls.includes(syscall));
   if (!spec) return undefined;
   const firstStr = spec.args.findIndex((x) => x.fmt === '%s');
