@@ -1,0 +1,51 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config-loader.js';
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    loadConfig(text, 'c.yaml', env);
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
+
+describe('daemon configuration', () => {
+  it('no file means the embedded defaults: bundled sensor, bundled rules, alerts on stdout', () => {
+    const c = loadConfig(undefined);
+    expect(c.sources).toEqual([{ type: 'sensor', address: 'unix:///run/peregrine/sensor.sock' }]);
+    expect(c.rules.paths).toEqual(['bundled']);
+    expect(c.sinks).toEqual([{ type: 'stdout' }]);
+    expect(c.metrics.listen).toBe('0.0.0.0:8765');
+  });
+
+  it('environment variables override single keys; *File keys read secrets from files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'secret'), 's3cret\n');
+    const c = loadConfig(`sources:\n  - type: falco-http\n    listen: 0.0.0.0:2801\n    secret:\n      header: X-Token\n      valueFile: ${join(dir, 'secret')}\n`, 'c.yaml', {
+      PEREGRINE_LOG__LEVEL: 'debug', PEREGRINE_RULES__RULE_MATCHING: 'all', PEREGRINE_PIPELINE__BUFFER_EVENTS: '1024',
+    });
+    expect([c.log.level, c.rules.ruleMatching, c.pipeline.bufferEvents]).toEqual(['debug', 'all', 1024]);
+    expect(c.sources[0]).toMatchObject({ secret: { header: 'X-Token', value: 's3cret' } });
+  });
+
+  it('reports every problem at once with file:line:column and path; secrets and URL parts are masked', () => {
+    const p = problems([
+      'rules:', '  ruleMatching: some', '  urls:', '    - url: http://rules.example.com/team/rules.yaml?token=abc',
+      'sources:', '  - type: tetragn', '  - type: falco-http', '    listen: 0.0.0.0:2801', '    secret: {header: X, value: 7}', 'bogus: 1',
+    ].join('\n'));
+    expect(p).toEqual([
+      'c.yaml:4:12: rules.urls[0].url: must be an https URL, got "http://rules.example.com/…"',
+      'c.yaml:2:17: rules.ruleMatching: Invalid option: expected one of "first"|"all", got "some"',
+      expect.stringMatching(/^c\.yaml:6:11: sources\[0\]\.type: unknown source type "tetragn"; use one of sensor, tetragon/),
+      'c.yaml:9:32: sources[1].secret.value: Invalid input: expected string, received number, got <redacted>',
+      expect.stringMatching(/^c\.yaml:1:1: \(top level\): Unrecognized key: "bogus"/),
+    ]);
+    expect(problems('a: [')).toEqual([expect.stringMatching(/^c\.yaml:1:\d+: invalid YAML/)]);
+    expect(problems('- 1')).toEqual(['c.yaml: the configuration must be a YAML mapping of keys']);
+  });
+});
