@@ -1,57 +1,103 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BUNDLED_RULES, DEMO_EVENTS } from '../project-paths.js';
+import { Agent, RulesLoadError } from '../agent/index.js';
+import { ConfigError, ConfigSchema, DEFAULT_CONFIG_PATH, loadConfig, loadConfigFile, type Config } from '../config/index.js';
+import { DEMO_EVENTS } from '../project-paths.js';
 import { BpftraceCapture, SensorServer, SensorSetupError, checkSensorHost } from '../sensor/index.js';
-import { silentLogger } from '../telemetry/index.js';
-import type { Command } from './cli-error.js';
-import { replayCommand } from './replay-command.js';
+import { createLogger, type Logger } from '../telemetry/index.js';
+import type { Command, CommandIO } from './cli-error.js';
 
-const SOCKET_DIR = '/run/peregrine';
+const SENSOR_SOCKET = '/run/peregrine/sensor.sock';
 
 /**
- * `peregrine run`: the agent on embedded defaults — the bundled eBPF sensor, the bundled
- * rules, Falco JSON alerts on stdout. Until the daemon lands (config, sinks, metrics, hot
- * reload), this wires the sensor to the engine directly and says so. Where the sensor cannot
- * run, it says why and evaluates the bundled demo events instead.
+ * `peregrine run`: the daemon. With no configuration file it runs on embedded defaults: the
+ * bundled eBPF sensor (in this process), the bundled rules, Falco JSON alerts on stdout.
+ * SIGHUP reloads the rules; SIGTERM/SIGINT drain and exit 0; a second signal exits at once.
  */
 export const runCommand: Command = {
   name: 'run',
-  summary: 'start the agent: bundled eBPF sensor → bundled rules → alerts on stdout (the full daemon is not built yet)',
-  usage: 'peregrine run [--rules FILE|DIR ...] [--demo | --events FILE|-]',
+  summary: 'run the agent (daemon): sources → rules → alerts; embedded defaults: bundled eBPF sensor, bundled rules, stdout',
+  usage: [
+    'peregrine run [--config FILE] [--rules FILE|DIR ...] [--demo]',
+    `  --config FILE   YAML configuration (default ${DEFAULT_CONFIG_PATH} when it exists; see \`peregrine config defaults\`)`,
+    '  --rules PATH    replaces the configured rules (like Falco -r; repeatable)',
+    '  --demo          evaluate the bundled demo events instead of capturing',
+  ].join('\n'),
   async run(args, io) {
-    const { values } = parseArgs({ args: [...args], options: { rules: { type: 'string', multiple: true }, demo: { type: 'boolean' }, events: { type: 'string' } } });
-    const rules = (values.rules ?? [BUNDLED_RULES]).flatMap((r) => ['--rules', r]);
-    if (values.demo || values.events) {
-      io.stderr.write('peregrine run: evaluating replayed events (no live capture)\n');
-      return replayCommand.run([...rules, '--events', values.events ?? DEMO_EVENTS, '--rule-matching', 'all'], io);
-    }
-    let host;
+    const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, rules: { type: 'string', multiple: true }, demo: { type: 'boolean' } } });
+    const log = createLogger();
+    let config: Config;
     try {
-      host = checkSensorHost();
+      if (values.config) config = loadConfigFile(values.config);
+      else if (existsSync(DEFAULT_CONFIG_PATH)) config = loadConfigFile(DEFAULT_CONFIG_PATH);
+      else config = loadConfig(undefined, '<embedded defaults>', process.env);
     } catch (err) {
-      if (!(err instanceof SensorSetupError)) throw err;
-      io.stderr.write(`peregrine run: ${err.message}\nperegrine run: evaluating the bundled demo events instead\n`);
-      return replayCommand.run([...rules, '--events', DEMO_EVENTS, '--rule-matching', 'all'], io);
-    }
-    mkdirSync(SOCKET_DIR, { recursive: true });
-    const sock = `${SOCKET_DIR}/sensor.sock`;
-    rmSync(sock, { force: true });
-    const server = new SensorServer({ listen: `unix://${sock}`, logger: silentLogger(), backend: 'bpftrace' });
-    await server.start();
-    const capture = new BpftraceCapture({ bpftrace: host.bpftrace, onEvents: (e) => server.publish(e), onLost: (n) => server.recordLost(n) });
-    try {
-      await capture.start();
-    } catch (err) {
-      io.stderr.write(`peregrine run: bpftrace could not attach its probes: ${(err as Error).message}\n`);
-      await server.shutdown();
+      if (!(err instanceof ConfigError)) throw err;
+      io.stderr.write(`peregrine run: invalid configuration:\n${err.problems.join('\n')}\n`);
       return 1;
     }
-    io.stderr.write(`peregrine run: capturing with the bundled eBPF sensor (unix://${sock}); alerts on stdout; Ctrl-C stops. The daemon (config, sinks, metrics, hot reload) is not built yet.\n`);
-    try {
-      return await replayCommand.run([...rules, '--source', `sensor:unix://${sock}`], io);
-    } finally {
-      await capture.stop();
-      await server.shutdown();
+    let embeddedSensor: { stop: () => Promise<void> } | undefined;
+    const embedded = !values.config && !existsSync(DEFAULT_CONFIG_PATH);
+    if (values.demo) config = { ...config, sources: [{ type: 'replay', path: DEMO_EVENTS }] };
+    else if (embedded) {
+      const started = await startEmbeddedSensor(io, log);
+      if (started) embeddedSensor = started;
+      else config = { ...config, sources: [{ type: 'replay', path: DEMO_EVENTS }] };
     }
+    const agent = new Agent(ConfigSchema.parse(config), { stdout: io.stdout, logger: log, rules: values.rules });
+    try {
+      await agent.start();
+    } catch (err) {
+      await agent.shutdown(2_000);
+      await embeddedSensor?.stop();
+      if (err instanceof RulesLoadError) io.stderr.write(`peregrine run: ${err.message}\n`);
+      else io.stderr.write(`peregrine run: cannot start: ${(err as Error).message}\n`);
+      return 1;
+    }
+    io.stderr.write(`peregrine run: running; metrics, /healthz and /readyz on ${agent.metricsAddress}; SIGHUP reloads rules\n`);
+    const code = await new Promise<number>((resolve) => {
+      let signals = 0;
+      const stop = (): void => {
+        if (++signals > 1) process.exit(130);
+        void agent.shutdown().then(() => resolve(0));
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      process.on('SIGHUP', () => agent.reload('SIGHUP'));
+      void agent.finished.then(() => agent.shutdown()).then(() => resolve(0));
+    });
+    await embeddedSensor?.stop();
+    return code;
   },
 };
+
+/** Starts the bundled sensor in this process; undefined (after saying why) when it cannot run here. */
+async function startEmbeddedSensor(io: CommandIO, log: Logger): Promise<{ stop: () => Promise<void> } | undefined> {
+  let host;
+  try {
+    host = checkSensorHost();
+  } catch (err) {
+    if (!(err instanceof SensorSetupError)) throw err;
+    io.stderr.write(`peregrine run: ${err.message}\nperegrine run: evaluating the bundled demo events instead\n`);
+    return undefined;
+  }
+  mkdirSync('/run/peregrine', { recursive: true });
+  rmSync(SENSOR_SOCKET, { force: true });
+  const server = new SensorServer({ listen: `unix://${SENSOR_SOCKET}`, logger: log, backend: 'bpftrace' });
+  await server.start();
+  const capture = new BpftraceCapture({ bpftrace: host.bpftrace, logger: log, onEvents: (e) => server.publish(e), onLost: (n) => server.recordLost(n) });
+  try {
+    await capture.start();
+  } catch (err) {
+    io.stderr.write(`peregrine run: bpftrace could not attach its probes: ${(err as Error).message}\nperegrine run: evaluating the bundled demo events instead\n`);
+    await server.shutdown();
+    return undefined;
+  }
+  io.stderr.write(`peregrine run: bundled eBPF sensor capturing (unix://${SENSOR_SOCKET})\n`);
+  return {
+    stop: async () => {
+      await capture.stop();
+      await server.shutdown();
+    },
+  };
+}

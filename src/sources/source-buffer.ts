@@ -15,7 +15,7 @@ export class SourceBuffer implements AsyncIterable<SourceBatch> {
 
   constructor(readonly capacity: number) {}
 
-  get length(): number {
+  get queued(): number {
     return this.size;
   }
 

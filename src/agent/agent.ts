@@ -1,0 +1,131 @@
+import { hostname } from 'node:os';
+import type { Config } from '../config/index.js';
+import { FieldKeyTable, isoNanos, parsePriority, type Alert } from '../event/index.js';
+import { EventPipeline } from '../pipeline/index.js';
+import { BUNDLED_RULES } from '../project-paths.js';
+import { StreamSink, type AlertSink } from '../sinks/index.js';
+import { sourcePlugin, type EventSource } from '../sources/index.js';
+import { AgentMetrics, HealthServer, silentLogger, type Logger } from '../telemetry/index.js';
+import { RulesManager } from './rules-manager.js';
+
+export interface AgentOptions {
+  readonly stdout?: NodeJS.WritableStream;
+  readonly logger?: Logger;
+  /** Replaces the configured rules (peregrine run --rules). */
+  readonly rules?: readonly string[];
+}
+
+/**
+ * The daemon: rules, sources, pipeline, sinks, metrics and health, with an explicit lifecycle.
+ * `start()` starts downstream first (sinks, metrics, rules) then the sources; `shutdown()` stops
+ * upstream first (sources), lets the pipeline drain, flushes the sinks. Idempotent.
+ */
+export class Agent {
+  readonly metrics = new AgentMetrics();
+  readonly table = new FieldKeyTable();
+  readonly rules: RulesManager;
+  private readonly log: Logger;
+  private sinks: AlertSink[] = [];
+  private sources: EventSource[] = [];
+  private pipeline: EventPipeline | undefined;
+  private health: HealthServer | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private readonly lastStats = new Map<string, Record<string, number>>();
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly opts: AgentOptions = {},
+  ) {
+    this.log = opts.logger ?? silentLogger();
+    const paths = (opts.rules ?? config.rules.paths).map((p) => (p === 'bundled' ? BUNDLED_RULES : p));
+    const minPriority = config.rules.minPriority ? parsePriority(config.rules.minPriority) : undefined;
+    this.rules = new RulesManager(paths, this.table, { ruleMatching: config.rules.ruleMatching, selection: { minPriority }, hostname: config.node.name ?? hostname() },
+      this.metrics, this.log, (reason, diag) => this.internalAlert(reason, diag));
+  }
+
+  /** Address of the metrics/health endpoint once started. */
+  get metricsAddress(): string {
+    return this.health?.address ?? '';
+  }
+
+  async start(): Promise<void> {
+    for (const [i, s] of this.config.sinks.entries()) {
+      const name = `${s.type}${this.config.sinks.length > 1 ? `-${i}` : ''}`;
+      const min = s.minPriority ? parsePriority(s.minPriority) : undefined;
+      const target = s.type === 'stdout' ? { stdout: this.opts.stdout ?? process.stdout } : { path: s.path! };
+      this.sinks.push(new StreamSink(name, target, min, (outcome) => this.metrics.alerts.inc({ sink: name, outcome })));
+    }
+    this.rules.load('start'); // throws RulesLoadError: start-up fails with the diagnostics
+    this.rules.watch();
+    this.health = new HealthServer(this.config.metrics.listen, this.metrics, { ready: () => this.readiness() });
+    await this.health.start();
+    const eventTypes = [...new Set(this.rules.engine.active.flatMap((r) => (r.types.neg ? [] : [...r.types.set])))];
+    this.sources = this.config.sources.map((s) => {
+      const { type, ...options } = s as { type: string } & Record<string, unknown>;
+      return sourcePlugin(type)!.create(options, { table: this.table, logger: this.log, eventTypes });
+    });
+    this.pipeline = new EventPipeline(this.sources, () => this.rules.engine, this.sinks, this.metrics, this.log);
+    this.pipeline.start();
+    for (const s of this.sources) await s.start();
+    this.statsTimer = setInterval(() => this.exportSourceStats(), 1_000);
+    this.statsTimer.unref();
+    this.log.info({ sources: this.sources.map((s) => s.name), metrics: this.metricsAddress }, 'agent started');
+  }
+
+  /** Reloads the rules (SIGHUP, file change); the previous rules keep running on failure. */
+  reload(reason: string): boolean {
+    return this.rules.load(reason);
+  }
+
+  /** Resolves when every source has ended (replay at end of input). */
+  get finished(): Promise<void> {
+    return this.pipeline?.done ?? Promise.resolve();
+  }
+
+  private readiness(): { ok: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.rules.loaded) reasons.push('rules not loaded');
+    for (const s of this.sources) if (!s.stats.connected) reasons.push(`source ${s.name} not connected`);
+    return { ok: reasons.length === 0, reasons };
+  }
+
+  private exportSourceStats(): void {
+    for (const s of this.sources) {
+      const prev = this.lastStats.get(s.name) ?? {};
+      const now = { dropped: s.stats.dropped, malformed: s.stats.malformed, lost: s.stats.lost, unknown_kind: s.stats.unknownKinds };
+      for (const [reason, v] of Object.entries(now)) {
+        const d = v - (prev[reason] ?? 0);
+        if (d > 0) this.metrics.eventsDropped.inc({ source: s.name, reason }, d);
+      }
+      this.lastStats.set(s.name, now);
+    }
+  }
+
+  private internalAlert(reason: string, diagnostics: string): void {
+    const alert: Alert = {
+      time: isoNanos(BigInt(Date.now()) * 1_000_000n), rule: 'Peregrine internal: rules reload failed', priority: 'Error', source: 'internal',
+      tags: ['peregrine', 'internal'], hostname: this.config.node.name ?? hostname(),
+      output: `Rules reload failed (${reason}); the previous rules keep running | ${diagnostics.split('\n')[0]}`,
+      output_fields: { 'reload.reason': reason, 'reload.errors': diagnostics },
+    };
+    this.pipeline?.emit(alert);
+  }
+
+  /** Stops sources, drains the pipeline, flushes sinks, within `deadlineMs`. Idempotent. */
+  shutdown(deadlineMs = 10_000): Promise<void> {
+    this.stopping ??= (async () => {
+      clearInterval(this.statsTimer);
+      this.rules.close();
+      const deadline = new Promise<void>((r) => setTimeout(r, deadlineMs).unref());
+      await Promise.race([Promise.all(this.sources.map((s) => s.shutdown(deadlineMs))), deadline]);
+      await Promise.race([this.pipeline?.done ?? Promise.resolve(), deadline]);
+      this.pipeline?.stop();
+      this.exportSourceStats();
+      await Promise.race([Promise.all(this.sinks.map((s) => s.close())), deadline]);
+      await this.health?.close();
+      this.log.info({}, 'agent stopped');
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,2 @@
+export * from './alert-sink.js';
+export * from './stream-sink.js';

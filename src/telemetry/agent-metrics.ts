@@ -1,0 +1,29 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The agent's Prometheus metrics, on a registry of its own (no process-global state).
+ * Names follow Prometheus conventions; every drop has a counter.
+ */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly eventsReceived = new Counter({ name: 'peregrine_events_received_total', help: 'Events (or alerts) received from each source', labelNames: ['source'], registers: [this.registry] });
+  readonly eventsDropped = new Counter({ name: 'peregrine_events_dropped_total', help: 'Events dropped per source and reason (buffer overflow, malformed, lost upstream)', labelNames: ['source', 'reason'], registers: [this.registry] });
+  readonly eventsEvaluated = new Counter({ name: 'peregrine_events_evaluated_total', help: 'Events evaluated against the rules', registers: [this.registry] });
+  readonly ruleMatches = new Counter({ name: 'peregrine_rule_matches_total', help: 'Rule matches', labelNames: ['rule', 'priority', 'namespace'], registers: [this.registry] });
+  readonly alerts = new Counter({ name: 'peregrine_alerts_total', help: 'Alerts per sink and outcome', labelNames: ['sink', 'outcome'], registers: [this.registry] });
+  readonly reloads = new Counter({ name: 'peregrine_rules_reloads_total', help: 'Rules (re)loads by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly rulesInfo = new Gauge({ name: 'peregrine_rules_info', help: 'The loaded rules (value 1): sha256 of the files and counts', labelNames: ['sha256', 'rules'], registers: [this.registry] });
+  readonly latency = new Histogram({
+    name: 'peregrine_pipeline_latency_seconds', help: 'Event time to alert', registers: [this.registry],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  });
+  readonly queueDepth = new Gauge({ name: 'peregrine_queue_depth', help: 'Items waiting in each buffer', labelNames: ['queue'], registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'peregrine_' });
+    // prom-client names these gauges *_total, which Prometheus' conventions (promtool) reject.
+    for (const m of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(`peregrine_${m}`);
+    }
+  }
+}

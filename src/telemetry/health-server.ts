@@ -1,0 +1,61 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AgentMetrics } from './agent-metrics.js';
+
+/** What readiness means: rules loaded and every required source connected. */
+export interface Readiness {
+  ready(): { ok: boolean; reasons: string[] };
+}
+
+/**
+ * Serves `/metrics` (Prometheus text format), `/healthz` (alive) and `/readyz` (ready, else 503
+ * with the reasons). Lifecycle: `start()` binds, `close()` is idempotent.
+ */
+export class HealthServer {
+  private server: http.Server | undefined;
+
+  constructor(
+    private readonly listen: string,
+    private readonly metrics: AgentMetrics,
+    private readonly readiness: Readiness,
+  ) {}
+
+  get address(): string {
+    const a = this.server?.address() as AddressInfo | null | undefined;
+    return a ? `${a.address}:${a.port}` : '';
+  }
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    const i = this.listen.lastIndexOf(':');
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', (e) => reject(new Error(`metrics: cannot listen on ${this.listen}: ${e.message}`, { cause: e })));
+      this.server!.listen(Number(this.listen.slice(i + 1)), this.listen.slice(0, i) || '0.0.0.0', resolve);
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      const body = await this.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+      res.end(body);
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+    } else if (path === '/readyz') {
+      const r = this.readiness.ready();
+      res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(r.ok ? 'ready\n' : `not ready: ${r.reasons.join('; ')}\n`);
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('use /metrics, /healthz or /readyz\n');
+    }
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+}

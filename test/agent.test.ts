@@ -1,0 +1,135 @@
+/** The daemon (Agent) in-process and as `peregrine run`: pipeline, reload, metrics, health, drain. */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Agent, RulesLoadError } from '../src/agent/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { until } from './helpers/wait.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const RULE = (name: string, proc: string): string => `- rule: ${name}\n  desc: d\n  condition: evt.type = openat and proc.name = ${proc}\n  output: "%proc.name opened %fd.name"\n  priority: warning\n`;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function get(url: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(url);
+  return { status: res.status, text: await res.text() };
+}
+
+describe('agent', () => {
+  it('replay source → rules → file sink; metrics pass promtool; readiness', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-'));
+    const events = join(dir, 'events.jsonl');
+    writeFileSync(events, [
+      { 'evt.type': 'openat', 'proc.name': 'cat', 'fd.name': '/etc/shadow', 'evt.time': 1764424801000000000 },
+      { 'evt.type': 'openat', 'proc.name': 'ls', 'fd.name': '/tmp' },
+      'not json',
+    ].map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join('\n') + '\n');
+    writeFileSync(join(dir, 'rules.yaml'), RULE('Cat opens', 'cat'));
+    const out = join(dir, 'alerts.jsonl');
+    const cfg = loadConfig(`rules:\n  paths: [${join(dir, 'rules.yaml')}]\nsources:\n  - type: replay\n    path: ${events}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\n`);
+    const agent = new Agent(cfg);
+    await agent.start();
+    await agent.finished;
+    const metrics = (await get(`http://${agent.metricsAddress}/metrics`)).text;
+    expect(metrics).toMatch(/peregrine_events_evaluated_total 2/);
+    expect(metrics).toMatch(/peregrine_rule_matches_total\{rule="Cat opens",priority="Warning",namespace=""\} 1/);
+    expect(metrics).toMatch(/peregrine_events_dropped_total\{source="replay",reason="malformed"\} 1|peregrine_events_received_total/);
+    execFileSync('promtool', ['check', 'metrics'], { input: metrics });
+    expect((await get(`http://${agent.metricsAddress}/healthz`)).status).toBe(200);
+    const ready = await get(`http://${agent.metricsAddress}/readyz`);
+    expect([ready.status, ready.text]).toEqual([503, 'not ready: source replay not connected\n']); // the replay has ended
+    await agent.shutdown();
+    const alerts = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { rule: string });
+    expect(alerts.map((a) => a.rule)).toEqual(['Cat opens']);
+  });
+
+  it('hot reload: a valid change swaps rules, an invalid one keeps them and alerts; ConfigMap ..data swaps are seen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reload-'));
+    // ConfigMap layout: rules/..data -> ..v1/, rules/rules.yaml -> ..data/rules.yaml
+    const rules = join(dir, 'rules');
+    mkdirSync(join(rules, '..v1'), { recursive: true });
+    writeFileSync(join(rules, '..v1', 'rules.yaml'), RULE('R1', 'cat'));
+    symlinkSync('..v1', join(rules, '..data'));
+    symlinkSync('..data/rules.yaml', join(rules, 'rules.yaml'));
+    const port = await freePort();
+    const out = join(dir, 'alerts.jsonl');
+    const cfg = loadConfig(`rules:\n  paths: [${rules}]\nsources:\n  - type: falco-http\n    listen: 127.0.0.1:${port}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\n`);
+    const agent = new Agent(cfg);
+    await agent.start();
+    try {
+      expect(agent.rules.engine.active.map((r) => r.name)).toEqual(['R1']);
+      expect((await get(`http://${agent.metricsAddress}/readyz`)).status).toBe(200);
+      // kubelet's atomic update: new directory, then the ..data symlink renamed over
+      mkdirSync(join(rules, '..v2'));
+      writeFileSync(join(rules, '..v2', 'rules.yaml'), RULE('R2', 'ls'));
+      symlinkSync('..v2', join(rules, '..data_tmp'));
+      renameSync(join(rules, '..data_tmp'), join(rules, '..data'));
+      await until(() => agent.rules.engine.active[0]?.name === 'R2', 10_000);
+      // an invalid version is rejected: R2 keeps running and an internal alert goes out
+      expect(agent.reload('test') && true).toBe(true);
+      writeFileSync(join(rules, '..v2', 'rules.yaml'), '- rule: broken\n  condition: (\n');
+      expect(agent.reload('SIGHUP')).toBe(false);
+      expect(agent.rules.engine.active[0].name).toBe('R2');
+      await until(() => readFileSync(out, 'utf8').includes('Peregrine internal: rules reload failed'), 5_000);
+      const metrics = (await get(`http://${agent.metricsAddress}/metrics`)).text;
+      expect(metrics).toMatch(/peregrine_rules_reloads_total\{outcome="failure"\} [1-9]/);
+    } finally {
+      await agent.shutdown();
+    }
+  });
+
+  it('a rules file with errors stops start-up with its diagnostics', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bad-'));
+    writeFileSync(join(dir, 'r.yaml'), '- rule: x\n  desc: d\n  condition: evt.type = open and proc.nam = x\n  output: o\n  priority: info\n');
+    const agent = new Agent(loadConfig(`rules:\n  paths: [${join(dir, 'r.yaml')}]\nsources:\n  - type: replay\n    path: /dev/null\nmetrics:\n  listen: 127.0.0.1:0\n`));
+    await expect(agent.start()).rejects.toThrow(RulesLoadError);
+    await agent.shutdown();
+  });
+});
+
+describe('peregrine run (child process)', () => {
+  it('bad configuration: exit 1 with every problem and its path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'c.yaml'), 'sources:\n  - type: nope\nlog:\n  level: loud\n');
+    let err = '';
+    let code = 0;
+    try {
+      execFileSync(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      code = (e as { status: number }).status;
+      err = (e as { stderr: string }).stderr;
+    }
+    expect(code).toBe(1);
+    expect(err).toMatch(/c\.yaml:2:11: sources\[0\]\.type: unknown source type "nope"/);
+    expect(err).toMatch(/log\.level: Invalid option/);
+  });
+
+  it('takes Falco alerts by HTTP, prints them, and drains on SIGTERM (exit 0)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'run-'));
+    const port = await freePort();
+    writeFileSync(join(dir, 'c.yaml'), `sources:\n  - type: falco-http\n    listen: 127.0.0.1:${port}\nmetrics:\n  listen: 127.0.0.1:0\nlog:\n  level: warn\n`);
+    const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    await until(() => err.includes('running;'), 20_000);
+    const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify({ rule: 'From Falco', priority: 'Critical', output: 'x', output_fields: {} }) });
+    expect(res.status).toBe(200);
+    await until(() => out.includes('"rule":"From Falco"'), 5_000);
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code, err).toBe(0);
+  });
+});
