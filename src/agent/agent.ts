@@ -40,7 +40,7 @@ export class Agent {
     this.log = opts.logger ?? silentLogger();
     const paths = (opts.rules ?? config.rules.paths).map((p) => (p === 'bundled' ? BUNDLED_RULES : p));
     const minPriority = config.rules.minPriority ? parsePriority(config.rules.minPriority) : undefined;
-    this.rules = new RulesManager(paths, this.table, { ruleMatching: config.rules.ruleMatching, selection: { minPriority }, hostname: config.node.name ?? hostname() },
+    this.rules = new RulesManager(paths, this.table, { ruleMatching: config.rules.ruleMatching, selection: { minPriority }, hostname: nodeName(config) },
       this.metrics, this.log, (reason, diag) => this.internalAlert(reason, diag));
   }
 
@@ -105,7 +105,7 @@ export class Agent {
   private internalAlert(reason: string, diagnostics: string): void {
     const alert: Alert = {
       time: isoNanos(BigInt(Date.now()) * 1_000_000n), rule: 'Peregrine internal: rules reload failed', priority: 'Error', source: 'internal',
-      tags: ['peregrine', 'internal'], hostname: this.config.node.name ?? hostname(),
+      tags: ['peregrine', 'internal'], hostname: nodeName(this.config),
       output: `Rules reload failed (${reason}); the previous rules keep running | ${diagnostics.split('\n')[0]}`,
       output_fields: { 'reload.reason': reason, 'reload.errors': diagnostics },
     };
@@ -128,4 +128,9 @@ export class Agent {
     })();
     return this.stopping;
   }
+}
+
+/** The node's name: configured, else NODE_NAME (the DaemonSet's downward API), else the hostname. */
+function nodeName(config: Config): string {
+  return config.node.name ?? process.env.NODE_NAME ?? hostname();
 }

@@ -25,7 +25,6 @@ export const runCommand: Command = {
   ].join('\n'),
   async run(args, io) {
     const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, rules: { type: 'string', multiple: true }, demo: { type: 'boolean' } } });
-    const log = createLogger();
     let config: Config;
     try {
       if (values.config) config = loadConfigFile(values.config);
@@ -36,6 +35,7 @@ export const runCommand: Command = {
       io.stderr.write(`peregrine run: invalid configuration:\n${err.problems.join('\n')}\n`);
       return 1;
     }
+    const log = createLogger(process.env.PEREGRINE_LOG_LEVEL ?? config.log.level);
     let embeddedSensor: { stop: () => Promise<void> } | undefined;
     const embedded = !values.config && !existsSync(DEFAULT_CONFIG_PATH);
     if (values.demo) config = { ...config, sources: [{ type: 'replay', path: DEMO_EVENTS }] };

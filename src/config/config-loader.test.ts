@@ -27,19 +27,19 @@ describe('daemon configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'secret'), 's3cret\n');
     const c = loadConfig(`sources:\n  - type: falco-http\n    listen: 0.0.0.0:2801\n    secret:\n      header: X-Token\n      valueFile: ${join(dir, 'secret')}\n`, 'c.yaml', {
-      PEREGRINE_LOG__LEVEL: 'debug', PEREGRINE_RULES__RULE_MATCHING: 'all', PEREGRINE_PIPELINE__BUFFER_EVENTS: '1024',
+      PEREGRINE_LOG__LEVEL: 'debug', PEREGRINE_RULES__RULE_MATCHING: 'all', PEREGRINE_METRICS__LISTEN: '127.0.0.1:9999',
     });
-    expect([c.log.level, c.rules.ruleMatching, c.pipeline.bufferEvents]).toEqual(['debug', 'all', 1024]);
+    expect([c.log.level, c.rules.ruleMatching, c.metrics.listen]).toEqual(['debug', 'all', '127.0.0.1:9999']);
     expect(c.sources[0]).toMatchObject({ secret: { header: 'X-Token', value: 's3cret' } });
   });
 
   it('reports every problem at once with file:line:column and path; secrets and URL parts are masked', () => {
     const p = problems([
-      'rules:', '  ruleMatching: some', '  urls:', '    - url: http://rules.example.com/team/rules.yaml?token=abc',
+      'rules:', '  ruleMatching: some', '  paths:', '    - 7',
       'sources:', '  - type: tetragn', '  - type: falco-http', '    listen: 0.0.0.0:2801', '    secret: {header: X, value: 7}', 'bogus: 1',
     ].join('\n'));
     expect(p).toEqual([
-      'c.yaml:4:12: rules.urls[0].url: must be an https URL, got "http://rules.example.com/…"',
+      'c.yaml:4:7: rules.paths[0]: Invalid input: expected string, received number, got 7',
       'c.yaml:2:17: rules.ruleMatching: Invalid option: expected one of "first"|"all", got "some"',
       expect.stringMatching(/^c\.yaml:6:11: sources\[0\]\.type: unknown source type "tetragn"; use one of sensor, tetragon/),
       'c.yaml:9:32: sources[1].secret.value: Invalid input: expected string, received number, got <redacted>',

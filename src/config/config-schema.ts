@@ -4,13 +4,6 @@ import { SOURCE_PLUGINS } from '../sources/index.js';
 
 const priority = z.string().refine((p) => parsePriority(p) !== undefined, { message: `must be a priority: ${PRIORITIES.join(', ')}` });
 
-/** A rules location fetched over HTTPS (polled with ETag; pinned by sha256 when given). */
-const RulesUrl = z.object({
-  url: z.string().url().refine((u) => u.startsWith('https://'), { message: 'must be an https URL' }),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex characters').optional(),
-  pollSeconds: z.number().int().min(10).max(86_400).default(300),
-}).strict();
-
 /** One source: `type` picks the plug-in; the rest is validated by that plug-in's schema. */
 const Source = z.object({ type: z.string() }).passthrough().superRefine((s, ctx) => {
   const plugin = SOURCE_PLUGINS.find((p) => p.type === s.type);
@@ -31,17 +24,12 @@ export const ConfigSchema = z.object({
   node: z.object({ name: z.string().optional() }).strict().default({}),
   rules: z.object({
     paths: z.array(z.string().min(1)).default(['bundled']),
-    urls: z.array(RulesUrl).default([]),
     ruleMatching: z.enum(['first', 'all']).default('first'),
     minPriority: priority.optional(),
-  }).strict().default({ paths: ['bundled'], urls: [], ruleMatching: 'first' }),
+  }).strict().default({ paths: ['bundled'], ruleMatching: 'first' }),
   sources: z.array(Source).min(1).default([{ type: 'sensor', address: 'unix:///run/peregrine/sensor.sock' }]),
   sinks: z.array(z.object({ type: z.enum(['stdout', 'file']), path: z.string().optional(), minPriority: priority.optional() }).strict()
     .refine((s) => s.type !== 'file' || !!s.path, { message: 'a file sink needs "path"', path: ['path'] })).default([{ type: 'stdout' }]),
-  pipeline: z.object({
-    bufferEvents: z.number().int().positive().default(65_536),
-    overflow: z.enum(['block', 'drop-oldest', 'drop-newest']).default('block'),
-  }).strict().default({ bufferEvents: 65_536, overflow: 'block' }),
   metrics: z.object({ listen: z.string().default('0.0.0.0:8765') }).strict().default({ listen: '0.0.0.0:8765' }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),
 }).strict();

@@ -17,7 +17,6 @@ export class AgentMetrics {
     name: 'peregrine_pipeline_latency_seconds', help: 'Event time to alert', registers: [this.registry],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
-  readonly queueDepth = new Gauge({ name: 'peregrine_queue_depth', help: 'Items waiting in each buffer', labelNames: ['queue'], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'peregrine_' });
