@@ -1,2 +1,3 @@
 export * from './agent.js';
 export * from './rules-manager.js';
+export * from './rbac.js';
