@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeBatch, type SensorEvent } from '../src/sensor/index.js';
 import { codec, loadProtoRoot, passThrough } from '../src/sources/index.js';
 
-const [kind, countArg] = process.argv.slice(2);
+const [kind, countArg, rateArg] = process.argv.slice(2);
 const count = Number(countArg);
 const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/', import.meta.url));
 
@@ -64,7 +64,30 @@ const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 102
 const root = loadProtoRoot();
 let payload: Buffer[];
 let messages: number;
-if (kind === 'sensor') {
+if (kind === 'sensor-paced') {
+  // Events stamped with the real time, published every 10 ms at RATE/s, COUNT in all.
+  const evs = traceEvents().filter((e) => ['open', 'openat', 'execve', 'connect'].includes(e.type));
+  const rate = Number(rateArg);
+  const req = codec<object>(root, 'peregrine.sensor.v1.SubscribeRequest');
+  payload = [];
+  messages = 0;
+  server.addService({ Subscribe: { path: '/peregrine.sensor.v1.Sensor/Subscribe', requestStream: false, responseStream: true, requestSerialize: req.serialize, requestDeserialize: req.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize } },
+    { Subscribe: (call: grpc.ServerWritableStream<unknown, Buffer>) => {
+      let sent = 0;
+      const per = Math.max(1, Math.round(rate / 100));
+      const timer = setInterval(() => {
+        const now = BigInt(Date.now()) * 1_000_000n;
+        const chunk = Array.from({ length: per }, (_, i) => ({ ...evs[(sent + i) % evs.length], tsNs: now }));
+        call.write(encodeBatch(42, sent + 1, chunk));
+        sent += per;
+        if (sent >= count) {
+          clearInterval(timer);
+          call.end();
+        }
+      }, 10);
+      call.on('cancelled', () => clearInterval(timer));
+    } });
+} else if (kind === 'sensor') {
   const evs = traceEvents();
   const per = 1024;
   messages = Math.ceil(count / per);

@@ -10,6 +10,7 @@ import { FieldKeyTable, FlatEventDecoder, type SyscallEvent } from '../src/event
 import { Engine, loadRules } from '../src/engine/index.js';
 import { sourcesSuite } from './sources-bench.js';
 import { sensorSuite } from './sensor-bench.js';
+import { pipelineSuite } from './pipeline-bench.js';
 
 const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/', import.meta.url));
 const RULES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => `${UPSTREAM}rules/${f}`);
@@ -78,7 +79,7 @@ function engineSuite(): Record<string, number> {
   };
 }
 
-const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = { engine: engineSuite, sources: sourcesSuite, sensor: sensorSuite };
+const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = { engine: engineSuite, sources: sourcesSuite, sensor: sensorSuite, pipeline: pipelineSuite };
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string' } } });
 const result: Record<string, unknown> = {};

@@ -1,0 +1,85 @@
+import { fork } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Agent } from '../src/agent/index.js';
+import { loadConfig } from '../src/config/index.js';
+
+const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/rules/', import.meta.url));
+const RULES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => UPSTREAM + f);
+
+function startServer(args: string[]): Promise<{ address: string; kill: () => void }> {
+  const child = fork(fileURLToPath(new URL('./bench-server.js', import.meta.url)), args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /LISTENING (\S+)/.exec(out);
+      if (m) resolve({ address: m[1], kill: () => child.kill() });
+    });
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+}
+
+async function counter(agent: Agent, name: string): Promise<number> {
+  const m = (await agent.metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
+  return (m?.values ?? []).reduce((s, v) => s + Number(v.value), 0);
+}
+
+/** Quantile from the latency histogram's buckets (linear inside a bucket). */
+async function quantile(agent: Agent, q: number): Promise<number> {
+  const m = (await agent.metrics.registry.getMetricsAsJSON()).find((x) => x.name === 'peregrine_pipeline_latency_seconds');
+  const buckets = (m?.values ?? []).filter((v) => (v as { metricName?: string }).metricName?.endsWith('_bucket')).map((v) => ({ le: Number(v.labels.le), n: Number(v.value) })).sort((a, b) => a.le - b.le);
+  const total = buckets[buckets.length - 1]?.n ?? 0;
+  const target = total * q;
+  let prevLe = 0;
+  let prevN = 0;
+  for (const b of buckets) {
+    if (b.n >= target) return (prevLe + ((target - prevN) / Math.max(1, b.n - prevN)) * ((Number.isFinite(b.le) ? b.le : prevLe * 2) - prevLe)) * 1000;
+    prevLe = b.le;
+    prevN = b.n;
+  }
+  return NaN;
+}
+
+function agentFor(address: string, rules: string[], out: string): Agent {
+  return new Agent(loadConfig(`rules:\n  paths: [${rules.join(', ')}]\n  ruleMatching: all\nsources:\n  - type: sensor\n    address: ${address}\n    bufferEvents: 1048576\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\nlog:\n  level: silent\n`));
+}
+
+/**
+ * The daemon end to end: our sensor API from a local gRPC server (another process) → sensor
+ * source → RxJS pipeline → all three upstream rule files → file sink.
+ */
+export async function pipelineSuite(): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'pipeline-bench-'));
+  // throughput: as fast as the server sends
+  const total = 1_000_000;
+  const srv = await startServer(['sensor', String(total)]);
+  const a = agentFor(srv.address, RULES, '/dev/null');
+  await a.start();
+  let t0 = 0;
+  let evaluated = 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 50));
+    evaluated = await counter(a, 'peregrine_events_evaluated_total');
+    if (evaluated > 0 && t0 === 0) t0 = performance.now();
+    if (evaluated >= total - 1024) break;
+  }
+  const eventsPerSec = Math.round(evaluated / ((performance.now() - t0) / 1000));
+  const rssMB = Math.round(process.memoryUsage().rss / 1024 / 1024);
+  await a.shutdown();
+  srv.kill();
+  // latency at 20,000 events/s: every open alerts (an extra rule), time from event to alert
+  const all = join(dir, 'all-opens.yaml');
+  writeFileSync(all, '- rule: Every event\n  desc: bench\n  condition: evt.type in (open, openat, execve, connect)\n  output: "%fd.name"\n  priority: debug\n');
+  const paced = await startServer(['sensor-paced', String(100_000), '20000']);
+  const b = agentFor(paced.address, [...RULES, all], process.env.PIPELINE_BENCH_SINK ?? join(dir, 'alerts.jsonl'));
+  await b.start();
+  while ((await counter(b, 'peregrine_events_evaluated_total')) < 99_000) await new Promise((r) => setTimeout(r, 100));
+  const p50LatencyMs = Math.round((await quantile(b, 0.5)) * 100) / 100;
+  const p99LatencyMs = Math.round((await quantile(b, 0.99)) * 100) / 100;
+  await b.shutdown();
+  paced.kill();
+  return { eventsPerSec, p50LatencyMs, p99LatencyMs, rssMB };
+}
