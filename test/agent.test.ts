@@ -133,3 +133,38 @@ describe('peregrine run (child process)', () => {
     expect(code, err).toBe(0);
   });
 });
+
+describe('hot reload under a steady stream', () => {
+  it('every event is evaluated exactly once across repeated swaps', async () => {
+    const { SensorServer } = await import('../src/sensor/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'steady-'));
+    const rules = join(dir, 'rules.yaml');
+    const ruleText = (name: string): string => `- rule: ${name}\n  desc: d\n  condition: evt.type = openat\n  output: "%evt.num"\n  priority: info\n`;
+    writeFileSync(rules, ruleText('A'));
+    const server = new SensorServer({ listen: '127.0.0.1:0', maxBatchEvents: 50 });
+    const address = await server.start();
+    const out = join(dir, 'alerts.jsonl');
+    const agent = new Agent(loadConfig(`rules:\n  paths: [${rules}]\nsources:\n  - type: sensor\n    address: ${address}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\n`));
+    await agent.start();
+    await until(() => server.stats.subscribers === 1);
+    const ev = (i: number) => ({ tsNs: 1_764_424_800_000_000_000n + BigInt(i), type: 'openat', res: 3, tid: 1, pid: 1, name: 'cat', fd: { num: 3, type: 'file', name: `/f${i}` } });
+    const total = 20_000;
+    let swaps = 0;
+    for (let i = 0; i < total; i += 500) {
+      server.publish(Array.from({ length: 500 }, (_, j) => ev(i + j)));
+      if (i % 2000 === 0) {
+        writeFileSync(rules, ruleText(swaps % 2 ? 'A' : 'B'));
+        expect(agent.reload('test')).toBe(true);
+        swaps++;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await until(() => readFileSync(out, 'utf8').split('\n').filter(Boolean).length >= total, 20_000);
+    await agent.shutdown();
+    await server.shutdown(500);
+    const nums = readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { output_fields: { 'evt.num': number } }).output_fields['evt.num']);
+    expect(nums.length).toBe(total);
+    expect(new Set(nums).size).toBe(total);
+    expect(swaps).toBeGreaterThanOrEqual(10);
+  });
+});
