@@ -168,3 +168,42 @@ describe('hot reload under a steady stream', () => {
     expect(swaps).toBeGreaterThanOrEqual(10);
   });
 });
+
+describe('rules published over HTTPS', () => {
+  it('fetched at start, polled with ETag (304s), reloaded on change; a sha256 pin rejects other content', async () => {
+    const { makeCerts } = await import('./helpers/certs.js');
+    const https = await import('node:https');
+    const { createHash } = await import('node:crypto');
+    const certs = makeCerts();
+    let body = RULE('Remote1', 'cat');
+    let notModified = 0;
+    const server = https.createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, (req, res) => {
+      const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 12)}"`;
+      if (req.headers['if-none-match'] === etag) {
+        notModified++;
+        res.writeHead(304).end();
+        return;
+      }
+      res.writeHead(200, { etag, 'content-type': 'application/yaml' }).end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `https://localhost:${(server.address() as { port: number }).port}/team/rules.yaml`;
+    const dir = mkdtempSync(join(tmpdir(), 'urls-'));
+    const cfg = (): ReturnType<typeof loadConfig> => loadConfig(`rules:\n  paths: []\n  cacheDir: ${dir}\n  urls:\n    - url: ${url}\n      pollSeconds: 1\n      ca: ${certs.ca}\nsources:\n  - type: replay\n    path: /dev/null\nmetrics:\n  listen: 127.0.0.1:0\n`);
+    const agent = new Agent(cfg());
+    try {
+      await agent.start();
+      expect(agent.rules.engine.active.map((r) => r.name)).toEqual(['Remote1']);
+      await until(() => notModified >= 1, 5_000);
+      body = RULE('Remote2', 'ls');
+      await until(() => agent.rules.engine.active[0]?.name === 'Remote2', 5_000);
+    } finally {
+      await agent.shutdown();
+    }
+    const pinnedCfg = loadConfig(`rules:\n  paths: []\n  cacheDir: ${mkdtempSync(join(tmpdir(), 'urls-'))}\n  urls:\n    - url: ${url}\n      sha256: "${'0'.repeat(64)}"\n      ca: ${certs.ca}\nsources:\n  - type: replay\n    path: /dev/null\nmetrics:\n  listen: 127.0.0.1:0\n`);
+    const p = new Agent(pinnedCfg);
+    await expect(p.start()).rejects.toThrow(/does not match the pinned/);
+    await p.shutdown();
+    server.close();
+  });
+});

@@ -6,6 +6,7 @@ import { BUNDLED_RULES } from '../project-paths.js';
 import { StreamSink, type AlertSink } from '../sinks/index.js';
 import { sourcePlugin, type EventSource } from '../sources/index.js';
 import { AgentMetrics, HealthServer, silentLogger, type Logger } from '../telemetry/index.js';
+import { RulesFetcher } from './rules-fetcher.js';
 import { RulesManager } from './rules-manager.js';
 
 export interface AgentOptions {
@@ -24,6 +25,7 @@ export class Agent {
   readonly metrics = new AgentMetrics();
   readonly table = new FieldKeyTable();
   readonly rules: RulesManager;
+  private readonly fetcher: RulesFetcher | undefined;
   private readonly log: Logger;
   private sinks: AlertSink[] = [];
   private sources: EventSource[] = [];
@@ -38,7 +40,14 @@ export class Agent {
     private readonly opts: AgentOptions = {},
   ) {
     this.log = opts.logger ?? silentLogger();
-    const paths = (opts.rules ?? config.rules.paths).map((p) => (p === 'bundled' ? BUNDLED_RULES : p));
+    const urls = opts.rules ? [] : config.rules.urls;
+    this.fetcher = urls.length
+      ? new RulesFetcher(urls, config.rules.cacheDir, this.log, () => this.rules.load('rules URL changed'), (url, why) => {
+        this.metrics.reloads.inc({ outcome: 'fetch_failure' });
+        this.log.error({ url, why }, 'rules URL fetch failed; the last good copy keeps running');
+      })
+      : undefined;
+    const paths = [...(opts.rules ?? config.rules.paths).map((p) => (p === 'bundled' ? BUNDLED_RULES : p)), ...(this.fetcher?.paths ?? [])];
     const minPriority = config.rules.minPriority ? parsePriority(config.rules.minPriority) : undefined;
     this.rules = new RulesManager(paths, this.table, { ruleMatching: config.rules.ruleMatching, selection: { minPriority }, hostname: nodeName(config) },
       this.metrics, this.log, (reason, diag) => this.internalAlert(reason, diag));
@@ -56,8 +65,10 @@ export class Agent {
       const target = s.type === 'stdout' ? { stdout: this.opts.stdout ?? process.stdout } : { path: s.path! };
       this.sinks.push(new StreamSink(name, target, min, (outcome) => this.metrics.alerts.inc({ sink: name, outcome })));
     }
+    await this.fetcher?.fetchAll(); // start-up fails when published rules cannot be fetched
     this.rules.load('start'); // throws RulesLoadError: start-up fails with the diagnostics
     this.rules.watch();
+    this.fetcher?.poll();
     this.health = new HealthServer(this.config.metrics.listen, this.metrics, { ready: () => this.readiness() });
     await this.health.start();
     const eventTypes = [...new Set(this.rules.engine.active.flatMap((r) => (r.types.neg ? [] : [...r.types.set])))];
@@ -117,6 +128,7 @@ export class Agent {
     this.stopping ??= (async () => {
       clearInterval(this.statsTimer);
       this.rules.close();
+      this.fetcher?.close();
       const deadline = new Promise<void>((r) => setTimeout(r, deadlineMs).unref());
       await Promise.race([Promise.all(this.sources.map((s) => s.shutdown(deadlineMs))), deadline]);
       await Promise.race([this.pipeline?.done ?? Promise.resolve(), deadline]);

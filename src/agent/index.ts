@@ -1,3 +1,4 @@
 export * from './agent.js';
 export * from './rules-manager.js';
 export * from './rbac.js';
+export * from './rules-fetcher.js';

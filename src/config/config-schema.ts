@@ -16,6 +16,14 @@ const Source = z.object({ type: z.string() }).passthrough().superRefine((s, ctx)
   if (!r.success) for (const i of r.error.issues) ctx.addIssue({ ...i, code: 'custom', message: i.message, path: i.path });
 });
 
+/** A rules file published over HTTPS: polled with ETag, pinned by sha256 when given. */
+const RulesUrl = z.object({
+  url: z.string().url().refine((u) => u.startsWith('https://'), { message: 'must be an https URL' }),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters').optional(),
+  pollSeconds: z.number().int().min(1).max(86_400).default(300),
+  ca: z.string().optional(),
+}).strict();
+
 /**
  * The daemon's configuration file (YAML). Every key has a default: an empty file (or none) is
  * the embedded default — the bundled sensor, the bundled rules, JSON alerts on stdout.
@@ -24,9 +32,12 @@ export const ConfigSchema = z.object({
   node: z.object({ name: z.string().optional() }).strict().default({}),
   rules: z.object({
     paths: z.array(z.string().min(1)).default(['bundled']),
+    urls: z.array(RulesUrl).default([]),
+    /** Where fetched rules are kept. */
+    cacheDir: z.string().default('/var/lib/peregrine/rules-cache'),
     ruleMatching: z.enum(['first', 'all']).default('first'),
     minPriority: priority.optional(),
-  }).strict().default({ paths: ['bundled'], ruleMatching: 'first' }),
+  }).strict().default({ paths: ['bundled'], urls: [], cacheDir: '/var/lib/peregrine/rules-cache', ruleMatching: 'first' }),
   sources: z.array(Source).min(1).default([{ type: 'sensor', address: 'unix:///run/peregrine/sensor.sock' }]),
   sinks: z.array(z.object({ type: z.enum(['stdout', 'file']), path: z.string().optional(), minPriority: priority.optional() }).strict()
     .refine((s) => s.type !== 'file' || !!s.path, { message: 'a file sink needs "path"', path: ['path'] })).default([{ type: 'stdout' }]),
