@@ -203,3 +203,24 @@ describe('certificate rotation', () => {
     expect((await take(source, 1)).length).toBe(1);
   });
 });
+
+describe('overflow policies', () => {
+  for (const policy of ['drop-newest', 'drop-oldest'] as const) {
+    it(`${policy}: a full buffer drops and counts instead of pausing`, async () => {
+      const server = new SensorServer({ listen: '127.0.0.1:0', maxBatchEvents: 100 });
+      const addr = await server.start();
+      cleanup.push(() => server.shutdown(500));
+      const source = new PeregrineSensorSource({ address: addr, bufferEvents: 300, overflow: policy }, table);
+      await source.start();
+      cleanup.push(() => source.shutdown());
+      await until(() => server.stats.subscribers === 1);
+      server.publish(Array.from({ length: 1_000 }, (_, i) => shadowRead(i)));
+      await until(() => source.stats.decoded === 1_000);
+      const got = await take(source, 300);
+      expect(source.stats.dropped).toBe(700);
+      const nums = got.map((e) => e.get(table, 'evt.num') as number);
+      if (policy === 'drop-newest') expect(nums[0]).toBe(1);
+      else expect(nums[nums.length - 1]).toBe(1_000);
+    });
+  }
+});

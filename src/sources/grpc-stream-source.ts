@@ -3,7 +3,7 @@ import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { Backoff } from './backoff.js';
 import { emptyStats, type EventSource, type SourceBatch, type SourceStats } from './event-source.js';
 import { clientChannelOptions, clientCredentials, grpcTarget, type TlsFiles } from './grpc-transport.js';
-import { SourceBuffer } from './source-buffer.js';
+import { SourceBuffer, type OverflowPolicy } from './source-buffer.js';
 
 /** Options shared by Peregrine's gRPC client sources. */
 export interface GrpcSourceOptions {
@@ -15,6 +15,8 @@ export interface GrpcSourceOptions {
   readonly logger?: Logger;
   /** Event types the loaded rules use (sent to the server as a filter where it supports one). */
   readonly eventTypes?: readonly string[];
+  /** When the buffer is full: pause the stream (default; gRPC flow control reaches the server) or drop. */
+  readonly overflow?: OverflowPolicy;
   /** Reconnect backoff: first delay and cap, in ms (defaults 200 and 30000). */
   readonly reconnect?: { readonly baseMs?: number; readonly maxMs?: number };
 }
@@ -127,6 +129,16 @@ export abstract class GrpcStreamSource implements EventSource {
     const n = batch.kind === 'events' ? batch.events.length : batch.alerts.length;
     if (n === 0) return;
     this.stats.decoded += n;
+    const policy = this.opts.overflow ?? 'block';
+    if (policy !== 'block') {
+      const dropped = this.buffer.push(batch, policy);
+      if (dropped) {
+        this.stats.dropped += dropped;
+        const k = this.limiter.allow('overflow');
+        if (k >= 0) this.log.warn({ source: this.name, dropped, policy, suppressed: k }, 'source buffer full: events dropped');
+      }
+      return;
+    }
     if (this.buffer.offer(batch)) return;
     call?.pause();
     this.buffer.onDrain(() => {

@@ -6,6 +6,9 @@ import type { SourceBatch } from './event-source.js';
  * refuses the input, and counts it); `full` tells producers that can pause to do so.
  * One consumer reads with the async iterator; `close()` ends it after the queued batches.
  */
+/** What a full buffer does: pause the producer, drop the oldest queued batch, or drop the new one. */
+export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest';
+
 export class SourceBuffer implements AsyncIterable<SourceBatch> {
   private readonly queue: SourceBatch[] = [];
   private size = 0;
@@ -14,6 +17,23 @@ export class SourceBuffer implements AsyncIterable<SourceBatch> {
   private readonly drainListeners: Array<() => void> = [];
 
   constructor(readonly capacity: number) {}
+
+  /**
+   * Queues a batch under a drop policy: `drop-newest` refuses it when it does not fit,
+   * `drop-oldest` evicts queued batches to make room. Returns how many items were dropped.
+   */
+  push(b: SourceBatch, policy: Exclude<OverflowPolicy, 'block'>): number {
+    if (this.offer(b)) return 0;
+    if (this.closed) return count(b);
+    if (policy === 'drop-newest') return count(b);
+    let dropped = 0;
+    while (this.queue.length && this.size + count(b) > this.capacity) {
+      const old = this.queue.shift()!;
+      this.size -= count(old);
+      dropped += count(old);
+    }
+    return this.offer(b) ? dropped : dropped + count(b);
+  }
 
   get queued(): number {
     return this.size;

@@ -9,7 +9,10 @@ import { ReplaySource } from './replay-source.js';
 import { DEFAULT_TETRAGON_ADDRESS, TetragonSource } from './tetragon-source.js';
 
 const Tls = z.object({ cert: z.string().optional(), key: z.string().optional(), ca: z.string().optional(), serverName: z.string().optional() }).strict();
-const Grpc = z.object({ address: z.string().min(1), tls: Tls.optional(), bufferEvents: z.number().int().positive().optional(), name: z.string().optional() }).strict();
+const Grpc = z.object({
+  address: z.string().min(1), tls: Tls.optional(), bufferEvents: z.number().int().positive().optional(), name: z.string().optional(),
+  overflow: z.enum(['block', 'drop-oldest', 'drop-newest']).optional(),
+}).strict();
 
 /** What a source needs from its surroundings. */
 export interface SourceContext {
