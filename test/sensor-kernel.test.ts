@@ -225,3 +225,33 @@ describe('bundled eBPF sensor: address-bearing sends and receives', () => {
     expect(sends.length).toBe(2); // s.sendto and c.sendto; c.send names no address
   });
 });
+
+describe('the main job: peregrine run on embedded defaults', () => {
+  it('cat /etc/shadow produces an alert on stdout within a second', async () => {
+    const { fileURLToPath } = await import('node:url');
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/peregrine.js', import.meta.url)), 'run'], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PEREGRINE_LOG_LEVEL: 'warn', PEREGRINE_METRICS__LISTEN: '127.0.0.1:0' },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    try {
+      const end = Date.now() + 60_000;
+      while (!err.includes('running;')) {
+        if (Date.now() > end || child.exitCode !== null) throw new Error(`peregrine run did not start: ${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(err).toContain('bundled eBPF sensor capturing');
+      await new Promise((r) => setTimeout(r, 500));
+      const t0 = Date.now();
+      run('/usr/bin/cat', ['/etc/shadow']);
+      while (!out.includes('"rule":"Read sensitive file"') && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
+      expect(out).toContain('"rule":"Read sensitive file"');
+      expect(Date.now() - t0).toBeLessThan(1_000);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+});

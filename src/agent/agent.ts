@@ -104,12 +104,15 @@ export class Agent {
   private exportSourceStats(): void {
     for (const s of this.sources) {
       const prev = this.lastStats.get(s.name) ?? {};
+      this.metrics.queueDepth.set({ source: s.name }, s.queued);
+      const r = s.stats.received - (prev.received ?? 0);
+      if (r > 0) this.metrics.eventsReceived.inc({ source: s.name }, r);
       const now = { dropped: s.stats.dropped, malformed: s.stats.malformed, lost: s.stats.lost, unknown_kind: s.stats.unknownKinds };
       for (const [reason, v] of Object.entries(now)) {
         const d = v - (prev[reason] ?? 0);
         if (d > 0) this.metrics.eventsDropped.inc({ source: s.name, reason }, d);
       }
-      this.lastStats.set(s.name, now);
+      this.lastStats.set(s.name, { ...now, received: s.stats.received });
     }
   }
 

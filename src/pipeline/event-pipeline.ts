@@ -47,11 +47,11 @@ export class EventPipeline {
 
   private batch(b: SourceBatch): void {
     if (b.kind === 'alerts') {
-      this.metrics.eventsReceived.inc({ source: b.source }, b.alerts.length);
+      this.metrics.eventsDecoded.inc({ source: b.source }, b.alerts.length);
       for (const a of b.alerts) this.emit(a);
       return;
     }
-    this.metrics.eventsReceived.inc({ source: b.source }, b.events.length);
+    this.metrics.eventsDecoded.inc({ source: b.source }, b.events.length);
     const engine = this.engine(); // one ruleset for the whole batch
     const now = BigInt(Date.now()) * 1_000_000n;
     let evaluated = 0;

@@ -2,6 +2,9 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { alertToJson, atLeast, type Alert, type Priority } from '../event/index.js';
 import type { AlertSink } from './alert-sink.js';
 
+/** Bytes of alerts waiting for a slow output before new ones are dropped (and counted). */
+const MAX_BUFFERED = 16 * 1024 * 1024;
+
 /** Falco JSON alerts, one per line, to stdout or a file (appended). */
 export class StreamSink implements AlertSink {
   private readonly out: NodeJS.WritableStream;
@@ -14,7 +17,7 @@ export class StreamSink implements AlertSink {
     readonly name: string,
     target: { stdout: NodeJS.WritableStream } | { path: string },
     private readonly minPriority?: Priority,
-    private readonly onOutcome?: (outcome: 'sent' | 'failed' | 'filtered') => void,
+    private readonly onOutcome?: (outcome: 'sent' | 'failed' | 'filtered' | 'dropped') => void,
   ) {
     this.out = 'stdout' in target ? target.stdout : createWriteStream(target.path, { flags: 'a' });
     this.out.on('error', () => {
@@ -26,6 +29,12 @@ export class StreamSink implements AlertSink {
   write(alert: Alert): void {
     if (this.minPriority && !atLeast(alert.priority, this.minPriority)) {
       this.onOutcome?.('filtered');
+      return;
+    }
+    // Bounded: when the output does not keep up, alerts beyond MAX_BUFFERED are dropped, counted.
+    if (this.buf.length + ((this.out as WriteStream).writableLength ?? 0) > MAX_BUFFERED) {
+      this.counts.failed++;
+      this.onOutcome?.('dropped');
       return;
     }
     this.buf += alertToJson(alert) + '\n';

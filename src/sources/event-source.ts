@@ -37,6 +37,8 @@ export function emptyStats(): SourceStats {
 export interface EventSource {
   readonly name: string;
   readonly stats: Readonly<SourceStats>;
+  /** Events or alerts waiting in the source's buffer. */
+  readonly queued: number;
   start(): Promise<void>;
   /** The delivered batches, in order, until shutdown. One consumer. */
   batches(): AsyncIterable<SourceBatch>;

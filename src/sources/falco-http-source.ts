@@ -92,6 +92,10 @@ export class FalcoHttpSource implements EventSource {
     }
   }
 
+  get queued(): number {
+    return this.buffer.queued;
+  }
+
   batches(): AsyncIterable<SourceBatch> {
     return this.buffer;
   }

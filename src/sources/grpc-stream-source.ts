@@ -66,6 +66,10 @@ export abstract class GrpcStreamSource implements EventSource {
     this.connect();
   }
 
+  get queued(): number {
+    return this.buffer.queued;
+  }
+
   batches(): AsyncIterable<SourceBatch> {
     return this.buffer;
   }

@@ -90,6 +90,10 @@ export class ReplaySource implements EventSource {
     }
   }
 
+  get queued(): number {
+    return this.buffer.queued;
+  }
+
   batches(): AsyncIterable<SourceBatch> {
     return this.buffer;
   }

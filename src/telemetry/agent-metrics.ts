@@ -6,7 +6,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly eventsReceived = new Counter({ name: 'peregrine_events_received_total', help: 'Events (or alerts) received from each source', labelNames: ['source'], registers: [this.registry] });
+  readonly eventsReceived = new Counter({ name: 'peregrine_messages_received_total', help: 'Messages (batches, requests, lines) received by each source', labelNames: ['source'], registers: [this.registry] });
+  readonly queueDepth = new Gauge({ name: 'peregrine_queue_depth', help: 'Events or alerts waiting in each source buffer', labelNames: ['source'], registers: [this.registry] });
+  readonly eventsDecoded = new Counter({ name: 'peregrine_events_decoded_total', help: 'Events (or alerts) decoded by each source and handed to the pipeline', labelNames: ['source'], registers: [this.registry] });
   readonly eventsDropped = new Counter({ name: 'peregrine_events_dropped_total', help: 'Events dropped per source and reason (buffer overflow, malformed, lost upstream)', labelNames: ['source', 'reason'], registers: [this.registry] });
   readonly eventsEvaluated = new Counter({ name: 'peregrine_events_evaluated_total', help: 'Events evaluated against the rules', registers: [this.registry] });
   readonly ruleMatches = new Counter({ name: 'peregrine_rule_matches_total', help: 'Rule matches', labelNames: ['rule', 'priority', 'namespace'], registers: [this.registry] });
