@@ -213,3 +213,56 @@ describe('rules published over HTTPS', () => {
     server.close();
   });
 });
+
+describe('peregrine run delivering to a real HTTP receiver (webhook sink)', () => {
+  it('retries a 500, respects Retry-After on 429, stops on 400; SIGTERM delivers what is queued, then exit 0', async () => {
+    const http = await import('node:http');
+    const { createHmac } = await import('node:crypto');
+    const received: Array<{ rule: string; sig: string; body: string }> = [];
+    let calls = 0;
+    const receiver = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        calls++;
+        const rule = (JSON.parse(body) as { rule: string }).rule;
+        if (calls === 1) return void res.writeHead(500).end('try again');
+        if (calls === 2) return void res.writeHead(429, { 'retry-after': '1' }).end();
+        if (rule === 'Reject me') return void res.writeHead(400).end('bad');
+        // slow receiver: the queue is still busy when SIGTERM arrives
+        setTimeout(() => {
+          received.push({ rule, sig: String(req.headers['x-peregrine-signature']), body });
+          res.writeHead(200).end('ok');
+        }, 150);
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const port = (receiver.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'webhook-'));
+    const falcoPort = await freePort();
+    writeFileSync(join(dir, 'c.yaml'), [
+      'sources:', `  - type: falco-http`, `    listen: 127.0.0.1:${falcoPort}`,
+      'sinks:', '  - type: webhook', `    url: http://127.0.0.1:${port}/hook`, '    hmacSecret: k3y',
+      'metrics:', '  listen: 127.0.0.1:0', 'log:', '  level: warn',
+    ].join('\n') + '\n');
+    const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    try {
+      await until(() => err.includes('running;'), 20_000);
+      const post = (rule: string): Promise<Response> => fetch(`http://127.0.0.1:${falcoPort}/`, { method: 'POST', body: JSON.stringify({ rule, priority: 'Warning', output: rule, output_fields: {} }) });
+      for (const r of ['A1', 'Reject me', 'A2', 'A3', 'A4', 'A5']) expect((await post(r)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      expect(code, err).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      receiver.close();
+    }
+    expect(received.map((r) => r.rule)).toEqual(['A1', 'A2', 'A3', 'A4', 'A5']);
+    for (const r of received) expect(r.sig).toBe(`sha256=${createHmac('sha256', 'k3y').update(r.body).digest('hex')}`);
+    expect(err).toMatch(/alert delivery failed/);
+    expect(err).not.toContain('/hook');
+  });
+});

@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { FieldKeyTable, isoNanos, parsePriority, type Alert } from '../event/index.js';
 import { EventPipeline } from '../pipeline/index.js';
 import { BUNDLED_RULES } from '../project-paths.js';
-import { StreamSink, type AlertSink } from '../sinks/index.js';
+import { StreamSink, WebhookSink, type AlertSink } from '../sinks/index.js';
 import { sourcePlugin, type EventSource } from '../sources/index.js';
 import { AgentMetrics, HealthServer, silentLogger, type Logger } from '../telemetry/index.js';
 import { RulesFetcher } from './rules-fetcher.js';
@@ -62,8 +62,13 @@ export class Agent {
     for (const [i, s] of this.config.sinks.entries()) {
       const name = `${s.type}${this.config.sinks.length > 1 ? `-${i}` : ''}`;
       const min = s.minPriority ? parsePriority(s.minPriority) : undefined;
-      const target = s.type === 'stdout' ? { stdout: this.opts.stdout ?? process.stdout } : { path: s.path! };
-      this.sinks.push(new StreamSink(name, target, min, (outcome) => this.metrics.alerts.inc({ sink: name, outcome })));
+      const onOutcome = (outcome: string): void => this.metrics.alerts.inc({ sink: name, outcome });
+      if (s.type === 'webhook') {
+        this.sinks.push(new WebhookSink({ name, url: s.url, headers: s.headers, hmacSecret: s.hmacSecret, minPriority: min, queueSize: s.queueSize, timeoutMs: s.timeoutMs, logger: this.log, onOutcome }));
+      } else {
+        const target = s.type === 'stdout' ? { stdout: this.opts.stdout ?? process.stdout } : { path: s.path };
+        this.sinks.push(new StreamSink(name, target, min, onOutcome));
+      }
     }
     await this.fetcher?.fetchAll(); // start-up fails when published rules cannot be fetched
     this.rules.load('start'); // throws RulesLoadError: start-up fails with the diagnostics

@@ -39,8 +39,23 @@ export const ConfigSchema = z.object({
     minPriority: priority.optional(),
   }).strict().default({ paths: ['bundled'], urls: [], cacheDir: '/var/lib/peregrine/rules-cache', ruleMatching: 'first' }),
   sources: z.array(Source).min(1).default([{ type: 'sensor', address: 'unix:///run/peregrine/sensor.sock' }]),
-  sinks: z.array(z.object({ type: z.enum(['stdout', 'file']), path: z.string().optional(), minPriority: priority.optional() }).strict()
-    .refine((s) => s.type !== 'file' || !!s.path, { message: 'a file sink needs "path"', path: ['path'] })).default([{ type: 'stdout' }]),
+  sinks: z.array(z.discriminatedUnion('type', [
+    z.object({ type: z.literal('stdout'), minPriority: priority.optional() }).strict(),
+    z.object({ type: z.literal('file'), path: z.string({ message: 'a file sink needs "path"' }).min(1), minPriority: priority.optional() }).strict(),
+    z.object({
+      type: z.literal('webhook'),
+      url: z.string().url(),
+      /** Plain http only to loopback, or when explicitly allowed (e.g. an in-cluster Falcosidekick). */
+      allowInsecure: z.boolean().default(false),
+      headers: z.record(z.string(), z.string()).optional(),
+      hmacSecret: z.string().min(1).optional(),
+      minPriority: priority.optional(),
+      queueSize: z.number().int().positive().optional(),
+      timeoutMs: z.number().int().positive().optional(),
+    }).strict().refine((w) => w.url.startsWith('https://') || w.allowInsecure || /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(w.url), {
+      message: 'must be an https URL (plain http only to loopback, or with allowInsecure: true)', path: ['url'],
+    }),
+  ])).default([{ type: 'stdout' }]),
   metrics: z.object({ listen: z.string().default('0.0.0.0:8765') }).strict().default({ listen: '0.0.0.0:8765' }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),
 }).strict();

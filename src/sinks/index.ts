@@ -1,2 +1,3 @@
 export * from './alert-sink.js';
 export * from './stream-sink.js';
+export * from './webhook-sink.js';
