@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { FieldKeyTable, isoNanos, parsePriority, type Alert } from '../event/index.js';
 import { EventPipeline } from '../pipeline/index.js';
 import { BUNDLED_RULES } from '../project-paths.js';
-import { StreamSink, WebhookSink, type AlertSink } from '../sinks/index.js';
+import { HttpSink, StreamSink, httpSinkTarget, type AlertSink } from '../sinks/index.js';
 import { sourcePlugin, type EventSource } from '../sources/index.js';
 import { AgentMetrics, HealthServer, silentLogger, type Logger } from '../telemetry/index.js';
 import { RulesFetcher } from './rules-fetcher.js';
@@ -63,8 +63,11 @@ export class Agent {
       const name = `${s.type}${this.config.sinks.length > 1 ? `-${i}` : ''}`;
       const min = s.minPriority ? parsePriority(s.minPriority) : undefined;
       const onOutcome = (outcome: string): void => this.metrics.alerts.inc({ sink: name, outcome });
-      if (s.type === 'webhook') {
-        this.sinks.push(new WebhookSink({ name, url: s.url, headers: s.headers, hmacSecret: s.hmacSecret, minPriority: min, queueSize: s.queueSize, timeoutMs: s.timeoutMs, logger: this.log, onOutcome }));
+      if (s.type === 'webhook' || s.type === 'slack' || s.type === 'pagerduty' || s.type === 'alertmanager') {
+        const target = httpSinkTarget(s);
+        const url = s.type === 'pagerduty' && s.url ? s.url : target.url;
+        const extra = s.type === 'webhook' ? { headers: s.headers, hmacSecret: s.hmacSecret } : {};
+        this.sinks.push(new HttpSink({ name, url, render: target.render, ...extra, minPriority: min, queueSize: s.queueSize, timeoutMs: s.timeoutMs, logger: this.log, onOutcome }));
       } else {
         const target = s.type === 'stdout' ? { stdout: this.opts.stdout ?? process.stdout } : { path: s.path };
         this.sinks.push(new StreamSink(name, target, min, onOutcome));

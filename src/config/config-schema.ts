@@ -16,6 +16,11 @@ const Source = z.object({ type: z.string() }).passthrough().superRefine((s, ctx)
   if (!r.success) for (const i of r.error.issues) ctx.addIssue({ ...i, code: 'custom', message: i.message, path: i.path });
 });
 
+const SECURE_URL_MESSAGE = 'must be an https URL (plain http only to loopback, or with allowInsecure: true)';
+function secureUrl(w: { url: string; allowInsecure: boolean }): boolean {
+  return w.url.startsWith('https://') || w.allowInsecure || /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(w.url);
+}
+
 /** A rules file published over HTTPS: polled with ETag, pinned by sha256 when given. */
 const RulesUrl = z.object({
   url: z.string().url().refine((u) => u.startsWith('https://'), { message: 'must be an https URL' }),
@@ -52,9 +57,21 @@ export const ConfigSchema = z.object({
       minPriority: priority.optional(),
       queueSize: z.number().int().positive().optional(),
       timeoutMs: z.number().int().positive().optional(),
-    }).strict().refine((w) => w.url.startsWith('https://') || w.allowInsecure || /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(w.url), {
-      message: 'must be an https URL (plain http only to loopback, or with allowInsecure: true)', path: ['url'],
-    }),
+    }).strict().refine(secureUrl, { message: SECURE_URL_MESSAGE, path: ['url'] }),
+    z.object({
+      type: z.literal('slack'), url: z.string().url(), allowInsecure: z.boolean().default(false), minPriority: priority.optional(),
+      queueSize: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional(),
+    }).strict().refine(secureUrl, { message: SECURE_URL_MESSAGE, path: ['url'] }),
+    z.object({
+      type: z.literal('pagerduty'), routingKey: z.string().min(1), region: z.enum(['us', 'eu']).default('us'),
+      /** For tests and proxies: replaces PagerDuty's endpoint. */
+      url: z.string().url().optional(), allowInsecure: z.boolean().default(false), minPriority: priority.optional(),
+      queueSize: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional(),
+    }).strict().refine((p) => p.url === undefined || secureUrl({ url: p.url, allowInsecure: p.allowInsecure }), { message: SECURE_URL_MESSAGE, path: ['url'] }),
+    z.object({
+      type: z.literal('alertmanager'), url: z.string().url(), allowInsecure: z.boolean().default(false), resolveAfterMinutes: z.number().positive().default(15),
+      minPriority: priority.optional(), queueSize: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional(),
+    }).strict().refine(secureUrl, { message: SECURE_URL_MESSAGE, path: ['url'] }),
   ])).default([{ type: 'stdout' }]),
   metrics: z.object({ listen: z.string().default('0.0.0.0:8765') }).strict().default({ listen: '0.0.0.0:8765' }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),

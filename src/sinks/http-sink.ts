@@ -4,9 +4,11 @@ import { Backoff } from '../sources/backoff.js';
 import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import type { AlertSink } from './alert-sink.js';
 
-export interface WebhookSinkOptions {
+export interface HttpSinkOptions {
   readonly name: string;
   readonly url: string;
+  /** The request body for an alert (JSON text); Falco's JSON alert when not given. */
+  readonly render?: (alert: Alert) => string;
   readonly headers?: Readonly<Record<string, string>>;
   /** Signs each body: header `X-Peregrine-Signature: sha256=<hex HMAC>`. */
   readonly hmacSecret?: string;
@@ -31,12 +33,13 @@ class DeliveryError extends Error {
 }
 
 /**
- * POSTs Falco's JSON alert to a URL (Falcosidekick and Falco Talon accept it), one alert per
- * request, in order, from a bounded queue: retries with exponential backoff and jitter,
- * honouring Retry-After; 4xx other than 408/429 is permanent (logged, counted, not retried);
- * a per-request timeout. URLs are logged without their path, query or credentials.
+ * Delivers alerts by HTTP POST, one per request, in order, from a bounded queue: retries with
+ * exponential backoff and jitter, honouring Retry-After; 4xx other than 408/429 is permanent
+ * (logged, counted, not retried); a per-request timeout. The body comes from `render` (the
+ * plug-in's message format: Falco JSON for webhooks, Block Kit for Slack, Events v2 for
+ * PagerDuty, ...), so the delivery behaviour is written once. URLs are logged masked.
  */
-export class WebhookSink implements AlertSink {
+export class HttpSink implements AlertSink {
   readonly name: string;
   readonly counts = { sent: 0, failed: 0, retried: 0, dropped: 0 };
   private readonly queue: Alert[] = [];
@@ -47,7 +50,7 @@ export class WebhookSink implements AlertSink {
   private readonly log: Logger;
   private readonly limiter = new RateLimiter();
 
-  constructor(private readonly opts: WebhookSinkOptions) {
+  constructor(private readonly opts: HttpSinkOptions) {
     this.name = opts.name;
     this.log = opts.logger ?? silentLogger();
   }
@@ -81,7 +84,7 @@ export class WebhookSink implements AlertSink {
   }
 
   private async deliver(alert: Alert): Promise<void> {
-    const body = alertToJson(alert);
+    const body = this.opts.render ? this.opts.render(alert) : alertToJson(alert);
     const backoff = new Backoff(200, 10_000);
     const max = this.opts.maxAttempts ?? 5;
     for (let attempt = 1; ; attempt++) {

@@ -1,0 +1,76 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { Alert } from '../src/event/index.js';
+import { alertmanagerAlert, pagerdutyDedupKey, pagerdutyEvent, pagerdutySeverity, slackMessage } from '../src/sinks/index.js';
+import { Agent } from '../src/agent/index.js';
+import { loadConfig } from '../src/config/index.js';
+
+const GOLDEN = fileURLToPath(new URL('./golden/sinks/', import.meta.url));
+const alert: Alert = {
+  time: '2026-11-29T10:00:00.123456789Z', rule: 'Read sensitive file', priority: 'Warning', source: 'syscall', tags: ['filesystem', 'T1003.008'],
+  hostname: 'node-7', output: '10:00:00.123456789: Warning Sensitive file opened for reading | file=/etc/shadow process=cat',
+  output_fields: { 'evt.time': 1n, 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'proc.cmdline': 'cat /etc/shadow', 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-7d9c-x2', 'k8s.workload.name': 'web', 'container.id': '3ad7b26ded6d', 'user.loginuid': null },
+};
+
+function golden(name: string, value: unknown): void {
+  const text = JSON.stringify(value, null, 2) + '\n';
+  const file = `${GOLDEN}${name}.json`;
+  if (!existsSync(file) && process.env.CI !== 'true') writeFileSync(file, text);
+  expect(text).toBe(readFileSync(file, 'utf8'));
+}
+
+describe('message formats (golden)', () => {
+  it('Slack Block Kit', () => golden('slack', slackMessage(alert)));
+  it('Slack, folded repeats', () => golden('slack-repeats', slackMessage(alert, { count: 41, firstSeen: '2026-11-29T10:00:00Z', lastSeen: '2026-11-29T10:04:59Z' })));
+  it('PagerDuty Events v2', () => golden('pagerduty', pagerdutyEvent(alert, 'R0UTINGKEY')));
+  it('Alertmanager v2', () => golden('alertmanager', [alertmanagerAlert(alert, new Date('2026-11-29T10:00:01Z'))]));
+  it('PagerDuty severities and one dedup key per rule × workload × node', () => {
+    expect((['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'] as const).map(pagerdutySeverity))
+      .toEqual(['critical', 'critical', 'critical', 'error', 'warning', 'info', 'info', 'info']);
+    const other = { ...alert, output_fields: { ...alert.output_fields, 'k8s.pod.name': 'web-7d9c-zz', 'fd.name': '/etc/gshadow' } };
+    expect(pagerdutyDedupKey(other)).toBe(pagerdutyDedupKey(alert)); // same workload: same incident
+    expect(pagerdutyDedupKey({ ...alert, hostname: 'node-8' })).not.toBe(pagerdutyDedupKey(alert));
+    expect((pagerdutyEvent({ ...alert, output: 'x'.repeat(5000) }, 'k').payload as { summary: string }).summary.length).toBe(1024);
+  });
+});
+
+describe('Slack and PagerDuty sinks against real HTTP receivers', () => {
+  it('exact bodies and headers', async () => {
+    const got: Array<{ path: string; type: string; body: unknown }> = [];
+    const receiver = http.createServer((req, res) => {
+      let b = '';
+      req.on('data', (c) => (b += c));
+      req.on('end', () => {
+        got.push({ path: req.url ?? '', type: String(req.headers['content-type']), body: JSON.parse(b) });
+        if (req.url === '/pd') res.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"success"}');
+        else res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'sinks-'));
+    writeFileSync(join(dir, 'events.jsonl'), JSON.stringify({ 'evt.type': 'openat', 'evt.arg.flags': 'O_RDONLY', 'fd.num': 3, 'fd.typechar': 'f', 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'evt.time': 1764410400000000000 }) + '\n');
+    const agent = new Agent(loadConfig([
+      'sources:', '  - type: replay', `    path: ${join(dir, 'events.jsonl')}`,
+      'sinks:', '  - type: slack', `    url: ${base}/slack`, '  - type: pagerduty', '    routingKey: R0UTINGKEY', `    url: ${base}/pd`,
+      'metrics:', '  listen: 127.0.0.1:0',
+    ].join('\n') + '\n'));
+    try {
+      await agent.start();
+      await agent.finished;
+      await agent.shutdown();
+    } finally {
+      receiver.close();
+    }
+    const slack = got.find((g) => g.path === '/slack')!;
+    const pd = got.find((g) => g.path === '/pd')!;
+    expect(slack.type).toBe('application/json');
+    expect(slack.body).toMatchObject({ text: expect.stringMatching(/^Warning: Read sensitive file on /), blocks: expect.any(Array) });
+    expect(pd.body).toMatchObject({ routing_key: 'R0UTINGKEY', event_action: 'trigger', dedup_key: expect.stringMatching(/^peregrine-[0-9a-f]{32}$/), payload: { severity: 'warning', class: 'Read sensitive file' } });
+  });
+});
