@@ -74,3 +74,41 @@ describe('Slack and PagerDuty sinks against real HTTP receivers', () => {
     expect(pd.body).toMatchObject({ routing_key: 'R0UTINGKEY', event_action: 'trigger', dedup_key: expect.stringMatching(/^peregrine-[0-9a-f]{32}$/), payload: { severity: 'warning', class: 'Read sensitive file' } });
   });
 });
+
+describe('alert fatigue: folding repeats', () => {
+  it('a burst of 10,000 identical alerts becomes one alert and one summary per window', async () => {
+    const got: Array<Record<string, unknown>> = [];
+    const receiver = http.createServer((req, res) => {
+      let b = '';
+      req.on('data', (c) => (b += c));
+      req.on('end', () => {
+        got.push(JSON.parse(b) as Record<string, unknown>);
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'burst-'));
+    const line = JSON.stringify({ 'evt.type': 'openat', 'evt.arg.flags': 'O_RDONLY', 'fd.num': 3, 'fd.typechar': 'f', 'fd.name': '/etc/shadow', 'proc.name': 'cat' });
+    writeFileSync(join(dir, 'events.jsonl'), `${line}\n`.repeat(10_000));
+    const agent = new Agent(loadConfig([
+      'sources:', '  - type: replay', `    path: ${join(dir, 'events.jsonl')}`,
+      'sinks:', '  - type: slack', `    url: ${base}/slack`, '    aggregateSeconds: 1', '  - type: webhook', `    url: ${base}/hook`, '    aggregateSeconds: 1',
+      'metrics:', '  listen: 127.0.0.1:0',
+    ].join('\n') + '\n'));
+    try {
+      await agent.start();
+      await agent.finished;
+      await new Promise((r) => setTimeout(r, 1_500)); // the window closes: the summaries go out
+      await agent.shutdown();
+    } finally {
+      receiver.close();
+    }
+    const slack = got.filter((g) => 'blocks' in g);
+    const hook = got.filter((g) => 'rule' in g) as Array<{ output_fields: Record<string, unknown> }>;
+    expect(slack.length).toBe(2);
+    expect(hook.length).toBe(2);
+    expect(hook[1].output_fields['peregrine.repeat_count']).toBe(9_999);
+    expect(JSON.stringify(slack[1])).toContain('Repeated 9999 times');
+  });
+});

@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { FieldKeyTable, isoNanos, parsePriority, type Alert } from '../event/index.js';
 import { EventPipeline } from '../pipeline/index.js';
 import { BUNDLED_RULES } from '../project-paths.js';
-import { HttpSink, StreamSink, httpSinkTarget, type AlertSink } from '../sinks/index.js';
+import { FoldingSink, HttpSink, StreamSink, httpSinkTarget, type AlertSink } from '../sinks/index.js';
 import { sourcePlugin, type EventSource } from '../sources/index.js';
 import { AgentMetrics, HealthServer, silentLogger, type Logger } from '../telemetry/index.js';
 import { RulesFetcher } from './rules-fetcher.js';
@@ -67,7 +67,9 @@ export class Agent {
         const target = httpSinkTarget(s);
         const url = s.type === 'pagerduty' && s.url ? s.url : target.url;
         const extra = s.type === 'webhook' ? { headers: s.headers, hmacSecret: s.hmacSecret } : {};
-        this.sinks.push(new HttpSink({ name, url, render: target.render, ...extra, minPriority: min, queueSize: s.queueSize, timeoutMs: s.timeoutMs, logger: this.log, onOutcome }));
+        const http = new HttpSink({ name, url, render: target.render, ...extra, minPriority: min, queueSize: s.queueSize, timeoutMs: s.timeoutMs, logger: this.log, onOutcome });
+        // against alert fatigue: repeats per rule × workload × node folded within the window
+        this.sinks.push(s.aggregateSeconds > 0 ? new FoldingSink(http, s.aggregateSeconds * 1000) : http);
       } else {
         const target = s.type === 'stdout' ? { stdout: this.opts.stdout ?? process.stdout } : { path: s.path };
         this.sinks.push(new StreamSink(name, target, min, onOutcome));

@@ -55,21 +55,22 @@ export const ConfigSchema = z.object({
       headers: z.record(z.string(), z.string()).optional(),
       hmacSecret: z.string().min(1).optional(),
       minPriority: priority.optional(),
+      aggregateSeconds: z.number().min(0).default(60),
       queueSize: z.number().int().positive().optional(),
       timeoutMs: z.number().int().positive().optional(),
     }).strict().refine(secureUrl, { message: SECURE_URL_MESSAGE, path: ['url'] }),
     z.object({
-      type: z.literal('slack'), url: z.string().url(), allowInsecure: z.boolean().default(false), minPriority: priority.optional(),
+      type: z.literal('slack'), url: z.string().url(), allowInsecure: z.boolean().default(false), minPriority: priority.optional(), aggregateSeconds: z.number().min(0).default(60),
       queueSize: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional(),
     }).strict().refine(secureUrl, { message: SECURE_URL_MESSAGE, path: ['url'] }),
     z.object({
       type: z.literal('pagerduty'), routingKey: z.string().min(1), region: z.enum(['us', 'eu']).default('us'),
       /** For tests and proxies: replaces PagerDuty's endpoint. */
-      url: z.string().url().optional(), allowInsecure: z.boolean().default(false), minPriority: priority.optional(),
+      url: z.string().url().optional(), allowInsecure: z.boolean().default(false), minPriority: priority.optional(), aggregateSeconds: z.number().min(0).default(60),
       queueSize: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional(),
     }).strict().refine((p) => p.url === undefined || secureUrl({ url: p.url, allowInsecure: p.allowInsecure }), { message: SECURE_URL_MESSAGE, path: ['url'] }),
     z.object({
-      type: z.literal('alertmanager'), url: z.string().url(), allowInsecure: z.boolean().default(false), resolveAfterMinutes: z.number().positive().default(15),
+      type: z.literal('alertmanager'), url: z.string().url(), allowInsecure: z.boolean().default(false), resolveAfterMinutes: z.number().positive().default(15), aggregateSeconds: z.number().min(0).default(60),
       minPriority: priority.optional(), queueSize: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional(),
     }).strict().refine(secureUrl, { message: SECURE_URL_MESSAGE, path: ['url'] }),
   ])).default([{ type: 'stdout' }]),

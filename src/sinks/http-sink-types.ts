@@ -1,5 +1,12 @@
 import type { Alert } from '../event/index.js';
+import { REPEAT_FIELDS } from './folding-sink.js';
 import { alertmanagerAlert, pagerdutyEvent, slackMessage } from './formats/index.js';
+
+/** The folded-repeats facts of a follow-up alert (see FoldingSink), if it is one. */
+function repeatsOf(a: Alert): { count: number; firstSeen: string; lastSeen: string } | undefined {
+  const n = a.output_fields[REPEAT_FIELDS.count];
+  return typeof n === 'number' ? { count: n, firstSeen: String(a.output_fields[REPEAT_FIELDS.first]), lastSeen: String(a.output_fields[REPEAT_FIELDS.last]) } : undefined;
+}
 
 /** The HTTP sink plug-ins: each is an endpoint and a message format; delivery is HttpSink's. */
 export type HttpSinkConfig =
@@ -14,7 +21,7 @@ export function httpSinkTarget(c: HttpSinkConfig): { url: string; render?: (a: A
     case 'webhook':
       return { url: c.url };
     case 'slack':
-      return { url: c.url, render: (a) => JSON.stringify(slackMessage(a)) };
+      return { url: c.url, render: (a) => JSON.stringify(slackMessage(a, repeatsOf(a))) };
     case 'pagerduty':
       return {
         url: c.region === 'eu' ? 'https://events.eu.pagerduty.com/v2/enqueue' : 'https://events.pagerduty.com/v2/enqueue',

@@ -3,3 +3,4 @@ export * from './stream-sink.js';
 export * from './http-sink.js';
 export * from './http-sink-types.js';
 export * from './formats/index.js';
+export * from './folding-sink.js';
