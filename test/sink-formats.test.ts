@@ -112,3 +112,32 @@ describe('alert fatigue: folding repeats', () => {
     expect(JSON.stringify(slack[1])).toContain('Repeated 9999 times');
   });
 });
+
+describe('peregrine alerts test', () => {
+  it('sends one test alert through every sink and reports each outcome (exit 1 when one fails)', async () => {
+    const { spawn } = await import('node:child_process');
+    const got: string[] = [];
+    const receiver = http.createServer((req, res) => {
+      let b = '';
+      req.on('data', (c) => (b += c));
+      req.on('end', () => {
+        got.push(b);
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
+    const dir = mkdtempSync(join(tmpdir(), 'atest-'));
+    writeFileSync(join(dir, 'c.yaml'), ['sinks:', '  - type: webhook', `    url: ${base}/hook`, '  - type: slack', '    url: http://127.0.0.1:9/refused', '    timeoutMs: 500'].join('\n') + '\n');
+    const bin = fileURLToPath(new URL('../bin/peregrine.js', import.meta.url));
+    const child = spawn(process.execPath, [bin, 'alerts', 'test', '--config', join(dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    receiver.close();
+    expect(code).toBe(1);
+    expect(err).toMatch(/^ok +webhook-0: sent$/m);
+    expect(err).toMatch(/^FAILED slack-1: (retried, )*failed$/m);
+    expect(JSON.parse(got[0])).toMatchObject({ rule: 'Peregrine test alert', priority: 'Emergency' });
+  });
+});

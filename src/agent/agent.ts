@@ -3,7 +3,8 @@ import type { Config } from '../config/index.js';
 import { FieldKeyTable, isoNanos, parsePriority, type Alert } from '../event/index.js';
 import { EventPipeline } from '../pipeline/index.js';
 import { BUNDLED_RULES } from '../project-paths.js';
-import { FoldingSink, HttpSink, StreamSink, httpSinkTarget, type AlertSink } from '../sinks/index.js';
+import type { AlertSink } from '../sinks/index.js';
+import { buildSinks } from './build-sinks.js';
 import { sourcePlugin, type EventSource } from '../sources/index.js';
 import { AgentMetrics, HealthServer, silentLogger, type Logger } from '../telemetry/index.js';
 import { RulesFetcher } from './rules-fetcher.js';
@@ -59,22 +60,7 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    for (const [i, s] of this.config.sinks.entries()) {
-      const name = `${s.type}${this.config.sinks.length > 1 ? `-${i}` : ''}`;
-      const min = s.minPriority ? parsePriority(s.minPriority) : undefined;
-      const onOutcome = (outcome: string): void => this.metrics.alerts.inc({ sink: name, outcome });
-      if (s.type === 'webhook' || s.type === 'slack' || s.type === 'pagerduty' || s.type === 'alertmanager') {
-        const target = httpSinkTarget(s);
-        const url = s.type === 'pagerduty' && s.url ? s.url : target.url;
-        const extra = s.type === 'webhook' ? { headers: s.headers, hmacSecret: s.hmacSecret } : {};
-        const http = new HttpSink({ name, url, render: target.render, ...extra, minPriority: min, queueSize: s.queueSize, timeoutMs: s.timeoutMs, logger: this.log, onOutcome });
-        // against alert fatigue: repeats per rule × workload × node folded within the window
-        this.sinks.push(s.aggregateSeconds > 0 ? new FoldingSink(http, s.aggregateSeconds * 1000) : http);
-      } else {
-        const target = s.type === 'stdout' ? { stdout: this.opts.stdout ?? process.stdout } : { path: s.path };
-        this.sinks.push(new StreamSink(name, target, min, onOutcome));
-      }
-    }
+    this.sinks = buildSinks(this.config, { stdout: this.opts.stdout, logger: this.log, onOutcome: (name, outcome) => this.metrics.alerts.inc({ sink: name, outcome }) });
     await this.fetcher?.fetchAll(); // start-up fails when published rules cannot be fetched
     this.rules.load('start'); // throws RulesLoadError: start-up fails with the diagnostics
     this.rules.watch();

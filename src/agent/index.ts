@@ -2,3 +2,4 @@ export * from './agent.js';
 export * from './rules-manager.js';
 export * from './rbac.js';
 export * from './rules-fetcher.js';
+export * from './build-sinks.js';

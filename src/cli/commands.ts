@@ -1,5 +1,6 @@
 import type { Command } from './cli-error.js';
 import { configDefaultsCommand, configValidateCommand } from './config-command.js';
+import { alertsTestCommand } from './alerts-test-command.js';
 import { fieldsCommand } from './fields-command.js';
 import { replayCommand } from './replay-command.js';
 import { rulesExplainCommand } from './rules-explain-command.js';
@@ -11,4 +12,4 @@ import { runCommand } from './run-command.js';
 import { sensorCommand } from './sensor-command.js';
 
 /** Every command, once. Adding one: its file and one line here. */
-export const COMMANDS: readonly Command[] = [runCommand, sensorCommand, replayCommand, rulesValidateCommand, rulesListCommand, rulesTestCommand, rulesLintCommand, rulesExplainCommand, configValidateCommand, configDefaultsCommand, fieldsCommand];
+export const COMMANDS: readonly Command[] = [runCommand, sensorCommand, replayCommand, rulesValidateCommand, rulesListCommand, rulesTestCommand, rulesLintCommand, rulesExplainCommand, configValidateCommand, configDefaultsCommand, alertsTestCommand, fieldsCommand];
