@@ -141,3 +141,44 @@ describe('peregrine alerts test', () => {
     expect(JSON.parse(got[0])).toMatchObject({ rule: 'Peregrine test alert', priority: 'Emergency' });
   });
 });
+
+describe('Alertmanager sink against a real prometheus-alertmanager', () => {
+  it('the alert can be read back through its API with Peregrine\'s labels', async () => {
+    const { spawn } = await import('node:child_process');
+    const net = await import('node:net');
+    const free = async (): Promise<number> => {
+      const s = net.createServer();
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      const p = (s.address() as { port: number }).port;
+      await new Promise((r) => s.close(r));
+      return p;
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'am-'));
+    writeFileSync(join(dir, 'am.yml'), 'route:\n  receiver: none\nreceivers:\n  - name: none\n');
+    const port = await free();
+    const cluster = await free();
+    const am = spawn('prometheus-alertmanager', [`--config.file=${join(dir, 'am.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, `--cluster.listen-address=127.0.0.1:${cluster}`], { stdio: 'ignore' });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const end = Date.now() + 20_000;
+      for (;;) {
+        const ok = await fetch(`${base}/-/ready`).then((r) => r.ok, () => false);
+        if (ok) break;
+        if (Date.now() > end) throw new Error('alertmanager did not start');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const events = join(dir, 'events.jsonl');
+      writeFileSync(events, JSON.stringify({ 'evt.type': 'openat', 'evt.arg.flags': 'O_RDONLY', 'fd.num': 3, 'fd.typechar': 'f', 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-1' }) + '\n');
+      const agent = new Agent(loadConfig(['node:', '  name: node-7', 'sources:', '  - type: replay', `    path: ${events}`, 'sinks:', '  - type: alertmanager', `    url: ${base}`, 'metrics:', '  listen: 127.0.0.1:0'].join('\n') + '\n'));
+      await agent.start();
+      await agent.finished;
+      await agent.shutdown();
+      const alerts = (await (await fetch(`${base}/api/v2/alerts`)).json()) as Array<{ labels: Record<string, string>; endsAt: string }>;
+      const a = alerts.find((x) => x.labels.alertname === 'Read sensitive file');
+      expect(a?.labels).toMatchObject({ priority: 'warning', namespace: 'shop', pod: 'web-1', node: 'node-7', source: 'peregrine' });
+      expect(Date.parse(a!.endsAt)).toBeGreaterThan(Date.now());
+    } finally {
+      am.kill();
+    }
+  });
+});
