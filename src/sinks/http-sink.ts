@@ -73,11 +73,8 @@ export class HttpSink implements AlertSink {
     this.running = true;
     this.idle = new Promise((r) => (this.release = r));
     void (async () => {
-      while (this.queue.length) {
-        const alert = this.queue[0];
-        await this.deliver(alert);
-        this.queue.shift();
-      }
+      // the alert in flight leaves the queue first: the bound applies to waiting alerts only
+      for (let alert = this.queue.shift(); alert; alert = this.queue.shift()) await this.deliver(alert);
       this.running = false;
       this.release?.();
     })();
