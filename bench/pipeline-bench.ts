@@ -1,4 +1,4 @@
-import { fork } from 'node:child_process';
+import { startBenchServer } from './bench-child.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,18 +9,6 @@ import { loadConfig } from '../src/config/index.js';
 const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/rules/', import.meta.url));
 const RULES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => UPSTREAM + f);
 
-function startServer(args: string[]): Promise<{ address: string; kill: () => void }> {
-  const child = fork(fileURLToPath(new URL('./bench-server.js', import.meta.url)), args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /LISTENING (\S+)/.exec(out);
-      if (m) resolve({ address: m[1], kill: () => child.kill() });
-    });
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-}
 
 async function counter(agent: Agent, name: string): Promise<number> {
   const m = (await agent.metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
@@ -55,7 +43,7 @@ export async function pipelineSuite(): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'pipeline-bench-'));
   // throughput: as fast as the server sends
   const total = 1_000_000;
-  const srv = await startServer(['sensor', String(total)]);
+  const srv = await startBenchServer(['sensor', String(total)]);
   const a = agentFor(srv.address, RULES, '/dev/null');
   await a.start();
   let t0 = 0;
@@ -73,7 +61,7 @@ export async function pipelineSuite(): Promise<Record<string, number>> {
   // latency at 20,000 events/s: every open alerts (an extra rule), time from event to alert
   const all = join(dir, 'all-opens.yaml');
   writeFileSync(all, '- rule: Every event\n  desc: bench\n  condition: evt.type in (open, openat, execve, connect)\n  output: "%fd.name"\n  priority: debug\n');
-  const paced = await startServer(['sensor-paced', String(100_000), '20000']);
+  const paced = await startBenchServer(['sensor-paced', String(100_000), '20000']);
   const b = agentFor(paced.address, [...RULES, all], process.env.PIPELINE_BENCH_SINK ?? join(dir, 'alerts.jsonl'));
   await b.start();
   while ((await counter(b, 'peregrine_events_evaluated_total')) < 99_000) await new Promise((r) => setTimeout(r, 100));

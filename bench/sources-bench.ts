@@ -1,21 +1,7 @@
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { startBenchServer } from './bench-child.js';
 import { FieldKeyTable } from '../src/event/index.js';
 import { PeregrineSensorSource, TetragonSource, type EventSource } from '../src/sources/index.js';
 
-/** Starts the bench server child; resolves to its address and a kill function. */
-function startServer(kind: string, count: number): Promise<{ address: string; kill: () => void }> {
-  const child = fork(fileURLToPath(new URL('./bench-server.js', import.meta.url)), [kind, String(count)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /LISTENING (\S+)/.exec(out);
-      if (m) resolve({ address: m[1], kill: () => child.kill() });
-    });
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-}
 
 /** Events/s from a local gRPC server through a source into decoded engine events. */
 async function measure(src: EventSource, total: number): Promise<number> {
@@ -36,7 +22,7 @@ async function measure(src: EventSource, total: number): Promise<number> {
 async function median(kind: string, count: number, make: (address: string) => EventSource, expect: number): Promise<number> {
   const runs: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const srv = await startServer(kind, count);
+    const srv = await startBenchServer([kind, String(count)]);
     runs.push(await measure(make(srv.address), expect));
     srv.kill();
   }
