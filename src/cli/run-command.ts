@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Agent, RulesLoadError } from '../agent/index.js';
 import { ConfigError, ConfigSchema, DEFAULT_CONFIG_PATH, loadConfig, loadConfigFile, type Config } from '../config/index.js';
 import { DEMO_EVENTS } from '../project-paths.js';
-import { BpftraceCapture, SensorServer, SensorSetupError, checkSensorHost } from '../sensor/index.js';
+import { SensorSetupError, checkSensorHost, startBundledSensor } from '../sensor/index.js';
 import { createLogger, type Logger } from '../telemetry/index.js';
 import type { Command, CommandIO } from './cli-error.js';
 
@@ -81,23 +81,13 @@ async function startEmbeddedSensor(io: CommandIO, log: Logger): Promise<{ stop: 
     io.stderr.write(`peregrine run: ${err.message}\nperegrine run: evaluating the bundled demo events instead\n`);
     return undefined;
   }
-  mkdirSync('/run/peregrine', { recursive: true });
-  rmSync(SENSOR_SOCKET, { force: true });
-  const server = new SensorServer({ listen: `unix://${SENSOR_SOCKET}`, logger: log, backend: 'bpftrace' });
-  await server.start();
-  const capture = new BpftraceCapture({ bpftrace: host.bpftrace, logger: log, onEvents: (e) => server.publish(e), onLost: (n) => server.recordLost(n) });
+  let sensor;
   try {
-    await capture.start();
+    sensor = await startBundledSensor({ bpftrace: host.bpftrace, listen: `unix://${SENSOR_SOCKET}`, logger: log });
   } catch (err) {
-    io.stderr.write(`peregrine run: bpftrace could not attach its probes: ${(err as Error).message}\nperegrine run: evaluating the bundled demo events instead\n`);
-    await server.shutdown();
+    io.stderr.write(`peregrine run: ${(err as Error).message}\nperegrine run: evaluating the bundled demo events instead\n`);
     return undefined;
   }
   io.stderr.write(`peregrine run: bundled eBPF sensor capturing (unix://${SENSOR_SOCKET})\n`);
-  return {
-    stop: async () => {
-      await capture.stop();
-      await server.shutdown();
-    },
-  };
+  return sensor;
 }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BpftraceCapture, SensorServer, SensorSetupError, bpftraceProgram, checkSensorHost } from '../sensor/index.js';
+import { SensorSetupError, bpftraceProgram, checkSensorHost, startBundledSensor } from '../sensor/index.js';
 import { DEFAULT_SENSOR_ADDRESS } from '../sources/index.js';
 import { createLogger } from '../telemetry/index.js';
 import { UsageError, type Command } from './cli-error.js';
@@ -39,28 +39,14 @@ export const sensorCommand: Command = {
       }
       throw err;
     }
-    if (listen.startsWith('unix://')) {
-      const { mkdirSync, rmSync } = await import('node:fs');
-      const { dirname } = await import('node:path');
-      const path = listen.slice('unix://'.length);
-      mkdirSync(dirname(path), { recursive: true });
-      rmSync(path, { force: true });
-    }
-    const server = new SensorServer({ listen, tls, logger: log, backend: 'bpftrace' });
-    const address = await server.start();
-    const capture = new BpftraceCapture({
-      bpftrace: host.bpftrace,
-      logger: log,
-      onEvents: (events) => server.publish(events),
-      onLost: (n) => server.recordLost(n),
-    });
+    let sensor;
     try {
-      await capture.start();
+      sensor = await startBundledSensor({ bpftrace: host.bpftrace, listen, tls, logger: log });
     } catch (err) {
-      io.stderr.write(`peregrine sensor: bpftrace could not attach its probes: ${(err as Error).message}\n`);
-      await server.shutdown();
+      io.stderr.write(`peregrine sensor: ${(err as Error).message}\n`);
       return 1;
     }
+    const { address, capture, server } = sensor;
     log.info({ address, streamId: server.streamId }, 'sensor: capturing and serving');
     io.stderr.write(`peregrine sensor: capturing syscalls, serving on ${address}\n`);
     await new Promise<void>((resolve) => {
@@ -72,8 +58,7 @@ export const sensorCommand: Command = {
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
     });
-    await capture.stop();
-    await server.shutdown();
+    await sensor.stop();
     io.stderr.write(`peregrine sensor: stopped; ${JSON.stringify({ ...capture.stats, ...server.stats })}\n`);
     return 0;
   },

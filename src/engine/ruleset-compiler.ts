@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { FieldKeyTable } from '../event/index.js';
 import {
   ConditionError, DiagnosticBag, MacroFailedError, UnknownFieldError, andInfo, compileExpr, compileOperand, isAll, notInfo,
-  parseCondition, valueFromText, walk, type Compiled, type CompileScope, type Expr, type ItemKind, type Value,
+  parseCondition, valueFromText, type Compiled, type CompileScope, type Expr, type ItemKind, type Value,
 } from '../lang/index.js';
 import {
   collectDefinitions, readRuleSources, type Definitions, type ListDef, type RuleFile, type SourceText,
@@ -334,7 +334,6 @@ function compareVersions(a: readonly number[], b: readonly number[]): number {
   return 0;
 }
 
-export { walk };
 
 /**
  * Compiles one self-contained condition (no macros or lists) — for tools, `explain` and tests.

@@ -1,4 +1,4 @@
-import { FieldCatalog, fieldKey } from './field-catalog.js';
+import { FieldCatalog } from './field-catalog.js';
 import type { FieldType } from './field-value.js';
 
 /** Slot of `evt.type`, fixed so the engine's index reads it without a lookup. */
@@ -65,4 +65,3 @@ export class FieldKeyTable {
   }
 }
 
-export { fieldKey };

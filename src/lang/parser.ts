@@ -1,5 +1,5 @@
 import {
-  BINARY_OPS, LIST_OPS, QUANTIFIERS, TRANSFORMERS,
+  LIST_OPS, QUANTIFIERS, TRANSFORMERS,
   type Expr, type Operand, type Operator, type RValue, type Transformer, type Value,
 } from './ast.js';
 import { ConditionError } from './condition-error.js';
@@ -316,4 +316,3 @@ class Parser {
   }
 }
 
-export { BINARY_OPS };

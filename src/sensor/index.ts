@@ -6,3 +6,4 @@ export * from './bpftrace-capture.js';
 export * from './process-table.js';
 export * from './sensor-checks.js';
 export * from './syscall-args.js';
+export * from './bundled-sensor.js';
