@@ -242,8 +242,8 @@ describe('peregrine run delivering to a real HTTP receiver (webhook sink)', () =
     const falcoPort = await freePort();
     writeFileSync(join(dir, 'c.yaml'), [
       'sources:', `  - type: falco-http`, `    listen: 127.0.0.1:${falcoPort}`,
-      'sinks:', '  - type: webhook', `    url: http://127.0.0.1:${port}/hook`, '    hmacSecret: k3y',
-      'metrics:', '  listen: 127.0.0.1:0', 'log:', '  level: warn',
+      'sinks:', '  - type: webhook', `    url: http://127.0.0.1:${port}/hook`, '    hmacSecret: k3y', '    concurrency: 1',
+      'metrics:', '  listen: 127.0.0.1:0', 'log:', '  level: warn', 'spool:', `  dir: ${join(dir, 'spool')}`,
     ].join('\n') + '\n');
     const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
@@ -262,7 +262,7 @@ describe('peregrine run delivering to a real HTTP receiver (webhook sink)', () =
     }
     expect(received.map((r) => r.rule)).toEqual(['A1', 'A2', 'A3', 'A4', 'A5']);
     for (const r of received) expect(r.sig).toBe(`sha256=${createHmac('sha256', 'k3y').update(r.body).digest('hex')}`);
-    expect(err).toMatch(/alert delivery failed/);
+    expect(err).toMatch(/alert rejected by the receiver \(not retried\)/);
     expect(err).not.toContain('/hook');
   });
 });

@@ -58,7 +58,7 @@ describe('Slack and PagerDuty sinks against real HTTP receivers', () => {
     const agent = new Agent(loadConfig([
       'sources:', '  - type: replay', `    path: ${join(dir, 'events.jsonl')}`,
       'sinks:', '  - type: slack', `    url: ${base}/slack`, '  - type: pagerduty', '    routingKey: R0UTINGKEY', `    url: ${base}/pd`,
-      'metrics:', '  listen: 127.0.0.1:0',
+      'metrics:', '  listen: 127.0.0.1:0', 'spool:', `  dir: ${join(dir, 'spool')}`,
     ].join('\n') + '\n'));
     try {
       await agent.start();
@@ -94,7 +94,7 @@ describe('alert fatigue: folding repeats', () => {
     const agent = new Agent(loadConfig([
       'sources:', '  - type: replay', `    path: ${join(dir, 'events.jsonl')}`,
       'sinks:', '  - type: slack', `    url: ${base}/slack`, '    aggregateSeconds: 1', '  - type: webhook', `    url: ${base}/hook`, '    aggregateSeconds: 1',
-      'metrics:', '  listen: 127.0.0.1:0',
+      'metrics:', '  listen: 127.0.0.1:0', 'spool:', `  dir: ${join(dir, 'spool')}`,
     ].join('\n') + '\n'));
     try {
       await agent.start();
@@ -137,7 +137,7 @@ describe('peregrine alerts test', () => {
     receiver.close();
     expect(code).toBe(1);
     expect(err).toMatch(/^ok +webhook-0: sent$/m);
-    expect(err).toMatch(/^FAILED slack-1: (retried, )*failed$/m);
+    expect(err).toMatch(/^FAILED slack-1: (retried, )*failed \(unreachable\)$/m);
     expect(JSON.parse(got[0])).toMatchObject({ rule: 'Peregrine test alert', priority: 'Emergency' });
   });
 });
@@ -169,7 +169,7 @@ describe('Alertmanager sink against a real prometheus-alertmanager', () => {
       }
       const events = join(dir, 'events.jsonl');
       writeFileSync(events, JSON.stringify({ 'evt.type': 'openat', 'evt.arg.flags': 'O_RDONLY', 'fd.num': 3, 'fd.typechar': 'f', 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-1' }) + '\n');
-      const agent = new Agent(loadConfig(['node:', '  name: node-7', 'sources:', '  - type: replay', `    path: ${events}`, 'sinks:', '  - type: alertmanager', `    url: ${base}`, 'metrics:', '  listen: 127.0.0.1:0'].join('\n') + '\n'));
+      const agent = new Agent(loadConfig(['node:', '  name: node-7', 'sources:', '  - type: replay', `    path: ${events}`, 'sinks:', '  - type: alertmanager', `    url: ${base}`, 'metrics:', '  listen: 127.0.0.1:0', 'spool:', `  dir: ${join(dir, 'spool')}`].join('\n') + '\n'));
       await agent.start();
       await agent.finished;
       await agent.shutdown();

@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { FieldKeyTable, isoNanos, parsePriority, type Alert } from '../event/index.js';
 import { EventPipeline } from '../pipeline/index.js';
 import { BUNDLED_RULES } from '../project-paths.js';
-import type { AlertSink } from '../sinks/index.js';
+import type { AlertSink, SinkObserver } from '../sinks/index.js';
 import { buildSinks } from './build-sinks.js';
 import { sourcePlugin, type EventSource } from '../sources/index.js';
 import { AgentMetrics, HealthServer, silentLogger, type Logger } from '../telemetry/index.js';
@@ -60,7 +60,12 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    this.sinks = buildSinks(this.config, { stdout: this.opts.stdout, logger: this.log, onOutcome: (name, outcome) => this.metrics.alerts.inc({ sink: name, outcome }) });
+    const observer: SinkObserver = {
+      outcome: (sink, outcome, n, reason) => this.metrics.alerts.inc({ sink, outcome, reason: reason ?? '' }, n),
+      latency: (sink, seconds) => this.metrics.deliveryLatency.observe({ sink }, seconds),
+    };
+    this.sinks = buildSinks(this.config, { stdout: this.opts.stdout, logger: this.log, observer }); // throws SpoolError: start-up fails saying which directory
+    this.metrics.watchSinks(() => this.sinks);
     await this.fetcher?.fetchAll(); // start-up fails when published rules cannot be fetched
     this.rules.load('start'); // throws RulesLoadError: start-up fails with the diagnostics
     this.rules.watch();
@@ -83,6 +88,11 @@ export class Agent {
   /** Reloads the rules (SIGHUP, file change); the previous rules keep running on failure. */
   reload(reason: string): boolean {
     return this.rules.load(reason);
+  }
+
+  /** Re-opens the sinks' output files (SIGHUP, after logrotate moved them). */
+  reopenOutputs(): void {
+    for (const s of this.sinks) s.reopen();
   }
 
   /** Resolves when every source has ended (replay at end of input). */
@@ -128,12 +138,15 @@ export class Agent {
       clearInterval(this.statsTimer);
       this.rules.close();
       this.fetcher?.close();
+      const deadlineAt = Date.now() + deadlineMs;
       const deadline = new Promise<void>((r) => setTimeout(r, deadlineMs).unref());
       await Promise.race([Promise.all(this.sources.map((s) => s.shutdown(deadlineMs))), deadline]);
       await Promise.race([this.pipeline?.done ?? Promise.resolve(), deadline]);
       this.pipeline?.stop();
       this.exportSourceStats();
-      await Promise.race([Promise.all(this.sinks.map((s) => s.close())), deadline]);
+      // sinks spool what they could not deliver; they get until just before the deadline to do so
+      const sinksDeadline = Math.max(Date.now() + 500, deadlineAt - 1_000);
+      await Promise.race([Promise.all(this.sinks.map((s) => s.close(sinksDeadline))), deadline]);
       await this.health?.close();
       this.log.info({}, 'agent stopped');
     })();

@@ -1,25 +1,20 @@
-import type { Config } from '../config/index.js';
-import { parsePriority } from '../event/index.js';
-import { FoldingSink, HttpSink, StreamSink, httpSinkTarget, type AlertSink } from '../sinks/index.js';
+import { sinkName, type Config } from '../config/index.js';
+import { buildSink, type AlertSink, type SinkObserver } from '../sinks/index.js';
 import type { Logger } from '../telemetry/index.js';
 
-/** Builds the configured sinks (HTTP ones wrapped in repeat folding unless `fold` is false). */
+/**
+ * Builds the configured sinks, each wrapped by `buildSink` (filter, resolution, folding,
+ * delivery with the spool under `spool.dir`). For `alerts test`: `spool: false` never touches
+ * the spool, `fold: false` sends every alert, `filter: false` reaches every sink.
+ */
 export function buildSinks(
   config: Config,
-  opts: { stdout?: NodeJS.WritableStream; logger?: Logger; onOutcome?: (sink: string, outcome: string) => void; fold?: boolean; maxAttempts?: number },
+  opts: { stdout?: NodeJS.WritableStream; logger?: Logger; observer?: SinkObserver; fold?: boolean; filter?: boolean; maxAttempts?: number; spool?: boolean },
 ): AlertSink[] {
-  return config.sinks.map((s, i) => {
-    const name = `${s.type}${config.sinks.length > 1 ? `-${i}` : ''}`;
-    const min = s.minPriority ? parsePriority(s.minPriority) : undefined;
-    const onOutcome = (outcome: string): void => opts.onOutcome?.(name, outcome);
-    if (s.type === 'stdout' || s.type === 'file') {
-      return new StreamSink(name, s.type === 'stdout' ? { stdout: opts.stdout ?? process.stdout } : { path: s.path }, min, onOutcome);
-    }
-    const target = httpSinkTarget(s);
-    const url = s.type === 'pagerduty' && s.url ? s.url : target.url;
-    const extra = s.type === 'webhook' ? { headers: s.headers, hmacSecret: s.hmacSecret } : {};
-    const http = new HttpSink({ name, url, render: target.render, ...extra, minPriority: min, queueSize: s.queueSize, timeoutMs: s.timeoutMs, maxAttempts: opts.maxAttempts, logger: opts.logger, onOutcome });
-    // against alert fatigue: repeats per rule × workload × node folded within the window
-    return s.aggregateSeconds > 0 && opts.fold !== false ? new FoldingSink(http, s.aggregateSeconds * 1000) : http;
-  });
+  return config.sinks.map((s, i) =>
+    buildSink(s as { type: string } & Record<string, unknown>, {
+      name: sinkName(config.sinks as ReadonlyArray<{ type: string; name?: unknown }>, i), logger: opts.logger, observer: opts.observer, stdout: opts.stdout,
+      spoolDir: opts.spool === false ? undefined : config.spool.dir, spoolMaxBytes: config.spool.maxMiBPerSink * 1024 * 1024,
+      fold: opts.fold, filter: opts.filter, maxAttempts: opts.maxAttempts,
+    }));
 }

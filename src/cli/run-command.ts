@@ -12,7 +12,7 @@ const SENSOR_SOCKET = '/run/peregrine/sensor.sock';
 /**
  * `peregrine run`: the daemon. With no configuration file it runs on embedded defaults: the
  * bundled eBPF sensor (in this process), the bundled rules, Falco JSON alerts on stdout.
- * SIGHUP reloads the rules; SIGTERM/SIGINT drain and exit 0; a second signal exits at once.
+ * SIGHUP reloads the rules and re-opens alert files; SIGTERM/SIGINT drain and exit 0; a second signal exits at once.
  */
 export const runCommand: Command = {
   name: 'run',
@@ -54,7 +54,7 @@ export const runCommand: Command = {
       else io.stderr.write(`peregrine run: cannot start: ${(err as Error).message}\n`);
       return 1;
     }
-    io.stderr.write(`peregrine run: running; metrics, /healthz and /readyz on ${agent.metricsAddress}; SIGHUP reloads rules\n`);
+    io.stderr.write(`peregrine run: running; metrics, /healthz and /readyz on ${agent.metricsAddress}; SIGHUP reloads rules and reopens alert files\n`);
     const code = await new Promise<number>((resolve) => {
       let signals = 0;
       const stop = (): void => {
@@ -63,7 +63,10 @@ export const runCommand: Command = {
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
-      process.on('SIGHUP', () => agent.reload('SIGHUP'));
+      process.on('SIGHUP', () => {
+        agent.reopenOutputs();
+        agent.reload('SIGHUP');
+      });
       void agent.finished.then(() => agent.shutdown()).then(() => resolve(0));
     });
     await embeddedSensor?.stop();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PRIORITIES, parsePriority } from '../event/index.js';
+import { SINK_PLUGINS, sinkPluginFor } from '../sinks/index.js';
 import { SOURCE_PLUGINS } from '../sources/index.js';
 
 const priority = z.string().refine((p) => parsePriority(p) !== undefined, { message: `must be a priority: ${PRIORITIES.join(', ')}` });
@@ -16,9 +17,23 @@ const Source = z.object({ type: z.string() }).passthrough().superRefine((s, ctx)
   if (!r.success) for (const i of r.error.issues) ctx.addIssue({ ...i, code: 'custom', message: i.message, path: i.path });
 });
 
-const SECURE_URL_MESSAGE = 'must be an https URL (plain http only to loopback, or with allowInsecure: true)';
-function secureUrl(w: { url: string; allowInsecure: boolean }): boolean {
-  return w.url.startsWith('https://') || w.allowInsecure || /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(w.url);
+/** One sink: `type` picks the plug-in; the rest is validated by that plug-in's schema. */
+const Sink = z.object({ type: z.string() }).passthrough().superRefine((s, ctx) => {
+  const plugin = sinkPluginFor(s.type);
+  if (!plugin) {
+    ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown sink type ${JSON.stringify(s.type)}; use one of ${SINK_PLUGINS.map((p) => p.type).join(', ')}` });
+    return;
+  }
+  const { type: _type, ...rest } = s;
+  const r = plugin.schema.safeParse(rest);
+  if (!r.success) for (const i of r.error.issues) ctx.addIssue({ ...i, code: 'custom', message: i.message, path: i.path });
+});
+
+/** A sink's name: its `name`; else its type, as `type-N` (N its index) when there are several sinks. */
+export function sinkName(sinks: ReadonlyArray<{ readonly type: string; readonly name?: unknown }>, i: number): string {
+  const s = sinks[i];
+  if (typeof s.name === 'string') return s.name;
+  return sinks.length > 1 ? `${s.type}-${i}` : s.type;
 }
 
 /** A rules file published over HTTPS: polled with ETag, pinned by sha256 when given. */
@@ -44,36 +59,19 @@ export const ConfigSchema = z.object({
     minPriority: priority.optional(),
   }).strict().default({ paths: ['bundled'], urls: [], cacheDir: '/var/lib/peregrine/rules-cache', ruleMatching: 'first' }),
   sources: z.array(Source).min(1).default([{ type: 'sensor', address: 'unix:///run/peregrine/sensor.sock' }]),
-  sinks: z.array(z.discriminatedUnion('type', [
-    z.object({ type: z.literal('stdout'), minPriority: priority.optional() }).strict(),
-    z.object({ type: z.literal('file'), path: z.string({ message: 'a file sink needs "path"' }).min(1), minPriority: priority.optional() }).strict(),
-    z.object({
-      type: z.literal('webhook'),
-      url: z.string().url(),
-      /** Plain http only to loopback, or when explicitly allowed (e.g. an in-cluster Falcosidekick). */
-      allowInsecure: z.boolean().default(false),
-      headers: z.record(z.string(), z.string()).optional(),
-      hmacSecret: z.string().min(1).optional(),
-      minPriority: priority.optional(),
-      aggregateSeconds: z.number().min(0).default(60),
-      queueSize: z.number().int().positive().optional(),
-      timeoutMs: z.number().int().positive().optional(),
-    }).strict().refine(secureUrl, { message: SECURE_URL_MESSAGE, path: ['url'] }),
-    z.object({
-      type: z.literal('slack'), url: z.string().url(), allowInsecure: z.boolean().default(false), minPriority: priority.optional(), aggregateSeconds: z.number().min(0).default(60),
-      queueSize: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional(),
-    }).strict().refine(secureUrl, { message: SECURE_URL_MESSAGE, path: ['url'] }),
-    z.object({
-      type: z.literal('pagerduty'), routingKey: z.string().min(1), region: z.enum(['us', 'eu']).default('us'),
-      /** For tests and proxies: replaces PagerDuty's endpoint. */
-      url: z.string().url().optional(), allowInsecure: z.boolean().default(false), minPriority: priority.optional(), aggregateSeconds: z.number().min(0).default(60),
-      queueSize: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional(),
-    }).strict().refine((p) => p.url === undefined || secureUrl({ url: p.url, allowInsecure: p.allowInsecure }), { message: SECURE_URL_MESSAGE, path: ['url'] }),
-    z.object({
-      type: z.literal('alertmanager'), url: z.string().url(), allowInsecure: z.boolean().default(false), resolveAfterMinutes: z.number().positive().default(15), aggregateSeconds: z.number().min(0).default(60),
-      minPriority: priority.optional(), queueSize: z.number().int().positive().optional(), timeoutMs: z.number().int().positive().optional(),
-    }).strict().refine(secureUrl, { message: SECURE_URL_MESSAGE, path: ['url'] }),
-  ])).default([{ type: 'stdout' }]),
+  sinks: z.array(Sink).min(1).default([{ type: 'stdout' }]).superRefine((sinks, ctx) => {
+    const seen = new Map<string, number>();
+    sinks.forEach((s, i) => {
+      const name = sinkName(sinks, i);
+      if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `sink name ${JSON.stringify(name)} is already used by sinks.${seen.get(name)}; names label metrics and spool directories, so give each sink its own "name"` });
+      seen.set(name, i);
+    });
+  }),
+  /** Where remote sinks keep alerts while their receiver is down (one directory per sink). */
+  spool: z.object({
+    dir: z.string().min(1).default('/var/lib/peregrine/spool'),
+    maxMiBPerSink: z.number().min(1).max(100_000).default(64),
+  }).strict().default({ dir: '/var/lib/peregrine/spool', maxMiBPerSink: 64 }),
   metrics: z.object({ listen: z.string().default('0.0.0.0:8765') }).strict().default({ listen: '0.0.0.0:8765' }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),
 }).strict();
