@@ -9,10 +9,13 @@ import { loadConfig } from '../src/config/index.js';
 const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/rules/', import.meta.url));
 const RULES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => UPSTREAM + f);
 
+export { RULES as UPSTREAM_RULES };
 
-async function counter(agent: Agent, name: string): Promise<number> {
+/** The sum of a counter's values (those with all of `labels`). */
+export async function counter(agent: Agent, name: string, labels: Record<string, string> = {}): Promise<number> {
   const m = (await agent.metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
-  return (m?.values ?? []).reduce((s, v) => s + Number(v.value), 0);
+  const wanted = (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x));
+  return wanted.reduce((s, v) => s + Number(v.value), 0);
 }
 
 /** Quantile from the latency histogram's buckets (linear inside a bucket). */
@@ -31,20 +34,14 @@ async function quantile(agent: Agent, q: number): Promise<number> {
   return NaN;
 }
 
-function agentFor(address: string, rules: string[], out: string): Agent {
-  return new Agent(loadConfig(`rules:\n  paths: [${rules.join(', ')}]\n  ruleMatching: all\nsources:\n  - type: sensor\n    address: ${address}\n    bufferEvents: 1048576\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\nlog:\n  level: silent\n`));
+function agentFor(address: string, rules: string[], out: string, extra = ''): Agent {
+  return new Agent(loadConfig(`rules:\n  paths: [${rules.join(', ')}]\n  ruleMatching: all\nsources:\n  - type: sensor\n    address: ${address}\n    bufferEvents: 1048576\nsinks:\n  - type: file\n    path: ${out}\n${extra}metrics:\n  listen: 127.0.0.1:0\nlog:\n  level: silent\n`));
 }
 
-/**
- * The daemon end to end: our sensor API from a local gRPC server (another process) → sensor
- * source → RxJS pipeline → all three upstream rule files → file sink.
- */
-export async function pipelineSuite(): Promise<Record<string, number>> {
-  const dir = mkdtempSync(join(tmpdir(), 'pipeline-bench-'));
-  // throughput: as fast as the server sends
-  const total = 1_000_000;
+/** Events/s end to end for `total` events served as fast as the agent takes them. */
+export async function pipelineThroughput(total: number, rules = RULES, extraSinks = ''): Promise<{ eventsPerSec: number; rssMB: number; agent: Agent }> {
   const srv = await startBenchServer(['sensor', String(total)]);
-  const a = agentFor(srv.address, RULES, '/dev/null');
+  const a = agentFor(srv.address, rules, '/dev/null', extraSinks);
   await a.start();
   let t0 = 0;
   let evaluated = 0;
@@ -56,8 +53,19 @@ export async function pipelineSuite(): Promise<Record<string, number>> {
   }
   const eventsPerSec = Math.round(evaluated / ((performance.now() - t0) / 1000));
   const rssMB = Math.round(process.memoryUsage().rss / 1024 / 1024);
-  await a.shutdown();
+  await a.shutdown(3_000);
   srv.kill();
+  return { eventsPerSec, rssMB, agent: a };
+}
+
+/**
+ * The daemon end to end: our sensor API from a local gRPC server (another process) → sensor
+ * source → RxJS pipeline → all three upstream rule files → file sink.
+ */
+export async function pipelineSuite(): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'pipeline-bench-'));
+  // throughput: as fast as the server sends
+  const { eventsPerSec, rssMB } = await pipelineThroughput(1_000_000);
   // latency at 20,000 events/s: every open alerts (an extra rule), time from event to alert
   const all = join(dir, 'all-opens.yaml');
   writeFileSync(all, '- rule: Every event\n  desc: bench\n  condition: evt.type in (open, openat, execve, connect)\n  output: "%fd.name"\n  priority: debug\n');

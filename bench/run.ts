@@ -11,6 +11,7 @@ import { Engine, loadRules } from '../src/engine/index.js';
 import { sourcesSuite } from './sources-bench.js';
 import { sensorSuite } from './sensor-bench.js';
 import { pipelineSuite } from './pipeline-bench.js';
+import { alertsSuite } from './alerts-bench.js';
 
 const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/', import.meta.url));
 const RULES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => `${UPSTREAM}rules/${f}`);
@@ -79,7 +80,7 @@ function engineSuite(): Record<string, number> {
   };
 }
 
-const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = { engine: engineSuite, sources: sourcesSuite, sensor: sensorSuite, pipeline: pipelineSuite };
+const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = { engine: engineSuite, sources: sourcesSuite, sensor: sensorSuite, pipeline: pipelineSuite, alerts: alertsSuite };
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string' } } });
 const result: Record<string, unknown> = {};

@@ -1,6 +1,7 @@
 /** The daemon (Agent) in-process and as `peregrine run`: pipeline, reload, metrics, health, drain. */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Agent, RulesLoadError } from '../src/agent/index.js';
 import { loadConfig } from '../src/config/index.js';
-import { until } from './helpers/wait.js';
+import { until, untilAsync } from './helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RULE = (name: string, proc: string): string => `- rule: ${name}\n  desc: d\n  condition: evt.type = openat and proc.name = ${proc}\n  output: "%proc.name opened %fd.name"\n  priority: warning\n`;
@@ -264,5 +265,78 @@ describe('peregrine run delivering to a real HTTP receiver (webhook sink)', () =
     for (const r of received) expect(r.sig).toBe(`sha256=${createHmac('sha256', 'k3y').update(r.body).digest('hex')}`);
     expect(err).toMatch(/alert rejected by the receiver \(not retried\)/);
     expect(err).not.toContain('/hook');
+  });
+});
+
+describe('peregrine run with a receiver that is down (spool)', () => {
+  it('spools while the receiver is down, keeps the spool across a restart, and delivers it after the restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-daemon-'));
+    const [hookPort, falcoPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+    writeFileSync(join(dir, 'c.yaml'), [
+      'sources:', '  - type: falco-http', `    listen: 127.0.0.1:${falcoPort}`,
+      'sinks:', '  - type: webhook', '    name: hook', `    url: http://127.0.0.1:${hookPort}/hook`, '    maxAttempts: 1', '    aggregateSeconds: 0',
+      'spool:', `  dir: ${join(dir, 'spool')}`, 'metrics:', `  listen: 127.0.0.1:${metricsPort}`, 'log:', '  level: info',
+    ].join('\n') + '\n');
+    const start = async (): Promise<{ child: ReturnType<typeof spawn>; err: () => string }> => {
+      const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (c) => (err += c));
+      await until(() => err.includes('running;') || child.exitCode !== null, 20_000);
+      expect(child.exitCode, err).toBeNull();
+      return { child, err: () => err };
+    };
+    const stop = async (child: ReturnType<typeof spawn>): Promise<number | null> => {
+      child.kill('SIGTERM');
+      return new Promise((r) => child.on('exit', r));
+    };
+    const metric = async (name: string): Promise<number> => {
+      const text = (await get(`http://127.0.0.1:${metricsPort}/metrics`)).text;
+      const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : NaN;
+    };
+    const spooledOnDisk = (): number => readdirSync(join(dir, 'spool', 'hook')).filter((f) => f.endsWith('.jsonl'))
+      .reduce((n, f) => n + readFileSync(join(dir, 'spool', 'hook', f), 'utf8').split('\n').filter(Boolean).length, 0);
+
+    // 1. the receiver is down: alerts go to the spool
+    const first = await start();
+    try {
+      for (let i = 0; i < 30; i++) {
+        const res = await fetch(`http://127.0.0.1:${falcoPort}/`, { method: 'POST', body: JSON.stringify({ rule: `Spooled ${i}`, priority: 'Warning', output: `o${i}`, output_fields: {} }) });
+        expect(res.status).toBe(200);
+      }
+      await until(() => first.err().includes('receiver down'), 10_000);
+      await untilAsync(async () => (await metric('peregrine_sink_spooled{sink="hook"}')) + (await metric('peregrine_sink_queue_depth{sink="hook"}')) === 30);
+      expect(await metric('peregrine_sink_up{sink="hook"}')).toBe(0);
+      execFileSync('promtool', ['check', 'metrics'], { input: (await get(`http://127.0.0.1:${metricsPort}/metrics`)).text });
+      expect(await stop(first.child), first.err()).toBe(0);
+    } finally {
+      if (first.child.exitCode === null) first.child.kill('SIGKILL');
+    }
+    expect(spooledOnDisk()).toBe(30); // the one probing the receiver was spooled at shutdown too
+    expect(first.err()).toMatch(/alerts left in the spool for the next start/);
+
+    // 2. the receiver is back; a new daemon delivers what the old one spooled
+    const got: string[] = [];
+    const receiver = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        got.push((JSON.parse(body) as { rule: string }).rule);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(hookPort, '127.0.0.1', r));
+    const second = await start();
+    try {
+      await until(() => got.length >= 30, 15_000);
+      expect(second.err()).toMatch(/delivering alerts spooled before the restart/);
+      await untilAsync(async () => (await metric('peregrine_alerts_total{sink="hook",outcome="sent",reason=""}')) === 30);
+      expect(await stop(second.child)).toBe(0);
+    } finally {
+      if (second.child.exitCode === null) second.child.kill('SIGKILL');
+      receiver.close();
+    }
+    expect([...got].sort()).toEqual(Array.from({ length: 30 }, (_, i) => `Spooled ${i}`).sort());
+    expect(spooledOnDisk()).toBe(0);
   });
 });

@@ -4,9 +4,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../src/event/index.js';
-import { alertmanagerAlert, pagerdutyDedupKey, pagerdutyEvent, pagerdutySeverity, slackMessage } from '../src/sinks/index.js';
+import { alertmanagerAlert, buildSink, pagerdutyDedupKey, pagerdutyEvent, pagerdutySeverity, slackMessage } from '../src/sinks/index.js';
+import { untilAsync as until } from './helpers/wait.js';
 import { Agent } from '../src/agent/index.js';
 import { loadConfig } from '../src/config/index.js';
 
@@ -143,7 +145,10 @@ describe('peregrine alerts test', () => {
 });
 
 describe('Alertmanager sink against a real prometheus-alertmanager', () => {
-  it('the alert can be read back through its API with Peregrine\'s labels', async () => {
+  let am: ChildProcess | undefined;
+  let base = '';
+  const dir = mkdtempSync(join(tmpdir(), 'am-'));
+  beforeAll(async () => {
     const { spawn } = await import('node:child_process');
     const net = await import('node:net');
     const free = async (): Promise<number> => {
@@ -153,32 +158,50 @@ describe('Alertmanager sink against a real prometheus-alertmanager', () => {
       await new Promise((r) => s.close(r));
       return p;
     };
-    const dir = mkdtempSync(join(tmpdir(), 'am-'));
     writeFileSync(join(dir, 'am.yml'), 'route:\n  receiver: none\nreceivers:\n  - name: none\n');
     const port = await free();
     const cluster = await free();
-    const am = spawn('prometheus-alertmanager', [`--config.file=${join(dir, 'am.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, `--cluster.listen-address=127.0.0.1:${cluster}`], { stdio: 'ignore' });
-    try {
-      const base = `http://127.0.0.1:${port}`;
-      const end = Date.now() + 20_000;
-      for (;;) {
-        const ok = await fetch(`${base}/-/ready`).then((r) => r.ok, () => false);
-        if (ok) break;
-        if (Date.now() > end) throw new Error('alertmanager did not start');
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      const events = join(dir, 'events.jsonl');
-      writeFileSync(events, JSON.stringify({ 'evt.type': 'openat', 'evt.arg.flags': 'O_RDONLY', 'fd.num': 3, 'fd.typechar': 'f', 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-1' }) + '\n');
-      const agent = new Agent(loadConfig(['node:', '  name: node-7', 'sources:', '  - type: replay', `    path: ${events}`, 'sinks:', '  - type: alertmanager', `    url: ${base}`, 'metrics:', '  listen: 127.0.0.1:0', 'spool:', `  dir: ${join(dir, 'spool')}`].join('\n') + '\n'));
-      await agent.start();
-      await agent.finished;
-      await agent.shutdown();
-      const alerts = (await (await fetch(`${base}/api/v2/alerts`)).json()) as Array<{ labels: Record<string, string>; endsAt: string }>;
-      const a = alerts.find((x) => x.labels.alertname === 'Read sensitive file');
-      expect(a?.labels).toMatchObject({ priority: 'warning', namespace: 'shop', pod: 'web-1', node: 'node-7', source: 'peregrine' });
-      expect(Date.parse(a!.endsAt)).toBeGreaterThan(Date.now());
-    } finally {
-      am.kill();
+    am = spawn('prometheus-alertmanager', [`--config.file=${join(dir, 'am.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, `--cluster.listen-address=127.0.0.1:${cluster}`], { stdio: 'ignore' });
+    base = `http://127.0.0.1:${port}`;
+    const end = Date.now() + 20_000;
+    for (;;) {
+      const ok = await fetch(`${base}/-/ready`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() > end) throw new Error('prometheus-alertmanager did not start (scripts/setup installs it)');
+      await new Promise((r) => setTimeout(r, 200));
     }
+  }, 30_000);
+  afterAll(() => void am?.kill());
+  type AmAlert = { labels: Record<string, string>; startsAt: string; endsAt: string; annotations: Record<string, string> };
+  const read = async (rule: string): Promise<AmAlert[]> => ((await (await fetch(`${base}/api/v2/alerts`)).json()) as AmAlert[]).filter((x) => x.labels.alertname === rule);
+
+  it('the alert can be read back through its API with Peregrine\'s labels', async () => {
+    const events = join(dir, 'events.jsonl');
+    writeFileSync(events, JSON.stringify({ 'evt.type': 'openat', 'evt.arg.flags': 'O_RDONLY', 'fd.num': 3, 'fd.typechar': 'f', 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-1' }) + '\n');
+    const agent = new Agent(loadConfig(['node:', '  name: node-7', 'sources:', '  - type: replay', `    path: ${events}`, 'sinks:', '  - type: alertmanager', `    url: ${base}`, 'metrics:', '  listen: 127.0.0.1:0', 'spool:', `  dir: ${join(dir, 'spool')}`].join('\n') + '\n'));
+    await agent.start();
+    await agent.finished;
+    await agent.shutdown();
+    const [a] = await read('Read sensitive file');
+    expect(a?.labels).toMatchObject({ priority: 'warning', namespace: 'shop', pod: 'web-1', node: 'node-7', source: 'peregrine' });
+    expect(Date.parse(a!.endsAt)).toBeGreaterThan(Date.now());
+  });
+
+  it('endsAt moves forward while the alert repeats (one alert, first startsAt kept)', async () => {
+    const sink = buildSink({ type: 'alertmanager', url: base, aggregateSeconds: 1, resolveAfterMinutes: 1 }, { name: 'am' });
+    const repeating: Alert = { ...alert, rule: 'Repeating problem', time: new Date().toISOString() };
+    sink.write(repeating);
+    await until(async () => (await read('Repeating problem')).length === 1);
+    const [first] = await read('Repeating problem');
+    await new Promise((r) => setTimeout(r, 300));
+    sink.write({ ...repeating, time: new Date().toISOString() }); // folded; the follow-up goes out when the 1 s window closes
+    const later = async (): Promise<boolean> => Date.parse((await read('Repeating problem'))[0].endsAt) > Date.parse(first.endsAt);
+    await until(later, 5_000);
+    const now = await read('Repeating problem');
+    expect(now.length).toBe(1);
+    expect(Date.parse(now[0].endsAt) - Date.parse(first.endsAt)).toBeGreaterThanOrEqual(900);
+    expect(now[0].startsAt).toBe(first.startsAt);
+    expect(now[0].annotations.summary).toMatch(/repeated 1 times/);
+    await sink.close();
   });
 });

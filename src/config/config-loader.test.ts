@@ -48,4 +48,30 @@ describe('daemon configuration', () => {
     expect(problems('a: [')).toEqual([expect.stringMatching(/^c\.yaml:1:\d+: invalid YAML/)]);
     expect(problems('- 1')).toEqual(['c.yaml: the configuration must be a YAML mapping of keys']);
   });
+
+  it('sinks: each plug-in validates its own keys; names must be unique; secrets in URLs are masked', () => {
+    const p = problems([
+      'sinks:',
+      '  - type: slak', '    url: https://hooks.slack.com/services/T0/B0/SECRET',
+      '  - type: slack', '    url: http://hooks.slack.com/services/T0/B0/SECRET',
+      '  - type: webhook', '    name: hook', '    url: https://example.com/h', '    concurrency: 0',
+      '  - type: webhook', '    name: hook', '    url: https://example.com/h2',
+      '  - type: pagerduty', '    routingKey: k', '    resolveAfterMinutes: 0.5', '    aggregateSeconds: 60',
+      '  - type: file',
+    ].join('\n'));
+    expect(p).toEqual([
+      expect.stringMatching(/^c\.yaml:2:11: sinks\[0\]\.type: unknown sink type "slak"; use one of stdout, file, webhook, slack, pagerduty, alertmanager/),
+      expect.stringMatching(/^c\.yaml:5:10: sinks\[1\]\.url: must be an https URL \(plain http only to loopback, or with allowInsecure: true\), got "http:\/\/hooks\.slack\.com\/…"/),
+      expect.stringMatching(/^c\.yaml:9:18: sinks\[2\]\.concurrency: Too small/),
+      expect.stringMatching(/^c\.yaml:16:23: sinks\[4\]\.aggregateSeconds: must be shorter than resolveAfterMinutes, or a repeating problem is resolved between follow-ups, got 60/),
+      'c.yaml:17:5: sinks[5].path: a file sink needs "path"',
+      expect.stringMatching(/^c\.yaml:\d+:\d+: sinks\[3\]\.name: sink name "hook" is already used by sinks\.2/),
+    ]);
+    expect(p.join('\n')).not.toContain('SECRET');
+  });
+
+  it('spool defaults and limits', () => {
+    expect(loadConfig(undefined).spool).toEqual({ dir: '/var/lib/peregrine/spool', maxMiBPerSink: 64 });
+    expect(problems('spool:\n  maxMiBPerSink: 0\n')).toEqual([expect.stringMatching(/^c\.yaml:2:18: spool\.maxMiBPerSink: Too small/)]);
+  });
 });

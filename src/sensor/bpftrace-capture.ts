@@ -84,7 +84,9 @@ export class BpftraceCapture {
     const out: SensorEvent[] = [];
     let stderr = '';
     const flush = (): void => {
-      this.assembler.flush(out, 5);
+      // A record's lines are written by one probe but can reach us in separate reads when
+      // bpftrace is descheduled between them (a busy node): 50 ms of silence completes it.
+      this.assembler.flush(out, 50);
       this.deliver(out);
     };
     return new Promise((resolve, reject) => {

@@ -17,7 +17,7 @@ export const alertmanagerSinkPlugin = sinkPlugin({
   example: { url: 'http://alertmanager.monitoring.svc:9093', allowInsecure: true, resolveAfterMinutes: 15 },
   build: (o) => ({
     transport: new HttpTransport({
-      url: `${o.url.replace(/\/+$/, '')}/api/v2/alerts`, timeoutMs: o.timeoutMs, maxSockets: o.concurrency,
+      url: `${o.url.replace(/\/+$/, '')}/api/v2/alerts`, timeoutMs: o.timeoutMs, connections: o.concurrency,
       render: (a) => JSON.stringify([alertmanagerAlert(a, new Date(), o.resolveAfterMinutes * 60_000)]),
     }),
   }),

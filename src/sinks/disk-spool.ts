@@ -221,7 +221,9 @@ export class DiskSpool {
       if (r.idx < r.lines.length) {
         this.count--;
         this.cursorDirty = true;
-        return r.lines[r.idx++];
+        const record = r.lines[r.idx++];
+        if (r.idx === r.lines.length && this.segments.length > 1 && r.loadedBytes >= seg.bytes) this.retire(seg);
+        return record;
       }
       // appended since it was loaded (it is, or was until lately, the segment being written)
       if (this.segments.length === 1) this.flush();
@@ -232,12 +234,17 @@ export class DiskSpool {
         continue;
       }
       if (this.segments.length === 1) return undefined;
-      unlinkSync(this.path(seg.id));
-      this.diskBytes -= seg.bytes;
-      this.segments.shift();
-      this.read = undefined;
-      this.checkpoint();
+      this.retire(seg);
     }
+  }
+
+  /** Deletes the oldest segment, read to its end. */
+  private retire(seg: Segment): void {
+    unlinkSync(this.path(seg.id));
+    this.diskBytes -= seg.bytes;
+    this.segments.shift();
+    this.read = undefined;
+    this.checkpoint();
   }
 
   /** Saves the read position (atomically: write aside, rename). */

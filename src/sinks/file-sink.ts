@@ -16,13 +16,15 @@ export interface FileSinkOptions {
 /**
  * Falco JSON alerts, one per line, appended to a file. Lines written in one tick are written
  * together (synchronously: a local file keeps up with any alert rate, and rotation stays exact).
- * Size-based rotation (`path` → `path.1` → … → `path.N`, the oldest deleted); `reopen` (SIGHUP)
+ * Size-based rotation of regular files (`path` → `path.1` → … → `path.N`, the oldest deleted;
+ * devices and pipes are never rotated); `reopen` (SIGHUP)
  * re-opens `path` so an external logrotate can move it away. Write errors (disk full) are counted
  * as failed, logged at a bounded rate, and the file is re-opened on the next write.
  */
 export class FileSink implements AlertSink {
   private fd: number | undefined;
   private size = 0;
+  private regular = true;
   private lines: string[] = [];
   private scheduled = false;
   private readonly limiter = new RateLimiter();
@@ -38,7 +40,9 @@ export class FileSink implements AlertSink {
 
   private open(): void {
     this.fd = openSync(this.opts.path, 'a', 0o640);
-    this.size = fstatSync(this.fd).size;
+    const st = fstatSync(this.fd);
+    this.regular = st.isFile(); // a device or pipe (/dev/null, a FIFO) is never rotated
+    this.size = st.size;
   }
 
   write(alert: Alert): void {
@@ -66,7 +70,7 @@ export class FileSink implements AlertSink {
     for (const line of lines) {
       const bytes = Buffer.byteLength(line);
       // rotate before a line that would cross the limit (a file holds at least one line)
-      if (this.opts.maxBytes > 0 && this.size + chunkBytes + bytes > this.opts.maxBytes && this.size + chunkBytes > 0) {
+      if (this.regular && this.opts.maxBytes > 0 && this.size + chunkBytes + bytes > this.opts.maxBytes && this.size + chunkBytes > 0) {
         out();
         this.rotate();
       }

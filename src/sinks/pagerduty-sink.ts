@@ -25,7 +25,7 @@ export const pagerdutySinkPlugin = sinkPlugin({
   example: { routingKeyFile: '/etc/peregrine/secrets/pagerduty-routing-key', region: 'us', minPriority: 'Error', resolveAfterMinutes: 30 },
   build: (o) => ({
     transport: new HttpTransport({
-      url: o.url ?? ENDPOINTS[o.region], timeoutMs: o.timeoutMs, maxSockets: o.concurrency,
+      url: o.url ?? ENDPOINTS[o.region], timeoutMs: o.timeoutMs, connections: o.concurrency,
       render: (a) => JSON.stringify(pagerdutyEvent(a, o.routingKey, isResolution(a) ? 'resolve' : 'trigger')),
     }),
     resolveAfterMs: o.resolveAfterMinutes === undefined ? undefined : o.resolveAfterMinutes * 60_000,

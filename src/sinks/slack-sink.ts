@@ -17,5 +17,5 @@ export const slackSinkPlugin = sinkPlugin({
   schema: z.object({ ...commonSinkKeys(60), ...remoteSinkKeys, url: z.string().url() }).strict()
     .refine((o) => isSecureUrl(o.url, o.allowInsecure), { message: SECURE_URL_MESSAGE, path: ['url'] }),
   example: { urlFile: '/etc/peregrine/secrets/slack-webhook-url', minPriority: 'Warning' },
-  build: (o) => ({ transport: new HttpTransport({ url: o.url, render: (a) => JSON.stringify(slackMessage(a, repeatsOf(a))), timeoutMs: o.timeoutMs, maxSockets: o.concurrency }) }),
+  build: (o) => ({ transport: new HttpTransport({ url: o.url, render: (a) => JSON.stringify(slackMessage(a, repeatsOf(a))), timeoutMs: o.timeoutMs, connections: o.concurrency }) }),
 });

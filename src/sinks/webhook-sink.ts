@@ -13,5 +13,5 @@ export const webhookSinkPlugin = sinkPlugin({
     hmacSecret: z.string().min(1).optional(),
   }).strict().refine((o) => isSecureUrl(o.url, o.allowInsecure), { message: SECURE_URL_MESSAGE, path: ['url'] }),
   example: { url: 'https://falcosidekick.falco.svc:2801/', hmacSecretFile: '/etc/peregrine/secrets/webhook-hmac' },
-  build: (o) => ({ transport: new HttpTransport({ url: o.url, headers: o.headers, hmacSecret: o.hmacSecret, timeoutMs: o.timeoutMs, maxSockets: o.concurrency }) }),
+  build: (o) => ({ transport: new HttpTransport({ url: o.url, headers: o.headers, hmacSecret: o.hmacSecret, timeoutMs: o.timeoutMs, connections: o.concurrency }) }),
 });

@@ -10,6 +10,15 @@ export async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
+/** Polls an async `cond` every 50 ms; fails after `ms`. */
+export async function untilAsync(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Reads a source's batches until `n` events or alerts arrived; fails after `ms` with its stats. */
 export async function collect(src: EventSource, n: number, ms = 10_000): Promise<Array<SyscallEvent | Alert>> {
   const out: Array<SyscallEvent | Alert> = [];

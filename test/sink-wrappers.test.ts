@@ -1,0 +1,145 @@
+/** The wrappers every sink gets (filter, folding, resolution) and the file sink, through buildSink. */
+import { existsSync, mkdtempSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Alert } from '../src/event/index.js';
+import { buildSink, type SinkObserver } from '../src/sinks/index.js';
+import { HttpReceiver } from './helpers/http-receiver.js';
+import { until } from './helpers/wait.js';
+
+const base: Alert = {
+  time: '2026-11-29T10:00:00.000000000Z', rule: 'Read sensitive file', priority: 'Warning', source: 'syscall', tags: ['filesystem'], hostname: 'node-7',
+  output: 'cat read /etc/shadow', output_fields: { 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-1', 'k8s.workload.name': 'web', 'proc.name': 'cat' },
+};
+
+function counter(): SinkObserver & { n: Record<string, number> } {
+  const n: Record<string, number> = {};
+  return { n, outcome: (_s, o, k) => void (n[o] = (n[o] ?? 0) + k), latency: () => undefined };
+}
+
+const receivers: HttpReceiver[] = [];
+afterEach(async () => {
+  await Promise.all(receivers.splice(0).map((r) => r.stop()));
+});
+async function receiver(): Promise<HttpReceiver> {
+  const r = await new HttpReceiver().listen();
+  receivers.push(r);
+  return r;
+}
+
+describe('PagerDuty: resolve after a quiet period', () => {
+  it('triggers, folds nothing away when aggregation is off, and resolves the same dedup key once quiet', async () => {
+    const r = await receiver();
+    const dir = mkdtempSync(join(tmpdir(), 'pd-'));
+    const sink = buildSink({ type: 'pagerduty', routingKey: 'RK', url: `${r.url}/enqueue`, resolveAfterMinutes: 0.01, aggregateSeconds: 0 }, { name: 'pd', spoolDir: dir });
+    sink.write(base);
+    await new Promise((res) => setTimeout(res, 300));
+    sink.write(base); // a repeat inside the quiet period restarts it
+    await until(() => r.received.length >= 3, 5_000);
+    const at = r.received.map((q) => q.at);
+    const events = r.bodies<{ event_action: string; dedup_key: string; routing_key: string }>();
+    expect(events.map((e) => e.event_action)).toEqual(['trigger', 'trigger', 'resolve']);
+    expect(new Set(events.map((e) => e.dedup_key)).size).toBe(1);
+    expect(events[2]).toEqual({ routing_key: 'RK', event_action: 'resolve', dedup_key: events[0].dedup_key });
+    expect(at[2] - at[1]).toBeGreaterThanOrEqual(550); // quiet measured from the last repeat
+    await sink.close();
+    expect(r.received.length).toBe(3);
+  });
+
+  it('open problems survive a restart and are resolved by the next process', async () => {
+    const r = await receiver();
+    const dir = mkdtempSync(join(tmpdir(), 'pd-'));
+    const cfg = { type: 'pagerduty', routingKey: 'RK', url: `${r.url}/enqueue`, resolveAfterMinutes: 0.02, aggregateSeconds: 0 };
+    const first = buildSink(cfg, { name: 'pd', spoolDir: dir });
+    first.write(base);
+    await until(() => r.received.length === 1);
+    await first.close();
+    expect(existsSync(join(dir, 'pd', 'open-problems.jsonl'))).toBe(true);
+    const second = buildSink(cfg, { name: 'pd', spoolDir: dir });
+    await until(() => r.received.length === 2, 5_000);
+    expect(r.bodies<{ event_action: string }>().map((e) => e.event_action)).toEqual(['trigger', 'resolve']);
+    await second.close();
+  });
+});
+
+describe('per-sink filter', () => {
+  it('minimum priority, rule names and tags; the rest counted as filtered', async () => {
+    const r = await receiver();
+    const obs = counter();
+    const sink = buildSink({ type: 'webhook', url: `${r.url}/hook`, minPriority: 'Error', tags: ['mitre_execution', 'container'], aggregateSeconds: 0 }, { name: 'w', observer: obs });
+    sink.write({ ...base, priority: 'Critical', tags: ['container'] }); // taken
+    sink.write({ ...base, priority: 'Warning', tags: ['container'] }); // below the floor
+    sink.write({ ...base, priority: 'Critical', tags: ['network'] }); // no wanted tag
+    await sink.close();
+    expect(r.received.length).toBe(1);
+    expect(obs.n).toMatchObject({ sent: 1, filtered: 2 });
+    const byRule = buildSink({ type: 'webhook', url: `${r.url}/hook`, rules: ['Terminal shell in container'], aggregateSeconds: 0 }, { name: 'w2', observer: obs });
+    byRule.write(base);
+    byRule.write({ ...base, rule: 'Terminal shell in container' });
+    await byRule.close();
+    expect(r.bodies<{ rule: string }>().map((b) => b.rule)).toEqual(['Read sensitive file', 'Terminal shell in container']);
+    expect(obs.n.filtered).toBe(3);
+  });
+
+  it('folding counts the folded repeats and lets a resolution through at once', async () => {
+    const r = await receiver();
+    const obs = counter();
+    const sink = buildSink({ type: 'webhook', url: `${r.url}/hook`, aggregateSeconds: 60 }, { name: 'w', observer: obs });
+    for (let i = 0; i < 5; i++) sink.write(base);
+    sink.write({ ...base, output_fields: { ...base.output_fields, 'peregrine.resolved': true } });
+    await sink.flush(); // closes the window: the follow-up goes out
+    await sink.close();
+    expect(obs.n).toMatchObject({ folded: 4, sent: 3 });
+    const bodies = r.bodies<{ output_fields: Record<string, unknown> }>();
+    expect(bodies[1].output_fields['peregrine.resolved']).toBe(true);
+    expect(bodies[2].output_fields['peregrine.repeat_count']).toBe(4);
+  });
+});
+
+describe('file sink', () => {
+  it('rotates by size, keeps maxFiles, and loses no line in the files it keeps', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'file-'));
+    const path = join(dir, 'alerts.jsonl');
+    const sink = buildSink({ type: 'file', path, maxSizeMB: 0.01, maxFiles: 2 }, { name: 'file' }); // ~10 KB per file
+    const line = (i: number): Alert => ({ ...base, output: `alert ${i} ${'x'.repeat(300)}` });
+    for (let i = 0; i < 60; i++) sink.write(line(i)); // ~33 KB: more than the three files keep
+    await sink.flush();
+    await sink.close();
+    const read = (p: string): number[] => readFileSync(p, 'utf8').trim().split('\n').map((l) => Number(/alert (\d+)/.exec((JSON.parse(l) as Alert).output)![1]));
+    const files = [`${path}.2`, `${path}.1`, path];
+    for (const f of files) {
+      expect(existsSync(f), f).toBe(true);
+      expect(readFileSync(f).length).toBeLessThanOrEqual(10 * 1024 * 1.05);
+    }
+    expect(existsSync(`${path}.3`)).toBe(false);
+    const all = files.flatMap(read);
+    // oldest in .2, newest in the live file: the newest alerts, in order, none missing or repeated
+    expect(all[0]).toBeGreaterThan(0);
+    expect(all).toEqual(Array.from({ length: 60 - all[0] }, (_, i) => all[0] + i));
+  });
+
+  it('never rotates a device (/dev/null) however much is written', async () => {
+    const sink = buildSink({ type: 'file', path: '/dev/null', maxSizeMB: 0.001 }, { name: 'null' });
+    for (let i = 0; i < 100; i++) sink.write(base);
+    await sink.close();
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    expect(existsSync('/dev/null.1')).toBe(false);
+  });
+
+  it('reopen (SIGHUP) starts a new file after logrotate moved the old one away', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'file-'));
+    const path = join(dir, 'alerts.jsonl');
+    const sink = buildSink({ type: 'file', path, maxSizeMB: 0 }, { name: 'file' });
+    sink.write({ ...base, output: 'before' });
+    await sink.flush();
+    renameSync(path, `${path}.rotated`);
+    sink.write({ ...base, output: 'still the old file (not reopened yet)' });
+    await sink.flush();
+    sink.reopen();
+    sink.write({ ...base, output: 'after' });
+    await sink.close();
+    expect(readFileSync(`${path}.rotated`, 'utf8')).toContain('still the old file');
+    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as Alert).output)).toEqual(['after']);
+  });
+});
