@@ -1,6 +1,6 @@
 /** The daemon (Agent) in-process and as `peregrine run`: pipeline, reload, metrics, health, drain. */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -138,6 +138,34 @@ describe('peregrine run (child process)', () => {
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code, err).toBe(0);
+  });
+
+  it('SIGHUP re-opens the alert file after logrotate moved it (and keeps running)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hup-'));
+    const port = await freePort();
+    const out = join(dir, 'alerts.jsonl');
+    writeFileSync(join(dir, 'c.yaml'), `sources:\n  - type: falco-http\n    listen: 127.0.0.1:${port}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\nlog:\n  level: warn\n`);
+    const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    const post = (rule: string): Promise<Response> => fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify({ rule, priority: 'Critical', output: rule, output_fields: {} }) });
+    const lines = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { rule: string }).rule);
+    try {
+      await until(() => err.includes('running;'), 20_000);
+      await post('Before rotation');
+      await until(() => existsSync(out) && lines(out).length === 1, 5_000);
+      renameSync(out, `${out}.1`); // what logrotate does
+      child.kill('SIGHUP');
+      await until(() => existsSync(out), 5_000);
+      await post('After rotation');
+      await until(() => lines(out).length === 1, 5_000);
+      expect(lines(`${out}.1`)).toEqual(['Before rotation']);
+      expect(lines(out)).toEqual(['After rotation']);
+      child.kill('SIGTERM');
+      expect(await new Promise<number | null>((r) => child.on('exit', r)), err).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
 

@@ -35,8 +35,8 @@ interface FalcoTest {
 /** Tests that do not apply to a rule engine, each with the reason. */
 const SKIPPED: Record<string, string> = {
   grpc_unix_socket_outputs: 'Falco gRPC output server: an output channel, not the engine (the sources issue covers Falco gRPC as an input)',
-  file_output_strict: 'Falco file output channel (sinks issue); the same content is checked by stdout_output_strict',
-  program_output_strict: 'Falco program output channel (sinks issue); the same content is checked by stdout_output_strict',
+  file_output_strict: "Falco's text file output (json_output: false); Peregrine's file sink writes Falco JSON alerts whose `output` is this text, checked by stdout_output_strict",
+  program_output_strict: 'Falco program output channel (pipes alerts to a command); Peregrine has no program sink; the content is checked by stdout_output_strict',
   json_output_no_output_property: 'Falco output config option json_include_output_property; Peregrine alerts always carry "output"',
   json_output_no_tags_property: 'Falco output config option json_include_tags_property; Peregrine alerts always carry "tags"',
 };

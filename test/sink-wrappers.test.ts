@@ -3,9 +3,11 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, statSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Alert } from '../src/event/index.js';
-import { buildSink, type SinkObserver } from '../src/sinks/index.js';
-import { HttpReceiver } from './helpers/http-receiver.js';
+import { createHmac } from 'node:crypto';
+import { alertToJson, type Alert } from '../src/event/index.js';
+import { NO_OBSERVER, buildSink, pagerdutyEvent, sinkPluginFor, slackMessage, type SinkObserver } from '../src/sinks/index.js';
+import { silentLogger } from '../src/telemetry/index.js';
+import { HttpReceiver, type Received } from './helpers/http-receiver.js';
 import { until } from './helpers/wait.js';
 
 const base: Alert = {
@@ -27,6 +29,39 @@ async function receiver(): Promise<HttpReceiver> {
   receivers.push(r);
   return r;
 }
+
+describe('exact bodies and headers on real receivers', () => {
+  it('webhook: Falco JSON byte for byte, custom headers, HMAC signature; Slack, PagerDuty: exactly the message formats', async () => {
+    const r = await receiver();
+    const alert: Alert = { ...base, output_fields: { ...base.output_fields, 'evt.rawtime': 1_764_410_400_123_456_789n } };
+    const sinks = [
+      buildSink({ type: 'webhook', url: `${r.url}/hook`, headers: { 'X-Team': 'sec' }, hmacSecret: 'k3y' }, { name: 'hook' }),
+      buildSink({ type: 'slack', url: `${r.url}/slack` }, { name: 'slack' }),
+      buildSink({ type: 'pagerduty', routingKey: 'RK', url: `${r.url}/pd` }, { name: 'pd' }),
+    ];
+    for (const s of sinks) s.write(alert);
+    await Promise.all(sinks.map((s) => s.close()));
+    const at = (path: string): Received => r.received.find((q) => q.path === path)!;
+    const hook = at('/hook');
+    expect(hook.body).toBe(alertToJson(alert));
+    expect(hook.body).toContain('"evt.rawtime":1764410400123456789'); // 64-bit exact
+    expect(hook.headers).toMatchObject({ 'content-type': 'application/json', 'user-agent': 'peregrine', 'x-team': 'sec', 'x-peregrine-signature': `sha256=${createHmac('sha256', 'k3y').update(hook.body).digest('hex')}` });
+    expect(JSON.parse(at('/slack').body)).toEqual(slackMessage(alert));
+    expect(JSON.parse(at('/pd').body)).toEqual(JSON.parse(JSON.stringify(pagerdutyEvent(alert, 'RK'))));
+    for (const p of ['/slack', '/pd']) expect(at(p).headers['content-type']).toBe('application/json');
+  });
+
+  it('PagerDuty regions: US and EU endpoints', () => {
+    const target = (region: string): string => {
+      const plugin = sinkPluginFor('pagerduty')!;
+      const b = plugin.build(plugin.schema.parse({ routingKey: 'RK', region }), { name: 'pd', logger: silentLogger(), observer: NO_OBSERVER, stdout: process.stdout });
+      if (!('transport' in b)) throw new Error('PagerDuty is a remote sink');
+      b.transport.close();
+      return b.transport.target;
+    };
+    expect([target('us'), target('eu')]).toEqual(['https://events.pagerduty.com/…', 'https://events.eu.pagerduty.com/…']);
+  });
+});
 
 describe('PagerDuty: resolve after a quiet period', () => {
   it('triggers, folds nothing away when aggregation is off, and resolves the same dedup key once quiet', async () => {
