@@ -185,7 +185,7 @@ describe('delivery: the spool', () => {
   it('a full spool drops the oldest alerts and counts them (dropped: spool_full)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sp-'));
     const obs = counter();
-    const spool = DiskSpool.open(dir, { maxBytes: 64 * 1024, segmentBytes: 8 * 1024, onDrop: (n) => s.onSpoolDrop(n) });
+    const spool = DiskSpool.open(dir, { maxBytes: 64 * 1024, segmentBytes: 8 * 1024, onDrop: (n, reason) => s.onSpoolDrop(n, reason) });
     const s = sink(`http://127.0.0.1:${await freePort()}/hook`, { observer: obs, maxAttempts: 1, queueSize: 1, spool });
     await until(() => (s.write(alert(0)), !s.stats().up));
     for (let i = 1; i <= 2000; i++) s.write({ ...alert(i), output: 'x'.repeat(200) });

@@ -46,7 +46,7 @@ export function buildSink(config: { readonly type: string } & Readonly<Record<st
   else {
     const r = o as RemoteSinkOptions;
     stateDir = opts.spoolDir && r.spool ? join(opts.spoolDir, opts.name) : undefined;
-    const spool = stateDir ? DiskSpool.open(stateDir, { maxBytes: opts.spoolMaxBytes ?? 64 * 1024 * 1024, onDrop: (n) => delivering.onSpoolDrop(n) }) : undefined;
+    const spool = stateDir ? DiskSpool.open(stateDir, { maxBytes: opts.spoolMaxBytes ?? 64 * 1024 * 1024, onDrop: (n, reason, err) => delivering.onSpoolDrop(n, reason, err) }) : undefined;
     const delivering = new DeliveringSink({
       name: opts.name, transport: built.transport, queueSize: r.queueSize, concurrency: r.concurrency, maxAttempts: opts.maxAttempts ?? r.maxAttempts,
       spool, logger, observer,

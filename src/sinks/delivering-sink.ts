@@ -251,9 +251,9 @@ export class DeliveringSink implements AlertSink {
     return this.idle ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
   }
 
-  /** Counts records the full spool deleted unread as `dropped{reason=spool_full}` (wired by whoever opened the spool). */
-  onSpoolDrop(n: number): void {
-    this.drop(n, 'spool_full');
+  /** Counts records the spool lost (full, or an I/O error) as dropped (wired by whoever opened the spool). */
+  onSpoolDrop(n: number, reason: string, err?: Error): void {
+    this.drop(n, reason, err?.message);
   }
 
   close(deadlineAt?: number): Promise<void> {

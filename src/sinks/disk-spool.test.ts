@@ -1,6 +1,7 @@
-import { mkdtempSync, readdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DiskSpool, SpoolError } from './disk-spool.js';
 
@@ -86,10 +87,64 @@ describe('DiskSpool', () => {
     b.close();
   });
 
+  it('an I/O error loses only the records it touched, counted; the spool goes on in a new segment', () => {
+    const d = dir();
+    const drops: Array<[number, string]> = [];
+    const s = DiskSpool.open(d, { maxBytes: 1 << 20, onDrop: (n, reason) => void drops.push([n, reason]) });
+    s.append([rec(1)]);
+    s.flush();
+    expect(s.shift()).toBe(rec(1));
+    const seg = readdirSync(d).find((f) => f.endsWith('.jsonl'))!;
+    rmSync(join(d, seg));
+    mkdirSync(join(d, seg)); // the segment being written can no longer be written
+    s.append([rec(2), rec(3)]);
+    expect(() => s.flush()).not.toThrow();
+    expect(drops).toEqual([[2, 'spool_io_error']]);
+    s.append([rec(4)]);
+    expect(drain(s)).toEqual([rec(4)]);
+    expect(s.size).toBe(0);
+    s.close();
+    s.append([rec(5)]); // after close: counted, never thrown
+    expect(drops.at(-1)).toEqual([1, 'spool_io_error']);
+  });
+
   it('a directory that cannot be used is a SpoolError saying what to do', () => {
     const file = join(dir(), 'not-a-dir');
     writeFileSync(file, '');
     expect(() => DiskSpool.open(join(file, 'x'), { maxBytes: 1 << 20 })).toThrow(SpoolError);
     expect(() => DiskSpool.open(join(file, 'x'), { maxBytes: 1 << 20 })).toThrow(/spool directory .*not-a-dir\/x: ENOTDIR; make it writable .* or disable spooling for this sink \(spool: false\)/);
+  });
+
+  it('property: any mix of appends, reads, flushes and restarts reads back exactly what was appended, in order', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('append' as const), n: fc.integer({ min: 1, max: 40 }) }),
+      fc.record({ kind: fc.constant('shift' as const), n: fc.integer({ min: 1, max: 60 }) }),
+      fc.record({ kind: fc.constant('flush' as const) }),
+      fc.record({ kind: fc.constant('restart' as const) }),
+    );
+    fc.assert(fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+      const d = dir();
+      const opts = { maxBytes: 1 << 22, segmentBytes: 4096 };
+      let s = DiskSpool.open(d, opts);
+      const model: string[] = [];
+      let next = 0;
+      for (const o of ops) {
+        if (o.kind === 'append') {
+          const batch = Array.from({ length: o.n }, () => rec(next++));
+          s.append(batch);
+          model.push(...batch);
+        } else if (o.kind === 'shift') {
+          for (let i = 0; i < o.n; i++) expect(s.shift()).toBe(model.shift());
+        } else if (o.kind === 'flush') s.flush();
+        else {
+          s.close();
+          s = DiskSpool.open(d, opts);
+        }
+        expect(s.size).toBe(model.length);
+      }
+      expect(drain(s)).toEqual(model);
+      s.close();
+      rmSync(d, { recursive: true });
+    }), { numRuns: 60 });
   });
 });

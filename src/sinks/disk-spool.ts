@@ -6,8 +6,11 @@ export interface DiskSpoolOptions {
   readonly maxBytes: number;
   /** Bytes per segment file (default: maxBytes / 16, at most 1 MiB). */
   readonly segmentBytes?: number;
-  /** Records deleted unread because the spool was full. */
-  readonly onDrop?: (records: number) => void;
+  /**
+   * Records lost: deleted unread because the spool was full (`spool_full`), or not written or
+   * not readable because of an I/O error (`spool_io_error`, with the error).
+   */
+  readonly onDrop?: (records: number, reason: 'spool_full' | 'spool_io_error', err?: Error) => void;
 }
 
 /** A spool directory that cannot be used: says which and what to do. */
@@ -44,8 +47,9 @@ const CHECKPOINT_MS = 1_000;
  * `0000000001.jsonl`, … in one directory, and `cursor.json` (the segment and line read up to).
  * Survives restarts: records appended and not yet read are read after the next `open`.
  *
- * Contract: `append` never blocks on a full spool — the oldest segments are deleted and counted
- * (`onDrop`); appends reach the disk within one event-loop tick (or at once when large) and on
+ * Contract: `append`, `flush`, `shift` and `close` never throw once open. A full spool deletes its
+ * oldest segments, counted (`onDrop`); an I/O error loses only the records it touched, counted
+ * (`onDrop`, `spool_io_error`). Appends reach the disk within one event-loop tick (or at once when large) and on
  * `close`; the read position is saved at least once a second and on `close`, so a process
  * killed without warning re-reads at most a second of records (duplicates, never gaps). Each
  * process appends to a new segment, so a torn last line from a crash stays one bad record.
@@ -137,7 +141,10 @@ export class DiskSpool {
 
   /** Appends records (each one line: no `\n` inside). */
   append(records: readonly string[]): void {
-    if (this.closed) throw new SpoolError(`spool ${this.dir} is closed`);
+    if (this.closed) {
+      if (records.length) this.opts.onDrop?.(records.length, 'spool_io_error', new SpoolError(`spool ${this.dir} is closed`));
+      return;
+    }
     for (const r of records) {
       this.pending.push(r);
       this.pendingBytes += Buffer.byteLength(r) + 1;
@@ -179,15 +186,32 @@ export class DiskSpool {
     if (this.cursorDirty && Date.now() - this.lastCheckpoint >= CHECKPOINT_MS) this.checkpoint();
   }
 
-  /** Appends whole records to the segment being written. */
+  /**
+   * Appends whole records to the segment being written. On an I/O error (disk full) the records
+   * are counted as lost and the next records go to a new segment (a partial write stays behind
+   * as at most one bad line).
+   */
   private writeSegment(records: readonly string[], bytes: number): void {
     if (!records.length) return;
     const w = this.segments.at(-1)!;
-    const fd = openSync(this.path(w.id), 'a', 0o600);
     try {
-      writeSync(fd, records.join('\n') + '\n');
-    } finally {
-      closeSync(fd);
+      const fd = openSync(this.path(w.id), 'a', 0o600);
+      try {
+        writeSync(fd, records.join('\n') + '\n');
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      this.count -= records.length;
+      this.opts.onDrop?.(records.length, 'spool_io_error', err as Error);
+      try {
+        w.bytes = statSync(this.path(w.id)).size; // what did reach the disk is read (and judged) later
+      } catch {
+        // the file is gone: nothing of it will be read
+      }
+      this.diskBytes = this.segments.reduce((n, s) => n + s.bytes, 0);
+      this.segments.push({ id: w.id + 1, bytes: 0, records: 0 });
+      return;
     }
     w.bytes += bytes;
     w.records += records.length;
@@ -200,11 +224,11 @@ export class DiskSpool {
       const oldest = this.segments.shift()!;
       const unread = this.read?.id === oldest.id ? this.read.lines.length - this.read.idx : oldest.records;
       if (this.read?.id === oldest.id) this.read = undefined;
-      unlinkSync(this.path(oldest.id));
+      this.unlink(oldest.id);
       this.diskBytes -= oldest.bytes;
       this.count -= unread;
       this.cursorDirty = true;
-      if (unread > 0) this.opts.onDrop?.(unread);
+      if (unread > 0) this.opts.onDrop?.(unread, 'spool_full');
     }
   }
 
@@ -214,7 +238,22 @@ export class DiskSpool {
       if (this.count === 0) return undefined;
       const seg = this.segments[0];
       if (!this.read) {
-        const text = readFileSync(this.path(seg.id), 'utf8');
+        if (seg === this.segments.at(-1)) this.flush(); // the segment being written: its pending records first
+        let text = '';
+        try {
+          if (seg.bytes > 0) text = readFileSync(this.path(seg.id), 'utf8');
+        } catch (err) {
+          // unreadable (removed or damaged from outside): its records are lost, counted
+          this.count -= seg.records;
+          if (seg.records) this.opts.onDrop?.(seg.records, 'spool_io_error', err as Error);
+          if (this.segments.length === 1) {
+            seg.records = 0;
+            seg.bytes = 0;
+            return undefined;
+          }
+          this.retire(seg);
+          continue;
+        }
         this.read = { id: seg.id, lines: splitLines(text), idx: 0, loadedBytes: Buffer.byteLength(text) };
       }
       const r = this.read;
@@ -228,7 +267,12 @@ export class DiskSpool {
       // appended since it was loaded (it is, or was until lately, the segment being written)
       if (this.segments.length === 1) this.flush();
       if (r.loadedBytes < seg.bytes) {
-        const tail = readTail(this.path(seg.id), r.loadedBytes);
+        let tail = '';
+        try {
+          tail = readTail(this.path(seg.id), r.loadedBytes);
+        } catch {
+          // cut short from outside: move on (below)
+        }
         r.loadedBytes = tail ? r.loadedBytes + Buffer.byteLength(tail) : seg.bytes; // a file cut short from outside: move on
         r.lines.push(...splitLines(tail));
         continue;
@@ -240,20 +284,35 @@ export class DiskSpool {
 
   /** Deletes the oldest segment, read to its end. */
   private retire(seg: Segment): void {
-    unlinkSync(this.path(seg.id));
+    this.unlink(seg.id);
     this.diskBytes -= seg.bytes;
     this.segments.shift();
     this.read = undefined;
     this.checkpoint();
   }
 
-  /** Saves the read position (atomically: write aside, rename). */
+  private unlink(id: number): void {
+    try {
+      unlinkSync(this.path(id));
+    } catch {
+      // already gone
+    }
+  }
+
+  /**
+   * Saves the read position (atomically: write aside, rename). When it cannot be saved, the
+   * next start reads from the last saved position: duplicates, never gaps.
+   */
   private checkpoint(): void {
     const position = this.read ? { segment: this.read.id, line: this.read.idx } : { segment: this.segments[0]?.id ?? 0, line: 0 };
     const tmp = join(this.dir, `${CURSOR}.tmp`);
-    writeFileSync(tmp, JSON.stringify(position), { mode: 0o600 });
-    renameSync(tmp, join(this.dir, CURSOR));
-    this.cursorDirty = false;
+    try {
+      writeFileSync(tmp, JSON.stringify(position), { mode: 0o600 });
+      renameSync(tmp, join(this.dir, CURSOR));
+      this.cursorDirty = false;
+    } catch {
+      // retried at the next checkpoint
+    }
     this.lastCheckpoint = Date.now();
   }
 
