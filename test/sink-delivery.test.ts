@@ -182,6 +182,15 @@ describe('delivery: the spool', () => {
     c.close();
   });
 
+  it('an alert the receiver always refuses with a 5xx does not block the others', async () => {
+    const r = await (await receiver((q) => (q.body.includes('"R0"') ? { status: 500 } : undefined))).listen();
+    const s = sink(`${r.url}/hook`, { maxAttempts: 1, concurrency: 1, spool: DiskSpool.open(mkdtempSync(join(tmpdir(), 'sp-')), { maxBytes: 1 << 20 }) });
+    for (let i = 0; i < 6; i++) s.write(alert(i)); // R0 fails first: the receiver looks down
+    await until(() => r.received.length === 5, 10_000);
+    expect(rules(r)).toEqual(['R1', 'R2', 'R3', 'R4', 'R5']);
+    await s.close(Date.now());
+  });
+
   it('a full spool drops the oldest alerts and counts them (dropped: spool_full)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sp-'));
     const obs = counter();

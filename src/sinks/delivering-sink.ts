@@ -37,6 +37,8 @@ export interface DeliveringSinkOptions {
  * - an alert that still fails after `maxAttempts` marks the receiver **down**: it is held, the
  *   memory queue moves to the spool, and new alerts go straight to the spool; the held alert
  *   probes the receiver with growing pauses (≤ `probeMaxMs`, or Retry-After);
+ * - an alert that fails 5 probes in a row goes to the back of the spool and the next one probes
+ *   (a "poison" alert the receiver always refuses with a 5xx cannot block the others);
  * - a full memory queue moves to the spool too (so the spool stays first in, first out);
  * - when a probe succeeds the sink is **up** again and drains the spool, oldest first, while new
  *   alerts queue behind it on disk;
@@ -55,6 +57,8 @@ export class DeliveringSink implements AlertSink {
   private down = false;
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly probeBackoff: Backoff;
+  /** Failed probes with the alert now at the head. */
+  private probesOfHead = 0;
   private closing = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
@@ -212,8 +216,13 @@ export class DeliveringSink implements AlertSink {
       this.fail(r, error, 1);
       this.markUp();
     } else {
-      this.held.unshift(r);
       this.count('retried', 1);
+      // An alert the receiver keeps failing while others might pass (a "poison" alert) must not
+      // block the sink: after PROBES_PER_ALERT failed probes it goes to the back of the spool.
+      if (++this.probesOfHead >= PROBES_PER_ALERT && this.opts.spool && this.opts.spool.size > 0) {
+        this.probesOfHead = 0;
+        this.toSpool([r]);
+      } else this.held.unshift(r);
       this.scheduleProbe(error.retryAfterMs);
     }
   }
@@ -221,6 +230,7 @@ export class DeliveringSink implements AlertSink {
   private markUp(): void {
     const outage = this.down;
     this.down = false;
+    this.probesOfHead = 0;
     this.probeBackoff.reset();
     this.queue.unshift(...this.held.splice(0));
     if (outage) this.log.info({ sink: this.name, target: this.opts.transport.target, spooled: this.opts.spool?.size ?? 0 }, 'receiver recovered: delivering the spool');
@@ -290,6 +300,9 @@ export class DeliveringSink implements AlertSink {
     return { queued: this.queue.length + this.held.length + this.inFlight.size, spooled: this.opts.spool?.size ?? 0, spoolBytes: this.opts.spool?.bytes ?? 0, up: !this.down };
   }
 }
+
+/** Failed probes with one alert before the next alert probes instead. */
+const PROBES_PER_ALERT = 5;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -46,7 +46,13 @@ export class HttpTransport implements AlertTransport {
   }
 
   async send(alert: Alert): Promise<void> {
-    const body = this.opts.render ? this.opts.render(alert) : alertToJson(alert);
+    let body: string;
+    try {
+      body = this.opts.render ? this.opts.render(alert) : alertToJson(alert);
+    } catch (err) {
+      // a message format that cannot take this alert: retrying cannot help
+      throw new DeliveryError(`cannot build the message: ${(err as Error).message}`, true, undefined, { cause: err });
+    }
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'peregrine', ...this.opts.headers };
     if (this.opts.hmacSecret) headers['x-peregrine-signature'] = `sha256=${createHmac('sha256', this.opts.hmacSecret).update(body).digest('hex')}`;
     let status: number;
