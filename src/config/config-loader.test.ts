@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { SINK_PLUGINS } from '../sinks/index.js';
 import { ConfigError, loadConfig } from './config-loader.js';
 
 function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
@@ -73,5 +75,21 @@ describe('daemon configuration', () => {
   it('spool defaults and limits', () => {
     expect(loadConfig(undefined).spool).toEqual({ dir: '/var/lib/peregrine/spool', maxMiBPerSink: 64 });
     expect(problems('spool:\n  maxMiBPerSink: 0\n')).toEqual([expect.stringMatching(/^c\.yaml:2:18: spool\.maxMiBPerSink: Too small/)]);
+  });
+
+  it('every sink plug-in\'s example is a valid configuration (secrets read from files)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    for (const plugin of SINK_PLUGINS) {
+      const example: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(plugin.example)) {
+        if (k.endsWith('File')) {
+          const f = join(dir, `${plugin.type}-${k}`);
+          writeFileSync(f, k === 'urlFile' ? 'https://hooks.slack.com/services/T0/B0/x\n' : 'secret\n');
+          example[k] = f;
+        } else example[k] = v;
+      }
+      const c = loadConfig(stringify({ sinks: [{ type: plugin.type, ...example }] }), 'c.yaml', {});
+      expect(c.sinks[0], plugin.type).toMatchObject({ type: plugin.type });
+    }
   });
 });

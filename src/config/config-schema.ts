@@ -1,33 +1,26 @@
 import { z } from 'zod';
 import { PRIORITIES, parsePriority } from '../event/index.js';
-import { SINK_PLUGINS, sinkPluginFor } from '../sinks/index.js';
+import { SINK_PLUGINS } from '../sinks/index.js';
 import { SOURCE_PLUGINS } from '../sources/index.js';
 
 const priority = z.string().refine((p) => parsePriority(p) !== undefined, { message: `must be a priority: ${PRIORITIES.join(', ')}` });
 
-/** One source: `type` picks the plug-in; the rest is validated by that plug-in's schema. */
-const Source = z.object({ type: z.string() }).passthrough().superRefine((s, ctx) => {
-  const plugin = SOURCE_PLUGINS.find((p) => p.type === s.type);
-  if (!plugin) {
-    ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown source type ${JSON.stringify(s.type)}; use one of ${SOURCE_PLUGINS.map((p) => p.type).join(', ')}` });
-    return;
-  }
-  const { type: _type, ...rest } = s;
-  const r = plugin.schema.safeParse(rest);
-  if (!r.success) for (const i of r.error.issues) ctx.addIssue({ ...i, code: 'custom', message: i.message, path: i.path });
-});
+/** One entry of a plug-in list: `type` picks the plug-in; that plug-in's schema validates the rest. */
+function pluginEntry(kind: string, plugins: ReadonlyArray<{ readonly type: string; readonly schema: z.ZodType }>) {
+  return z.object({ type: z.string() }).passthrough().superRefine((s, ctx) => {
+    const plugin = plugins.find((p) => p.type === s.type);
+    if (!plugin) {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown ${kind} type ${JSON.stringify(s.type)}; use one of ${plugins.map((p) => p.type).join(', ')}` });
+      return;
+    }
+    const { type: _type, ...rest } = s;
+    const r = plugin.schema.safeParse(rest);
+    if (!r.success) for (const i of r.error.issues) ctx.addIssue({ ...i, code: 'custom', message: i.message, path: i.path });
+  });
+}
 
-/** One sink: `type` picks the plug-in; the rest is validated by that plug-in's schema. */
-const Sink = z.object({ type: z.string() }).passthrough().superRefine((s, ctx) => {
-  const plugin = sinkPluginFor(s.type);
-  if (!plugin) {
-    ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown sink type ${JSON.stringify(s.type)}; use one of ${SINK_PLUGINS.map((p) => p.type).join(', ')}` });
-    return;
-  }
-  const { type: _type, ...rest } = s;
-  const r = plugin.schema.safeParse(rest);
-  if (!r.success) for (const i of r.error.issues) ctx.addIssue({ ...i, code: 'custom', message: i.message, path: i.path });
-});
+const Source = pluginEntry('source', SOURCE_PLUGINS);
+const Sink = pluginEntry('sink', SINK_PLUGINS);
 
 /** A sink's name: its `name`; else its type, as `type-N` (N its index) when there are several sinks. */
 export function sinkName(sinks: ReadonlyArray<{ readonly type: string; readonly name?: unknown }>, i: number): string {
