@@ -154,6 +154,15 @@ describe('file sink', () => {
     expect(all).toEqual(Array.from({ length: 60 - all[0] }, (_, i) => all[0] + i));
   });
 
+  it('creates the directory; a path that cannot be opened is an error naming the sink and the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'file-'));
+    const sink = buildSink({ type: 'file', path: join(dir, 'a', 'b', 'alerts.jsonl') }, { name: 'file' });
+    sink.write(base);
+    await sink.close();
+    expect(readFileSync(join(dir, 'a', 'b', 'alerts.jsonl'), 'utf8')).toContain('"rule":"Read sensitive file"');
+    expect(() => buildSink({ type: 'file', path: dir }, { name: 'audit' })).toThrow(`file sink audit: cannot open ${dir}: EISDIR; check the path and that the agent may write there`);
+  });
+
   it('never rotates a device (/dev/null) however much is written', async () => {
     const sink = buildSink({ type: 'file', path: '/dev/null', maxSizeMB: 0.001 }, { name: 'null' });
     for (let i = 0; i < 100; i++) sink.write(base);

@@ -1,9 +1,18 @@
-import { closeSync, existsSync, fstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { alertToJson, type Alert } from '../event/index.js';
 import { RateLimiter, type Logger } from '../telemetry/index.js';
 import type { AlertSink, SinkObserver, SinkStats } from './alert-sink.js';
 import { commonSinkKeys, sinkPlugin } from './sink-plugin.js';
+
+/** An alert file that cannot be opened at start-up: says which sink, which file and why. */
+export class FileSinkError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FileSinkError';
+  }
+}
 
 export interface FileSinkOptions {
   readonly path: string;
@@ -35,7 +44,13 @@ export class FileSink implements AlertSink {
     private readonly observer: SinkObserver,
     private readonly log: Logger,
   ) {
-    this.open(); // fails start-up with the OS error when the file cannot be opened
+    try {
+      mkdirSync(dirname(opts.path), { recursive: true });
+      this.open();
+    } catch (err) {
+      // fails start-up saying which file and why
+      throw new FileSinkError(`file sink ${name}: cannot open ${opts.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the path and that the agent may write there`, { cause: err });
+    }
   }
 
   private open(): void {
