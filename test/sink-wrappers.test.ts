@@ -1,6 +1,8 @@
 /** The wrappers every sink gets (filter, folding, resolution) and the file sink, through buildSink. */
 import { existsSync, mkdtempSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
@@ -129,6 +131,27 @@ describe('per-sink filter', () => {
     const bodies = r.bodies<{ output_fields: Record<string, unknown> }>();
     expect(bodies[1].output_fields['peregrine.resolved']).toBe(true);
     expect(bodies[2].output_fields['peregrine.repeat_count']).toBe(4);
+  });
+});
+
+describe('stdout sink', () => {
+  it('an output that does not keep up: alerts beyond 16 MiB waiting are dropped, counted and logged (bounded)', async () => {
+    const stuck = new Writable({ highWaterMark: 1024, write: () => undefined }); // never completes a write
+    const obs = counter();
+    const logs: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logs.push(line) });
+    const sink = buildSink({ type: 'stdout' }, { name: 'stdout', stdout: stuck, observer: obs, logger });
+    const big: Alert = { ...base, output: 'x'.repeat(64 * 1024) };
+    for (let i = 0; i < 400; i++) {
+      sink.write(big);
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(obs.n.sent).toBeGreaterThan(200);
+    expect(obs.n.dropped).toBeGreaterThan(100);
+    expect(obs.n.sent + obs.n.dropped).toBe(400);
+    expect(logs.length).toBeGreaterThanOrEqual(1);
+    expect(logs.length).toBeLessThanOrEqual(3); // rate-limited
+    expect(logs[0]).toContain('standard output does not keep up');
   });
 });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertToJson, type Alert } from '../event/index.js';
+import { RateLimiter, type Logger } from '../telemetry/index.js';
 import type { AlertSink, SinkObserver, SinkStats } from './alert-sink.js';
 import { commonSinkKeys, sinkPlugin } from './sink-plugin.js';
 
@@ -15,17 +16,26 @@ export class StdoutSink implements AlertSink {
   private buf = '';
   private scheduled = false;
 
+  private readonly limiter = new RateLimiter();
+
   constructor(
     readonly name: string,
     private readonly out: NodeJS.WritableStream,
     private readonly observer: SinkObserver,
+    private readonly log: Logger,
   ) {
-    out.on('error', () => observer.outcome(name, 'failed', 1, 'write_error'));
+    out.on('error', (err: Error) => {
+      observer.outcome(name, 'failed', 1, 'write_error');
+      const n = this.limiter.allow('error');
+      if (n >= 0) log.error({ sink: name, err: err.message, suppressed: n }, 'alert output failed');
+    });
   }
 
   write(alert: Alert): void {
     if (this.buf.length + ((this.out as NodeJS.WriteStream).writableLength ?? 0) > MAX_BUFFERED) {
       this.observer.outcome(this.name, 'dropped', 1, 'output_slow');
+      const n = this.limiter.allow('slow');
+      if (n >= 0) this.log.warn({ sink: this.name, suppressed: n }, 'standard output does not keep up: alerts dropped (16 MiB waiting)');
       return;
     }
     this.buf += alertToJson(alert) + '\n';
@@ -71,5 +81,5 @@ export const stdoutSinkPlugin = sinkPlugin({
   type: 'stdout', description: "Falco's JSON alerts, one per line, on standard output (the default)", remote: false,
   schema: z.object(commonSinkKeys(0)).strict(),
   example: {},
-  build: (_o, ctx) => ({ sink: new StdoutSink(ctx.name, ctx.stdout, ctx.observer) }),
+  build: (_o, ctx) => ({ sink: new StdoutSink(ctx.name, ctx.stdout, ctx.observer, ctx.logger) }),
 });
