@@ -134,6 +134,30 @@ describe('per-sink filter', () => {
   });
 });
 
+describe('secrets stay out of logs', () => {
+  it('rejected, failing and unreachable deliveries log the masked target, never the URL path or the routing key', async () => {
+    const r = new HttpReceiver((q) => (q.path.startsWith('/services/') ? { status: 400 } : { status: 500 }));
+    await r.listen();
+    receivers.push(r);
+    const logs: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
+    const dir = mkdtempSync(join(tmpdir(), 'secrets-'));
+    const sinks = [
+      buildSink({ type: 'slack', url: `${r.url}/services/T0/B0/SLACKSECRET` }, { name: 'slack', logger }),
+      buildSink({ type: 'pagerduty', routingKey: 'ROUTINGSECRET', url: `${r.url}/pd`, maxAttempts: 1 }, { name: 'pd', logger, spoolDir: dir }),
+      buildSink({ type: 'webhook', url: 'http://127.0.0.1:9/hook/HOOKSECRET', maxAttempts: 1 }, { name: 'hook', logger }),
+    ];
+    for (const s of sinks) s.write(base);
+    await Promise.all(sinks.map((s) => s.close(Date.now() + 2_000)));
+    const text = logs.join('');
+    expect(text).toContain('alert rejected by the receiver'); // slack: 400
+    expect(text).toContain('receiver down'); // pagerduty: 500, spooled
+    expect(text).toContain('alert delivery failed'); // webhook: refused, no spool
+    expect(text).toContain(`${r.url}/…`);
+    for (const secret of ['SLACKSECRET', 'ROUTINGSECRET', 'HOOKSECRET', '/services/', '/pd']) expect(text).not.toContain(secret);
+  });
+});
+
 describe('stdout sink', () => {
   it('an output that does not keep up: alerts beyond 16 MiB waiting are dropped, counted and logged (bounded)', async () => {
     const stuck = new Writable({ highWaterMark: 1024, write: () => undefined }); // never completes a write
