@@ -1,26 +1,17 @@
 /** The daemon (Agent) in-process and as `peregrine run`: pipeline, reload, metrics, health, drain. */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Agent, RulesLoadError } from '../src/agent/index.js';
 import { loadConfig } from '../src/config/index.js';
+import { HttpReceiver, freePort } from './helpers/http-receiver.js';
 import { until, untilAsync } from './helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RULE = (name: string, proc: string): string => `- rule: ${name}\n  desc: d\n  condition: evt.type = openat and proc.name = ${proc}\n  output: "%proc.name opened %fd.name"\n  priority: warning\n`;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function get(url: string): Promise<{ status: number; text: string }> {
   const res = await fetch(url);
@@ -344,27 +335,19 @@ describe('peregrine run with a receiver that is down (spool)', () => {
     expect(first.err()).toMatch(/alerts left in the spool for the next start/);
 
     // 2. the receiver is back; a new daemon delivers what the old one spooled
-    const got: string[] = [];
-    const receiver = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        got.push((JSON.parse(body) as { rule: string }).rule);
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(hookPort, '127.0.0.1', r));
+    const receiver = await new HttpReceiver().listen(hookPort);
+    const got = (): string[] => receiver.bodies<{ rule: string }>().map((b) => b.rule);
     const second = await start();
     try {
-      await until(() => got.length >= 30, 15_000);
+      await until(() => got().length >= 30, 15_000);
       expect(second.err()).toMatch(/delivering alerts spooled before the restart/);
       await untilAsync(async () => (await metric('peregrine_alerts_total{sink="hook",outcome="sent",reason=""}')) === 30);
       expect(await stop(second.child)).toBe(0);
     } finally {
       if (second.child.exitCode === null) second.child.kill('SIGKILL');
-      receiver.close();
+      await receiver.stop();
     }
-    expect([...got].sort()).toEqual(Array.from({ length: 30 }, (_, i) => `Spooled ${i}`).sort());
+    expect([...got()].sort()).toEqual(Array.from({ length: 30 }, (_, i) => `Spooled ${i}`).sort());
     expect(spooledOnDisk()).toBe(0);
   });
 });

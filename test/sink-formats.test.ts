@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../src/event/index.js';
 import { alertmanagerAlert, buildSink, pagerdutyDedupKey, pagerdutyEvent, pagerdutySeverity, slackMessage } from '../src/sinks/index.js';
+import { freePort } from './helpers/http-receiver.js';
 import { untilAsync as until } from './helpers/wait.js';
 import { Agent } from '../src/agent/index.js';
 import { loadConfig } from '../src/config/index.js';
@@ -150,17 +151,9 @@ describe('Alertmanager sink against a real prometheus-alertmanager', () => {
   const dir = mkdtempSync(join(tmpdir(), 'am-'));
   beforeAll(async () => {
     const { spawn } = await import('node:child_process');
-    const net = await import('node:net');
-    const free = async (): Promise<number> => {
-      const s = net.createServer();
-      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-      const p = (s.address() as { port: number }).port;
-      await new Promise((r) => s.close(r));
-      return p;
-    };
     writeFileSync(join(dir, 'am.yml'), 'route:\n  receiver: none\nreceivers:\n  - name: none\n');
-    const port = await free();
-    const cluster = await free();
+    const port = await freePort();
+    const cluster = await freePort();
     am = spawn('prometheus-alertmanager', [`--config.file=${join(dir, 'am.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, `--cluster.listen-address=127.0.0.1:${cluster}`], { stdio: 'ignore' });
     base = `http://127.0.0.1:${port}`;
     const end = Date.now() + 20_000;

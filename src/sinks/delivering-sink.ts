@@ -293,7 +293,7 @@ export class DeliveringSink implements AlertSink {
   }
 
   reopen(): void {
-    // nothing to reopen: connections are per request
+    // no files to reopen: the transport's connections are re-established on their own
   }
 
   stats(): SinkStats {

@@ -1,5 +1,6 @@
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from './write-file-atomic.js';
 
 export interface DiskSpoolOptions {
   /** Bytes on disk at most; beyond, the oldest segments are deleted and their records counted as dropped. */
@@ -59,6 +60,8 @@ export class DiskSpool {
   private readonly segments: Segment[] = [];
   private read: ReadState | undefined;
   private pending: string[] = [];
+  /** Bytes of each pending record, newline included (measured once, in `append`). */
+  private pendingSizes: number[] = [];
   private pendingBytes = 0;
   private count = 0;
   private diskBytes = 0;
@@ -146,8 +149,10 @@ export class DiskSpool {
       return;
     }
     for (const r of records) {
+      const bytes = Buffer.byteLength(r) + 1;
       this.pending.push(r);
-      this.pendingBytes += Buffer.byteLength(r) + 1;
+      this.pendingSizes.push(bytes);
+      this.pendingBytes += bytes;
     }
     this.count += records.length;
     if (this.pendingBytes >= FLUSH_BYTES) this.flush();
@@ -164,12 +169,15 @@ export class DiskSpool {
   flush(): void {
     if (this.pending.length) {
       const pending = this.pending;
+      const sizes = this.pendingSizes;
       this.pending = [];
+      this.pendingSizes = [];
       this.pendingBytes = 0;
       let chunk: string[] = [];
       let chunkBytes = 0;
-      for (const r of pending) {
-        const bytes = Buffer.byteLength(r) + 1;
+      for (let i = 0; i < pending.length; i++) {
+        const r = pending[i];
+        const bytes = sizes[i];
         const w = this.segments.at(-1)!;
         if (w.bytes + chunkBytes > 0 && w.bytes + chunkBytes + bytes > this.segmentBytes) {
           this.writeSegment(chunk, chunkBytes);
@@ -305,10 +313,8 @@ export class DiskSpool {
    */
   private checkpoint(): void {
     const position = this.read ? { segment: this.read.id, line: this.read.idx } : { segment: this.segments[0]?.id ?? 0, line: 0 };
-    const tmp = join(this.dir, `${CURSOR}.tmp`);
     try {
-      writeFileSync(tmp, JSON.stringify(position), { mode: 0o600 });
-      renameSync(tmp, join(this.dir, CURSOR));
+      writeFileAtomic(join(this.dir, CURSOR), JSON.stringify(position));
       this.cursorDirty = false;
     } catch {
       // retried at the next checkpoint

@@ -34,8 +34,11 @@ export class HttpTransport implements AlertTransport {
   private readonly path: string;
   private readonly pool: Pool;
   private readonly timeoutMs: number;
+  /** The headers every request carries (the signature is added per body). */
+  private readonly headers: Readonly<Record<string, string>>;
 
   constructor(private readonly opts: HttpTransportOptions) {
+    this.headers = { 'content-type': 'application/json', 'user-agent': 'peregrine', ...opts.headers };
     const url = new URL(opts.url);
     this.target = maskUrl(opts.url);
     this.path = `${url.pathname}${url.search}`;
@@ -53,8 +56,9 @@ export class HttpTransport implements AlertTransport {
       // a message format that cannot take this alert: retrying cannot help
       throw new DeliveryError(`cannot build the message: ${(err as Error).message}`, true, undefined, { cause: err });
     }
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'peregrine', ...this.opts.headers };
-    if (this.opts.hmacSecret) headers['x-peregrine-signature'] = `sha256=${createHmac('sha256', this.opts.hmacSecret).update(body).digest('hex')}`;
+    const headers = this.opts.hmacSecret
+      ? { ...this.headers, 'x-peregrine-signature': `sha256=${createHmac('sha256', this.opts.hmacSecret).update(body).digest('hex')}` }
+      : this.headers;
     let status: number;
     let retryAfter: string | string[] | undefined;
     // our own timer: undici's timeouts tick once a second, too coarse for sub-second settings

@@ -1,8 +1,9 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isoNanos, type Alert } from '../event/index.js';
 import { SinkWrapper, type AlertSink } from './alert-sink.js';
 import { alertIdentity } from './formats/index.js';
 import { decodeSpoolRecord, encodeSpoolRecord } from './spool-record.js';
+import { writeFileAtomic } from './write-file-atomic.js';
 
 /** Output field marking an alert as the resolution of earlier ones (same rule × workload × node). */
 export const RESOLVED_FIELD = 'peregrine.resolved';
@@ -90,9 +91,7 @@ export class ResolvingSink extends SinkWrapper {
     clearInterval(this.timer);
     this.sweep();
     if (this.statePath) {
-      const text = [...this.open.values()].map((o) => encodeSpoolRecord({ alert: o.alert, at: o.at })).join('\n');
-      writeFileSync(`${this.statePath}.tmp`, text, { mode: 0o600 });
-      renameSync(`${this.statePath}.tmp`, this.statePath);
+      writeFileAtomic(this.statePath, [...this.open.values()].map((o) => encodeSpoolRecord({ alert: o.alert, at: o.at })).join('\n'));
     }
     return this.inner.close(deadlineAt);
   }

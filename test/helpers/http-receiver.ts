@@ -22,6 +22,8 @@ export class HttpReceiver {
   readonly received: Received[] = [];
   maxConcurrent = 0;
   private open = 0;
+  /** Requests seen so far (the `n` given to `answer`). */
+  private requests = 0;
   private server: http.Server | undefined;
   port = 0;
 
@@ -39,7 +41,7 @@ export class HttpReceiver {
       req.on('data', (c: Buffer) => (body += c));
       req.on('end', () => {
         const r: Received = { path: req.url ?? '', headers: req.headers, body, at: Date.now() };
-        const a = this.answer(r, this.received.length + this.rejected.length + this.open - 1) ?? {};
+        const a = this.answer(r, this.requests++) ?? {};
         const reply = (): void => {
           this.open--;
           if ((a.status ?? 200) < 300) this.received.push(r);
