@@ -76,6 +76,20 @@ describe('bundled eBPF sensor on the real kernel', () => {
     expect(fired(open)).toEqual(expect.arrayContaining(['Read sensitive file untrusted', 'Read sensitive file']));
   });
 
+  it("root's uid and gid are 0, not missing, through the sensor API: a rule on user.uid=0 fires", async () => {
+    run('/usr/bin/cat', ['/etc/shadow']);
+    const open = await waitFor('open of /etc/shadow', (e) => e.name === 'cat' && e.params?.name === '/etc/shadow' && e.res >= 0);
+    const ev = agentEvent(open);
+    expect([ev.get(table, 'user.uid'), ev.get(table, 'group.gid'), ev.get(table, 'user.name')]).toEqual([0, 0, 'root']);
+    const dir0 = mkdtempSync(join(tmpdir(), 'uid0-'));
+    const rules = join(dir0, 'r.yaml');
+    (await import('node:fs')).writeFileSync(rules, '- rule: Root reads shadow\n  desc: d\n  condition: evt.type = openat and user.uid = 0 and group.gid = 0 and fd.name = /etc/shadow\n  output: "%user.uid %group.gid"\n  priority: warning\n');
+    const engine = new Engine(loadRules([rules], table), { hostname: 't' });
+    const got: string[] = [];
+    engine.evaluate(ev, (r) => got.push(engine.alert(r, ev).output.split(': ').slice(1).join(': ')));
+    expect(got).toEqual(['Warning 0 0']);
+  });
+
   it('a shell with a pseudo-terminal has a controlling tty', async () => {
     run('/usr/bin/script', ['-qc', '/bin/sh -c "exec /bin/true peregrine-tty-probe"', '/dev/null']);
     const e = await waitFor('exec with a tty', (x) => x.type === 'execve' && x.args === 'peregrine-tty-probe' && x.res === 0);

@@ -113,7 +113,7 @@ export class Agent {
       this.metrics.queueDepth.set({ source: s.name }, s.queued);
       const r = s.stats.received - (prev.received ?? 0);
       if (r > 0) this.metrics.eventsReceived.inc({ source: s.name }, r);
-      const now = { dropped: s.stats.dropped, malformed: s.stats.malformed, lost: s.stats.lost, unknown_kind: s.stats.unknownKinds };
+      const now = { dropped: s.stats.dropped, malformed: s.stats.malformed, lost: s.stats.lost, aborted: s.stats.aborted, unknown_kind: s.stats.unknownKinds };
       for (const [reason, v] of Object.entries(now)) {
         const d = v - (prev[reason] ?? 0);
         if (d > 0) this.metrics.eventsDropped.inc({ source: s.name, reason }, d);

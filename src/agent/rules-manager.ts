@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { statSync } from 'node:fs';
-import type { FieldKeyTable } from '../event/index.js';
+import { errorMessage, type FieldKeyTable } from '../event/index.js';
 import { Engine, loadRules, type EngineOptions } from '../engine/index.js';
 import { formatDiagnostic } from '../lang/index.js';
 import type { AgentMetrics, Logger } from '../telemetry/index.js';
@@ -44,19 +44,28 @@ export class RulesManager {
     return this.current !== undefined;
   }
 
-  /** Loads (or reloads) the rules; returns whether the new ruleset is running. */
+  /**
+   * Loads (or reloads) the rules; returns whether the new ruleset is running. Once rules run,
+   * it never throws: any failure (diagnostics, or an exception anywhere in loading) keeps the
+   * previous ruleset, is counted and reported. The first load throws {@link RulesLoadError}.
+   */
   load(reason: string): boolean {
-    const load = loadRules(this.paths, this.table);
-    if (!load.ok) {
-      const texts = new Map(load.files.map((f) => [f.name, f.text]));
-      const diag = load.diagnostics.errors.map((d) => formatDiagnostic(d, texts.get(d.file))).join('\n');
-      this.metrics.reloads.inc({ outcome: 'failure' });
-      if (!this.current) throw new RulesLoadError(diag);
-      this.log.error({ reason, errors: load.diagnostics.errors.length }, 'rules reload failed; the previous rules keep running');
-      this.onReloadFailure(reason, diag);
-      return false;
+    let built: Engine | { diag: string; errors: number };
+    try {
+      const load = loadRules(this.paths, this.table);
+      if (load.ok) built = new Engine(load, this.engineOptions);
+      else {
+        const texts = new Map(load.files.map((f) => [f.name, f.text]));
+        built = { diag: load.diagnostics.errors.map((d) => formatDiagnostic(d, texts.get(d.file))).join('\n'), errors: load.diagnostics.errors.length };
+      }
+    } catch (err) {
+      // a bug in the loader must not end the daemon: this ruleset is rejected like a bad one
+      this.log.error({ reason, err: err instanceof Error ? (err.stack ?? err.message) : errorMessage(err) }, 'rules loader failed unexpectedly');
+      built = { diag: `internal error while loading the rules: ${errorMessage(err)}`, errors: 1 };
     }
-    const engine = new Engine(load, this.engineOptions);
+    if (!(built instanceof Engine)) return this.failed(reason, built.diag, built.errors);
+    const engine = built;
+    const load = engine.load;
     this.current = engine; // the swap: one assignment, between batches
     this.metrics.reloads.inc({ outcome: 'success' });
     this.metrics.rulesInfo.reset();
@@ -65,21 +74,40 @@ export class RulesManager {
     return true;
   }
 
-  /** Reloads when a rule path changes (debounced). */
+  private failed(reason: string, diag: string, errors: number): false {
+    this.metrics.reloads.inc({ outcome: 'failure' });
+    if (!this.current) throw new RulesLoadError(diag);
+    this.log.error({ reason, errors }, 'rules reload failed; the previous rules keep running');
+    this.onReloadFailure(reason, diag);
+    return false;
+  }
+
+  /**
+   * Reloads when a rule path changes (debounced). Only changes that can alter the rules count:
+   * a rules file (`*.yaml`/`*.yml`, not `*.test.yaml`) in a watched directory, a watched file
+   * itself, or kubelet's `..data` symlink swap; a log or editor file written beside them does not.
+   */
   watch(): void {
-    const dirs = new Set<string>();
+    const dirs = new Map<string, (name: string) => boolean>();
     for (const p of this.paths) {
+      let isDir = false;
       try {
-        dirs.add(statSync(p).isDirectory() ? p : dirname(p));
+        isDir = statSync(p).isDirectory();
       } catch {
-        dirs.add(dirname(p));
+        /* not there yet: watch its directory for it */
       }
+      const dir = isDir ? p : dirname(p);
+      const prev = dirs.get(dir);
+      const own = isDir ? isRulesFileName : (n: string) => n === basename(p);
+      dirs.set(dir, prev ? (n) => prev(n) || own(n) : own);
     }
-    for (const d of dirs) {
+    for (const [d, relevant] of dirs) {
       try {
-        this.watchers.push(watch(d, () => this.schedule()));
+        this.watchers.push(watch(d, (_event, name) => {
+          if (name === null || name === '..data' || relevant(String(name))) this.schedule();
+        }));
       } catch (err) {
-        this.log.warn({ dir: d, err: (err as Error).message }, 'cannot watch rules directory; reload with SIGHUP');
+        this.log.warn({ dir: d, err: errorMessage(err) }, 'cannot watch rules directory; reload with SIGHUP');
       }
     }
   }
@@ -94,4 +122,9 @@ export class RulesManager {
     for (const w of this.watchers) w.close();
     this.watchers = [];
   }
+}
+
+/** Names a rules directory contributes (see readRuleSources). */
+function isRulesFileName(name: string): boolean {
+  return /\.ya?ml$/.test(name) && !/\.test\.ya?ml$/.test(name);
 }

@@ -28,11 +28,12 @@ export interface RuleExplanation {
 export function explainRule(load: LoadResult, rule: CompiledRule, ev: SyscallEvent): RuleExplanation {
   const scope = toolScope(load);
   const def = load.definitions.rules.get(rule.name)!;
-  const cond = explainExpr(parseCondition(def.condition.text), scope, ev, 0);
+  const ctx: ExplainContext = { shown: new Set(), nodes: 0 };
+  const cond = explainExpr(parseCondition(def.condition.text), scope, ev, 0, ctx);
   const exceptions = def.exceptions
     .map((ex) => ({ ex, expr: buildExceptionExpr(ex) }))
     .filter((x): x is { ex: typeof x.ex; expr: Expr } => x.expr !== undefined)
-    .map(({ ex, expr }) => ({ ...explainExpr(expr, scope, ev, 0), label: `exception '${ex.name}'` }));
+    .map(({ ex, expr }) => ({ ...explainExpr(expr, scope, ev, 0, ctx), label: `exception '${ex.name}'` }));
   let tree = cond;
   if (exceptions.length) {
     const anyEx = exceptions.some((x) => x.value);
@@ -44,12 +45,25 @@ export function explainRule(load: LoadResult, rule: CompiledRule, ev: SyscallEve
   return { rule: rule.name, matched: rule.pred(ev), tree };
 }
 
-function explainExpr(e: Expr, scope: ToolScope, ev: SyscallEvent, depth: number): ExplainNode {
+/** Nodes an explanation shows at most; past it, sub-trees are summarised (bounded output). */
+const MAX_EXPLAIN_NODES = 2_000;
+
+/** Per explanation: macros already expanded (shown once), nodes shown so far. */
+interface ExplainContext {
+  readonly shown: Set<string>;
+  nodes: number;
+}
+
+function explainExpr(e: Expr, scope: ToolScope, ev: SyscallEvent, depth: number, ctx: ExplainContext): ExplainNode {
   const value = compileExpr(e, scope).pred(ev);
+  ctx.nodes++;
+  if (ctx.nodes > MAX_EXPLAIN_NODES && e.kind !== 'check') {
+    return { label: `${e.kind === 'macro' ? `macro ${e.name}` : e.kind} (not expanded: the explanation is limited to ${MAX_EXPLAIN_NODES} nodes)`, value, skipped: false, fields: {}, children: [] };
+  }
   switch (e.kind) {
     case 'and':
     case 'or': {
-      const children = e.items.map((x) => explainExpr(x, scope, ev, depth + 1));
+      const children = e.items.map((x) => explainExpr(x, scope, ev, depth + 1, ctx));
       // mark the children the engine skips after the deciding one
       let decided = false;
       const marked = children.map((c) => {
@@ -60,10 +74,14 @@ function explainExpr(e: Expr, scope: ToolScope, ev: SyscallEvent, depth: number)
       return { label: e.kind, value, skipped: false, fields: {}, children: marked };
     }
     case 'not':
-      return { label: 'not', value, skipped: false, fields: {}, children: [explainExpr(e.expr, scope, ev, depth + 1)] };
+      return { label: 'not', value, skipped: false, fields: {}, children: [explainExpr(e.expr, scope, ev, depth + 1, ctx)] };
     case 'macro': {
+      // Each macro is expanded once per explanation: nested macros that reuse one another
+      // would otherwise make the tree exponential in the rule text.
+      if (ctx.shown.has(e.name)) return { label: `macro ${e.name} (expanded above)`, value, skipped: false, fields: {}, children: [] };
+      ctx.shown.add(e.name);
       const inner = scope.macroExpr(e.name);
-      return { label: `macro ${e.name}`, value, skipped: false, fields: {}, children: inner && depth < 64 ? [explainExpr(inner, scope, ev, depth + 1)] : [] };
+      return { label: `macro ${e.name}`, value, skipped: false, fields: {}, children: inner && depth < 64 ? [explainExpr(inner, scope, ev, depth + 1, ctx)] : [] };
     }
     case 'check':
       return { label: printCondition(e), value, skipped: false, fields: readFields(e.left, e.right, scope, ev), children: [] };

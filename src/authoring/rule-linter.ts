@@ -39,6 +39,7 @@ export function lintRules(paths: readonly string[]): LintResult {
   if (!load.ok) return { load, findings };
   naInLists(load, findings);
   neverTrue(load, findings);
+  largeExpansion(load, findings);
   shadowed(load, findings);
   duplicates(load, findings);
   return { load, findings };
@@ -77,11 +78,27 @@ function neverTrue(load: LoadResult, findings: LintFinding[]): void {
   }
 }
 
+/** Rules whose condition expands (through macros) to more checks than this are reported. */
+export const LARGE_EXPANSION = 10_000;
+
+/** Macros nested so that the expanded condition is huge: evaluation stays linear, reading does not. */
+function largeExpansion(load: LoadResult, findings: LintFinding[]): void {
+  for (const r of load.rules) {
+    if (r.expandedSize <= LARGE_EXPANSION) continue;
+    const size = r.expandedSize >= 1e15 ? 'more than 10^15' : r.expandedSize.toLocaleString('en-US');
+    add(findings, r.pos, 'LINT_LARGE_EXPANSION', `the condition of '${r.name}' expands to ${size} checks when its macros are written out (macros that use other macros several times); the engine evaluates each large macro once per event, so it stays fast, but people and other Falco-language tools that expand macros cannot follow it`, 'flatten the nested macros: reference each macro once, or combine their checks with `in (...)` lists', 'rule', r.name);
+  }
+}
+
 /** The macro-expanded top-level conjuncts of a rule, as text. */
 function conjuncts(load: LoadResult, r: CompiledRule): Set<string> {
+  // Each macro is expanded once per rule (its conjuncts are a set): linear in the rule text.
+  const expanded = new Set<string>();
   const expand = (e: Expr, depth: number): Expr[] => {
     if (e.kind === 'and') return e.items.flatMap((x) => expand(x, depth));
+    if (e.kind === 'macro' && expanded.has(e.name)) return [];
     if (e.kind === 'macro' && depth < 32) {
+      expanded.add(e.name);
       const m = load.definitions.macros.get(e.name);
       if (m) {
         try {

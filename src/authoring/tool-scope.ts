@@ -1,5 +1,5 @@
 import type { LoadResult } from '../engine/index.js';
-import { ConditionError, compileExpr, parseCondition, type Compiled, type CompileScope, type Expr } from '../lang/index.js';
+import { ConditionError, compileExpr, macroReference, parseCondition, type Compiled, type CompileScope, type Expr } from '../lang/index.js';
 
 /** A compile scope over a loaded ruleset, for tools that compile sub-expressions (explain, lint). */
 export interface ToolScope extends CompileScope {
@@ -32,7 +32,7 @@ export function toolScope(load: LoadResult): ToolScope {
       if (active.has(name)) throw new ConditionError('LOAD_ERR_VALIDATE', `reference loop in macro '${name}'`, s, e);
       active.add(name);
       try {
-        const c = compileExpr(expr, scope);
+        const c = macroReference(compileExpr(expr, scope));
         compiled.set(name, c);
         return c;
       } finally {

@@ -19,4 +19,9 @@ export interface CompiledRule {
   readonly pos: SourcePos;
   /** The condition after list/macro/override resolution, as text (for tools). */
   readonly conditionText: string;
+  /**
+   * Checks in the condition (exceptions included) with every macro expanded in place. Evaluation
+   * does not pay this: large macros run once per event (see `MACRO_MEMO_THRESHOLD`).
+   */
+  readonly expandedSize: number;
 }

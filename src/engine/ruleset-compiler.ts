@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { FieldKeyTable } from '../event/index.js';
 import {
-  ConditionError, DiagnosticBag, MacroFailedError, UnknownFieldError, andInfo, compileExpr, compileOperand, isAll, notInfo,
+  ConditionError, DiagnosticBag, MacroFailedError, addSizes, macroReference, UnknownFieldError, andInfo, compileExpr, compileOperand, isAll, notInfo,
   parseCondition, valueFromText, type Compiled, type CompileScope, type Expr, type ItemKind, type Value,
 } from '../lang/index.js';
 import {
@@ -55,6 +55,15 @@ export function compileRuleFiles(files: readonly RuleFile[], table: FieldKeyTabl
   };
 }
 
+/**
+ * Values all lists of a ruleset may hold once nested lists are spliced in (each costs about
+ * 100 bytes): bounds the memory a rules file can make the loader take.
+ */
+export const MAX_LIST_VALUES = 2_000_000;
+
+/** Values that conditions may splice in from lists, over the whole ruleset. */
+export const MAX_SPLICED_VALUES = 8_000_000;
+
 type MacroState = 'compiling' | { ok: Compiled; deps: Set<string> } | { err: MacroFailedError };
 
 class RulesetCompiler {
@@ -64,6 +73,10 @@ class RulesetCompiler {
   }
   private readonly macroState = new Map<string, MacroState>();
   private readonly usedLists = new Set<string>();
+  /** Values spliced into conditions so far (bounded by MAX_SPLICED_VALUES). */
+  private splicedValues = 0;
+  /** Values of all resolved lists so far (bounded by MAX_LIST_VALUES). */
+  private listValues = 0;
   private readonly reportedMacros = new Set<string>();
   private currentDeps: Set<string> | undefined;
 
@@ -124,20 +137,36 @@ class RulesetCompiler {
     }
   }
 
-  /** Lists may splice lists defined before their last definition (Falco's visibility). */
+  /**
+   * Lists may splice lists defined before their last definition (Falco's visibility). Splicing
+   * copies items, so a list that names a big list many times could grow without bound: the
+   * values of all resolved lists together are limited to {@link MAX_LIST_VALUES}.
+   */
   private resolveLists(): void {
     const byIndex = [...this.defs.lists.values()].sort((a, b) => a.index - b.index);
     for (const def of byIndex) {
       const out: Value[] = [];
+      const room = MAX_LIST_VALUES - this.listValues;
       for (const item of def.items) {
         const ref: ListDef | undefined = this.defs.lists.get(item.value);
         if (ref && ref !== def && ref.index < def.visibility) {
           this.usedLists.add(ref.name);
           const resolved = this.lists.get(ref.name);
-          if (resolved) out.push(...resolved);
-          else out.push(...ref.items.map((i) => valueFromText(i.value)));
+          // loops, not push(...spread): spreading 100k+ items overflows the stack
+          if (resolved) for (const v of resolved) out.push(v);
+          else for (const i of ref.items) out.push(valueFromText(i.value));
         } else out.push(valueFromText(item.value));
+        if (out.length > room) break;
       }
+      if (out.length > room) {
+        this.bag.add({
+          severity: 'error', code: 'LOAD_ERR_LIMIT', ...def.pos, itemKind: 'list', itemName: def.name,
+          message: `list '${def.name}' with the lists it includes has more than ${room.toLocaleString('en-US')} values, which would take the ruleset's lists past ${MAX_LIST_VALUES.toLocaleString('en-US')} values in all: include big lists once, or split the rules that need them`,
+        });
+        this.lists.set(def.name, []);
+        continue;
+      }
+      this.listValues += out.length;
       this.lists.set(def.name, out);
     }
   }
@@ -147,7 +176,14 @@ class RulesetCompiler {
       table: this.table,
       list: (n) => {
         const l = this.lists.get(n);
-        if (l) this.usedLists.add(n);
+        if (l) {
+          this.usedLists.add(n);
+          // every condition that names a list gets its own copy of the values: bounded too
+          this.splicedValues += l.length;
+          if (this.splicedValues > MAX_SPLICED_VALUES) {
+            throw new ConditionError('LOAD_ERR_LIMIT', `list '${n}' takes the values spliced into the ruleset's conditions past ${MAX_SPLICED_VALUES.toLocaleString('en-US')}: name big lists in fewer conditions (put the check in one macro and reuse it)`, 0);
+          }
+        }
         return l;
       },
       macro: (n, s, e) => {
@@ -191,7 +227,7 @@ class RulesetCompiler {
         return fail(new MacroFailedError(name, err, 0, 0));
       }
       try {
-        const compiled = compileExpr(expr, this.scope(def.condition, 'macro', name, def.pos));
+        const compiled = macroReference(compileExpr(expr, this.scope(def.condition, 'macro', name, def.pos)));
         this.macroState.set(name, { ok: compiled, deps });
         return compiled;
       } catch (err) {
@@ -259,7 +295,7 @@ class RulesetCompiler {
           const exc = compileExpr(exExpr, this.scope(undefined, 'rule', name, ex.pos));
           const p = compiled.pred;
           const q = exc.pred;
-          compiled = { pred: (e) => p(e) && !q(e), types: andInfo([compiled.types, notInfo(exc.types)]) };
+          compiled = { pred: (e) => p(e) && !q(e), types: andInfo([compiled.types, notInfo(exc.types)]), size: addSizes(compiled.size, exc.size, 2) };
         } catch (err) {
           if (!(err instanceof ConditionError)) throw err;
           this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `exception '${ex.name}' of rule '${name}': ${err.message}`, ...ex.pos, itemKind: 'exception', itemName: ex.name });
@@ -280,7 +316,7 @@ class RulesetCompiler {
       }
       return {
         name, desc: def.desc, priority: def.priority, tags: def.tags, source: def.source, enabled: def.enabled, order,
-        pred: compiled.pred, types: compiled.types.t, output, pos: def.pos, conditionText: def.condition.text,
+        pred: compiled.pred, types: compiled.types.t, output, pos: def.pos, conditionText: def.condition.text, expandedSize: compiled.size,
       };
     } finally {
       this.currentDeps = saved;

@@ -10,3 +10,4 @@ export * from './event-types.js';
 export * from './wire-reader.js';
 export * from './sensor-batch-decoder.js';
 export * from './tetragon-decoder.js';
+export * from './error-message.js';

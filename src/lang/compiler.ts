@@ -14,6 +14,50 @@ export type Predicate = (e: SyscallEvent) => boolean;
 export interface Compiled {
   readonly pred: Predicate;
   readonly types: TypeInfo;
+  /**
+   * Nodes of the condition with every macro expanded in place (saturates at
+   * {@link MAX_EXPANDED_SIZE}): what evaluation would cost if no macro result were reused.
+   */
+  readonly size: number;
+}
+
+/** Where expanded sizes stop counting (far beyond any real ruleset; exact enough for messages). */
+export const MAX_EXPANDED_SIZE = 1e15;
+/**
+ * Macros that expand to more nodes than this are evaluated at most once per event (their
+ * result is remembered for the event): with that, evaluation costs at most this many checks
+ * per macro and rule, linear in the rule text, however macros nest (a macro used twice by the
+ * next one, 34 levels deep, would otherwise cost 2^34 checks per event). Small macros stay
+ * inline: remembering costs more than re-running a few checks.
+ */
+export const MACRO_MEMO_THRESHOLD = 32;
+
+/** Adds expanded sizes, saturating. */
+export function addSizes(...sizes: number[]): number {
+  let n = 0;
+  for (const x of sizes) n += x;
+  return Math.min(n, MAX_EXPANDED_SIZE);
+}
+
+/**
+ * A macro as rules and macros reference it: large ones (see {@link MACRO_MEMO_THRESHOLD})
+ * remember their result for the last event they saw. Events are immutable once decoded, so
+ * the same event object always gives the same result.
+ */
+export function macroReference(c: Compiled): Compiled {
+  if (c.size <= MACRO_MEMO_THRESHOLD) return c;
+  const p = c.pred;
+  let last: SyscallEvent | undefined;
+  let result = false;
+  // Hot path: one identity compare per reference; the macro body runs once per event.
+  const pred: Predicate = (e) => {
+    if (e !== last) {
+      result = p(e);
+      last = e;
+    }
+    return result;
+  };
+  return { pred, types: c.types, size: c.size };
 }
 
 /** Thrown when a condition uses a macro that failed to compile (its error is reported there). */
@@ -60,17 +104,17 @@ export function compileExpr(e: Expr, scope: CompileScope): Compiled {
       const parts = e.items.map((x) => compileExpr(x, scope));
       const preds = parts.map((p) => p.pred);
       const types = e.kind === 'and' ? andInfo(parts.map((p) => p.types)) : orInfo(parts.map((p) => p.types));
-      return { pred: e.kind === 'and' ? all(preds) : any(preds), types };
+      return { pred: e.kind === 'and' ? all(preds) : any(preds), types, size: addSizes(1, ...parts.map((p) => p.size)) };
     }
     case 'not': {
       const inner = compileExpr(e.expr, scope);
       const p = inner.pred;
-      return { pred: (ev) => !p(ev), types: notInfo(inner.types) };
+      return { pred: (ev) => !p(ev), types: notInfo(inner.types), size: addSizes(1, inner.size) };
     }
     case 'macro':
       return scope.macro(e.name, e.span.start, e.span.end);
     case 'check':
-      return compileCheck(e, scope);
+      return { ...compileCheck(e, scope), size: 1 };
   }
 }
 
@@ -116,7 +160,7 @@ function expandValues(values: readonly Value[], scope: CompileScope): Value[] {
   return out;
 }
 
-function compileCheck(c: Extract<Expr, { kind: 'check' }>, scope: CompileScope): Compiled {
+function compileCheck(c: Extract<Expr, { kind: 'check' }>, scope: CompileScope): Omit<Compiled, 'size'> {
   const left = compileOperand(c.left, scope.table);
   let op = c.op;
   const right: RValue | undefined = c.right;
@@ -196,7 +240,7 @@ function compileCheck(c: Extract<Expr, { kind: 'check' }>, scope: CompileScope):
   return { pred: (e) => { const x = read(e); return x !== undefined && test(x); }, types };
 }
 
-function negate(c: Compiled): Compiled {
+function negate(c: Omit<Compiled, 'size'>): Omit<Compiled, 'size'> {
   const p = c.pred;
   return { pred: (e) => !p(e), types: notInfo(c.types) };
 }

@@ -99,7 +99,7 @@ class Collector {
     }
     const mode = item.append ? 'append' : m.get('items');
     if (mode === 'replace') prev.items = [...(item.items ?? [])];
-    else prev.items.push(...(item.items ?? []));
+    else for (const x of item.items ?? []) prev.items.push(x); // a loop: spreading 100k+ items overflows the stack
   }
 
   macro(item: MacroItem): void {

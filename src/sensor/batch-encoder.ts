@@ -86,24 +86,24 @@ function encodeEvent(e: SensorEvent, ix: (s: string | undefined) => number): Buf
   const w = new WireWriter(512);
   w.fixed64(1, e.tsNs);
   w.uint(2, ix(e.type));
-  // res is always written: 0 (success) must be distinguishable from "no result".
-  w.tag(3, 0);
-  w.varint(e.res >= 0 ? e.res * 2 : -e.res * 2 - 1);
-  w.uint(4, e.tid);
-  w.uint(5, e.pid);
-  w.uint(6, e.ppid);
-  w.uint(7, e.vpid);
-  w.uint(8, e.sid);
-  w.sint(9, e.vpgid);
+  // Numbers are `optional` in the proto: written whenever known, so 0 (success, pid 0, root's
+  // uid and gid) is never mistaken for missing.
+  w.optSint(3, e.res);
+  w.optUint(4, e.tid);
+  w.optUint(5, e.pid);
+  w.optUint(6, e.ppid);
+  w.optUint(7, e.vpid);
+  w.optUint(8, e.sid);
+  w.optSint(9, e.vpgid);
   w.uint(10, ix(e.name));
   w.uint(11, ix(e.exe));
   w.uint(12, ix(e.exepath));
   w.uint(13, ix(e.args));
   w.uint(14, ix(e.cwd));
-  w.uint(15, e.tty);
-  w.uint(16, e.uid);
-  w.uint(17, e.gid);
-  w.sint(18, e.loginuid);
+  w.optUint(15, e.tty);
+  w.optUint(16, e.uid);
+  w.optUint(17, e.gid);
+  w.optSint(18, e.loginuid);
   w.uint(19, ix(e.user));
   w.uint(20, ix(e.group));
   w.fixed64(21, e.procStartNs);
@@ -115,16 +115,13 @@ function encodeEvent(e: SensorEvent, ix: (s: string | undefined) => number): Buf
   w.packed(26, anc.map((a) => ix(a.exepath)));
   w.packed(27, anc.map((a) => ix(a.cmdline)));
   if (e.fd) {
-    if (e.fd.num === 0) {
-      w.tag(28, 0);
-      w.varint(0);
-    } else w.sint(28, e.fd.num);
+    w.optSint(28, e.fd.num);
     w.uint(29, ix(e.fd.type));
     w.uint(30, ix(e.fd.name));
     w.uint(31, ix(e.fd.cip));
     w.uint(32, ix(e.fd.sip));
-    w.uint(33, e.fd.cport);
-    w.uint(34, e.fd.sport);
+    w.optUint(33, e.fd.cport);
+    w.optUint(34, e.fd.sport);
     w.uint(35, ix(e.fd.l4proto));
     w.bool(36, e.fd.isServer);
   }

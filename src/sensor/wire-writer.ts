@@ -55,6 +55,23 @@ export class WireWriter {
     this.varint(v >= 0 ? v * 2 : -v * 2 - 1);
   }
 
+  /**
+   * `optional` uint32/uint64 field (proto3 explicit presence): written whenever defined, 0
+   * included, so a reader tells 0 (root's uid) from missing.
+   */
+  optUint(field: number, v: number | undefined): void {
+    if (v === undefined) return;
+    this.tag(field, 0);
+    this.varint(v);
+  }
+
+  /** `optional` sint32/sint64 field (zigzag): written whenever defined, 0 included. */
+  optSint(field: number, v: number | undefined): void {
+    if (v === undefined) return;
+    this.tag(field, 0);
+    this.varint(v >= 0 ? v * 2 : -v * 2 - 1);
+  }
+
   bool(field: number, v: boolean | undefined): void {
     if (!v) return;
     this.tag(field, 0);

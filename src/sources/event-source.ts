@@ -17,6 +17,8 @@ export interface SourceStats {
   dropped: number;
   /** Events the producer reported lost, or that sequence gaps show were never received. */
   lost: number;
+  /** Requests or connections that failed before their content was read (peer reset mid-body). */
+  aborted: number;
   /** Events of unknown kinds (counted, not mapped). */
   unknownKinds: number;
   /** Connections (re)established. */
@@ -26,7 +28,7 @@ export interface SourceStats {
 }
 
 export function emptyStats(): SourceStats {
-  return { received: 0, decoded: 0, malformed: 0, dropped: 0, lost: 0, unknownKinds: 0, connects: 0, connected: false };
+  return { received: 0, decoded: 0, malformed: 0, dropped: 0, lost: 0, aborted: 0, unknownKinds: 0, connects: 0, connected: false };
 }
 
 /**

@@ -3,7 +3,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Alert } from '../event/index.js';
+import { errorMessage, type Alert } from '../event/index.js';
 import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { emptyStats, type EventSource, type SourceBatch, type SourceStats } from './event-source.js';
 import { AlertFormatError, alertFromFalcoJson } from './falco-alert.js';
@@ -55,7 +55,11 @@ export class FalcoHttpSource implements EventSource {
   }
 
   async start(): Promise<void> {
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.handle(req, res);
+    // A request can fail on its own (the peer resets mid-body, a socket error): it is answered
+    // if still possible, counted and logged at a bounded rate; it never reaches the process.
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      this.handle(req, res).catch((err: unknown) => this.requestFailed(req, res, err));
+    };
     const tls = this.opts.tls;
     if (tls) {
       if (!tls.cert || !tls.key) throw new Error(`${this.name}: tls needs cert and key files`);
@@ -144,6 +148,14 @@ export class FalcoHttpSource implements EventSource {
     }
     this.stats.decoded += alerts.length;
     this.reply(res, 200, 'ok');
+  }
+
+  private requestFailed(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
+    this.stats.aborted++;
+    const n = this.limiter.allow('aborted');
+    if (n >= 0) this.log.warn({ source: this.name, remote: req.socket.remoteAddress, err: errorMessage(err), suppressed: n }, 'request failed before its body was read (connection dropped?); nothing accepted');
+    if (!res.headersSent && !res.destroyed) this.reply(res, 400, 'request body could not be read', { connection: 'close' });
+    else res.destroy();
   }
 
   private secretOk(got: string | string[] | undefined): boolean {
