@@ -3,3 +3,7 @@ import { runCli } from './cli/index.js';
 
 const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
 process.exitCode = code;
+// Whatever a command leaves behind (a peer that holds a socket open, a stuck child) cannot keep
+// the process alive past this: the timer does not itself keep the process running, so normal
+// exits (output flushed) are not delayed.
+setTimeout(() => process.exit(code), 2_000).unref();

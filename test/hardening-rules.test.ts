@@ -13,8 +13,8 @@ import { Engine, MAX_LIST_VALUES, loadRules } from '../src/engine/index.js';
 import { FlatEventDecoder } from '../src/event/index.js';
 import { MAX_RULES_FILE_BYTES } from '../src/rules/index.js';
 import { PEREGRINE } from './helpers/daemon.js';
+import { RULE, exponentialMacros } from './helpers/hostile-rules.js';
 
-const RULE = (cond: string, name = 'R'): string => `- rule: ${name}\n  desc: d\n  condition: ${cond}\n  output: "%proc.name"\n  priority: warning\n`;
 
 /** A list defined in one file and appended to in others: `files` files of `per` items each. */
 function bigListFiles(dir: string, files: number, per: number): string[] {
@@ -26,14 +26,6 @@ function bigListFiles(dir: string, files: number, per: number): string[] {
     out.push(path);
   }
   return out;
-}
-
-/** `n` macros, each using the one before twice: 2^n checks when written out. */
-export function exponentialMacros(n: number): string {
-  const lines = ['- macro: m0\n  condition: proc.name = never-this-name\n'];
-  for (let i = 1; i <= n; i++) lines.push(`- macro: m${i}\n  condition: (m${i - 1} or m${i - 1})\n`);
-  lines.push(RULE(`evt.type = openat and m${n}`, 'Exponential'), RULE('evt.type = openat and proc.name = cat', 'Cat'));
-  return lines.join('');
 }
 
 describe('hostile lists', () => {

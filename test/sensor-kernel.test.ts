@@ -2,7 +2,7 @@
  * The bundled eBPF sensor against the real kernel: actions performed here (as root) must come
  * back as exact events, and the matching Falco rules must fire on them.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -266,6 +266,100 @@ describe('the main job: peregrine run on embedded defaults', () => {
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
+    }
+  });
+});
+
+describe('the sensor never goes blind silently', () => {
+  it('bpftrace dies and restarts fail: restarts with backoff, readiness, metric and an internal alert say so; it recovers; SIGKILL of the agent takes bpftrace along; a stale socket and temp dir are cleaned at the next start', async () => {
+    const { fileURLToPath } = await import('node:url');
+    const { chmodSync, existsSync, readdirSync, writeFileSync } = await import('node:fs');
+    const { freePort } = await import('./helpers/http-receiver.js');
+    const real = execFileSync('sh', ['-c', 'command -v bpftrace'], { encoding: 'utf8' }).trim();
+    // bpftrace is found through PATH: a wrapper we can break and mend
+    const bin = mkdtempSync(join(tmpdir(), 'bpftrace-wrapper-'));
+    const wrapper = join(bin, 'bpftrace');
+    const mend = (): void => writeFileSync(wrapper, `#!/bin/sh\nexec ${real} "$@"\n`);
+    const breakIt = (): void => writeFileSync(wrapper, '#!/bin/sh\necho "ERROR: simulated: probes cannot attach" >&2\nexit 1\n');
+    mend();
+    chmodSync(wrapper, 0o755);
+    const port = await freePort();
+    const start = async (): Promise<{ child: ReturnType<typeof spawn>; out: () => string; err: () => string }> => {
+      const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/peregrine.js', import.meta.url)), 'run'], {
+        stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, PEREGRINE_LOG_LEVEL: 'warn', PEREGRINE_METRICS__LISTEN: `127.0.0.1:${port}` },
+      });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (c) => (out += c));
+      child.stderr!.on('data', (c) => (err += c));
+      const end = Date.now() + 60_000;
+      while (!err.includes('running;')) {
+        if (Date.now() > end || child.exitCode !== null) throw new Error(`peregrine run did not start: ${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return { child, out: () => out, err: () => err };
+    };
+    const get = async (path: string): Promise<{ status: number; text: string }> => {
+      const r = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: r.status, text: await r.text() };
+    };
+    const eventually = async (what: string, cond: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> => {
+      const end = Date.now() + ms;
+      while (!(await cond())) {
+        if (Date.now() > end) throw new Error(`not reached in ${ms} ms: ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const bpftracePid = (agent: number): number | undefined => {
+      const kids = execFileSync('sh', ['-c', `pgrep -P ${agent} || true`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+      return kids.find((k) => /bpftrace/.test(execFileSync('sh', ['-c', `cat /proc/${k}/comm 2>/dev/null || true`], { encoding: 'utf8' })));
+    };
+
+    const a = await start();
+    try {
+      await eventually('ready', async () => (await get('/readyz')).status === 200);
+      const first = bpftracePid(a.child.pid!);
+      expect(first).toBeDefined();
+      breakIt();
+      process.kill(first!, 'SIGKILL');
+      await eventually('not ready with the reason', async () => /sensor not capturing/.test((await get('/readyz')).text));
+      expect((await get('/readyz')).status).toBe(503);
+      await eventually('metric says not capturing', async () => /^peregrine_source_upstream_healthy\{source="[^"]+"\} 0$/m.test((await get('/metrics')).text));
+      await eventually('internal alert', () => a.out().includes('"rule":"Peregrine internal: sensor not capturing"'));
+      await eventually('a restart failed', () => /simulated: probes cannot attach/.test(a.err()));
+      mend();
+      await eventually('capturing again', async () => (await get('/readyz')).status === 200, 40_000);
+      const again = bpftracePid(a.child.pid!);
+      expect(again).toBeDefined();
+      expect(again).not.toBe(first);
+      run('/usr/bin/cat', ['/etc/shadow']);
+      await eventually('alert after recovery', () => a.out().includes('"rule":"Read sensitive file"'));
+      // SIGKILL of the agent: bpftrace dies with it (parent-death signal)
+      a.child.kill('SIGKILL');
+      await new Promise((r) => a.child.once('exit', r));
+      await eventually('bpftrace gone', () => !existsSync(`/proc/${again}`), 5_000);
+      // what the killed agent left: its socket and its temp dir
+      expect(existsSync('/run/peregrine/sensor.sock')).toBe(true);
+      const leftDirs = readdirSync(tmpdir()).filter((d) => d.startsWith(`peregrine-sensor-${a.child.pid}-`));
+      expect(leftDirs.length).toBe(1);
+    } finally {
+      if (a.child.exitCode === null && a.child.signalCode === null) a.child.kill('SIGKILL');
+    }
+    // the next start replaces the stale socket and removes the dead agent's temp dir...
+    const b = await start();
+    try {
+      expect(readdirSync(tmpdir()).filter((d) => d.startsWith(`peregrine-sensor-${a.child.pid}-`))).toEqual([]);
+      // ...but a socket a live sensor serves is not taken over
+      const c = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/peregrine.js', import.meta.url)), 'sensor'], { encoding: 'utf8', timeout: 30_000 });
+      expect(c.status).toBe(1);
+      expect(c.stderr).toMatch(/another sensor is serving on \/run\/peregrine\/sensor\.sock/);
+      expect((await get('/readyz')).status).toBe(200);
+      const { statSync } = await import('node:fs');
+      expect((statSync('/run/peregrine/sensor.sock').mode & 0o777).toString(8)).toBe('600');
+      expect((statSync('/run/peregrine').mode & 0o777).toString(8)).toBe('700');
+    } finally {
+      b.child.kill('SIGTERM');
+      await new Promise((r) => b.child.once('exit', r));
     }
   });
 });

@@ -34,6 +34,8 @@ export class Agent {
   private health: HealthServer | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private readonly lastStats = new Map<string, Record<string, number>>();
+  /** Last health each source's producer reported (transitions raise internal alerts). */
+  private readonly upstreamHealthy = new Map<string, boolean>();
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -51,7 +53,8 @@ export class Agent {
     const paths = [...(opts.rules ?? config.rules.paths).map((p) => (p === 'bundled' ? BUNDLED_RULES : p)), ...(this.fetcher?.paths ?? [])];
     const minPriority = config.rules.minPriority ? parsePriority(config.rules.minPriority) : undefined;
     this.rules = new RulesManager(paths, this.table, { ruleMatching: config.rules.ruleMatching, selection: { minPriority }, hostname: nodeName(config) },
-      this.metrics, this.log, (reason, diag) => this.internalAlert(reason, diag));
+      this.metrics, this.log, (reason, diag) => this.internalAlert('Peregrine internal: rules reload failed', 'Error',
+        `Rules reload failed (${reason}); the previous rules keep running | ${diag.split('\n')[0]}`, { 'reload.reason': reason, 'reload.errors': diag }));
   }
 
   /** Address of the metrics/health endpoint once started. */
@@ -66,12 +69,13 @@ export class Agent {
     };
     this.sinks = buildSinks(this.config, { stdout: this.opts.stdout, logger: this.log, observer }); // throws SpoolError: start-up fails saying which directory
     this.metrics.watchSinks(() => this.sinks);
+    // health first: /healthz answers (and /readyz says why not ready) while rules are fetched
+    this.health = new HealthServer(this.config.metrics.listen, this.metrics, { ready: () => this.readiness() });
+    await this.health.start();
     await this.fetcher?.fetchAll(); // start-up fails when published rules cannot be fetched
     this.rules.load('start'); // throws RulesLoadError: start-up fails with the diagnostics
     this.rules.watch();
     this.fetcher?.poll();
-    this.health = new HealthServer(this.config.metrics.listen, this.metrics, { ready: () => this.readiness() });
-    await this.health.start();
     const eventTypes = [...new Set(this.rules.engine.active.flatMap((r) => (r.types.neg ? [] : [...r.types.set])))];
     this.sources = this.config.sources.map((s) => {
       const { type, ...options } = s as { type: string } & Record<string, unknown>;
@@ -103,55 +107,82 @@ export class Agent {
   private readiness(): { ok: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (!this.rules.loaded) reasons.push('rules not loaded');
-    for (const s of this.sources) if (!s.stats.connected) reasons.push(`source ${s.name} not connected`);
+    for (const s of this.sources) {
+      if (!s.stats.connected) reasons.push(`source ${s.name} not connected`);
+      else if (s.upstream && !s.upstream.healthy) reasons.push(`source ${s.name}: ${s.upstream.reason || 'its producer reports unhealthy'}`);
+    }
     return { ok: reasons.length === 0, reasons };
   }
 
   private exportSourceStats(): void {
     for (const s of this.sources) {
+      const up = s.upstream;
+      if (up) {
+        this.metrics.upstreamHealthy.set({ source: s.name }, up.healthy ? 1 : 0);
+        const was = this.upstreamHealthy.get(s.name) ?? true;
+        if (was && !up.healthy) {
+          this.log.error({ source: s.name, reason: up.reason }, 'sensor not capturing: events are not being watched');
+          this.internalAlert('Peregrine internal: sensor not capturing', 'Critical', `Sensor of source ${s.name} is not capturing; nothing is being watched until it recovers | ${up.reason}`, { 'source.name': s.name, 'sensor.reason': up.reason });
+        } else if (!was && up.healthy) this.log.info({ source: s.name }, 'sensor capturing again');
+        this.upstreamHealthy.set(s.name, up.healthy);
+      }
       const prev = this.lastStats.get(s.name) ?? {};
       this.metrics.queueDepth.set({ source: s.name }, s.queued);
       const r = s.stats.received - (prev.received ?? 0);
       if (r > 0) this.metrics.eventsReceived.inc({ source: s.name }, r);
-      const now = { dropped: s.stats.dropped, malformed: s.stats.malformed, lost: s.stats.lost, aborted: s.stats.aborted, unknown_kind: s.stats.unknownKinds };
+      const now = { dropped: s.stats.dropped, malformed: s.stats.malformed, lost: s.stats.lost, aborted: s.stats.aborted, rate_limited: s.stats.rateLimited, unknown_kind: s.stats.unknownKinds };
       for (const [reason, v] of Object.entries(now)) {
         const d = v - (prev[reason] ?? 0);
         if (d > 0) this.metrics.eventsDropped.inc({ source: s.name, reason }, d);
       }
-      this.lastStats.set(s.name, { ...now, received: s.stats.received });
+      const tr = s.stats.truncated - (prev.truncated ?? 0);
+      if (tr > 0) this.metrics.alertsTruncated.inc({ source: s.name }, tr);
+      this.lastStats.set(s.name, { ...now, received: s.stats.received, truncated: s.stats.truncated });
     }
   }
 
-  private internalAlert(reason: string, diagnostics: string): void {
+  /** An alert about Peregrine itself, through the same sinks as every alert. */
+  private internalAlert(rule: string, priority: Alert['priority'], output: string, fields: Record<string, string>): void {
     const alert: Alert = {
-      time: isoNanos(BigInt(Date.now()) * 1_000_000n), rule: 'Peregrine internal: rules reload failed', priority: 'Error', source: 'internal',
-      tags: ['peregrine', 'internal'], hostname: nodeName(this.config),
-      output: `Rules reload failed (${reason}); the previous rules keep running | ${diagnostics.split('\n')[0]}`,
-      output_fields: { 'reload.reason': reason, 'reload.errors': diagnostics },
+      time: isoNanos(BigInt(Date.now()) * 1_000_000n), rule, priority, source: 'internal',
+      tags: ['peregrine', 'internal'], hostname: nodeName(this.config), output, output_fields: fields,
     };
     this.pipeline?.emit(alert);
   }
 
-  /** Stops sources, drains the pipeline, flushes sinks, within `deadlineMs`. Idempotent. */
-  shutdown(deadlineMs = 10_000): Promise<void> {
+  /**
+   * Stops sources, drains the pipeline, flushes sinks and closes the servers, all within
+   * `deadlineMs` (default: the configured `shutdown.deadlineSeconds`), whatever peers do: slow
+   * or stuck clients are disconnected, what sinks cannot deliver is spooled. Idempotent.
+   */
+  shutdown(deadlineMs = this.config.shutdown.deadlineSeconds * 1_000): Promise<void> {
     this.stopping ??= (async () => {
+      const deadlineAt = Date.now() + deadlineMs;
+      const left = (): number => Math.max(0, deadlineAt - Date.now());
       clearInterval(this.statsTimer);
       this.rules.close();
       this.fetcher?.close();
-      const deadlineAt = Date.now() + deadlineMs;
-      const deadline = new Promise<void>((r) => setTimeout(r, deadlineMs).unref());
-      await Promise.race([Promise.all(this.sources.map((s) => s.shutdown(deadlineMs))), deadline]);
-      await Promise.race([this.pipeline?.done ?? Promise.resolve(), deadline]);
+      // sources get a third of the time to finish what they are reading, the pipeline until the
+      // sinks' share begins, the sinks until just before the deadline
+      const sourcesMs = Math.floor(deadlineMs / 3);
+      await within(Promise.all(this.sources.map((s) => s.shutdown(sourcesMs))), sourcesMs + 100);
+      await within(this.pipeline?.done ?? Promise.resolve(), Math.max(0, left() - Math.min(deadlineMs / 2, 5_000)));
       this.pipeline?.stop();
       this.exportSourceStats();
-      // sinks spool what they could not deliver; they get until just before the deadline to do so
-      const sinksDeadline = Math.max(Date.now() + 500, deadlineAt - 1_000);
-      await Promise.race([Promise.all(this.sinks.map((s) => s.close(sinksDeadline))), deadline]);
-      await this.health?.close();
-      this.log.info({}, 'agent stopped');
+      const sinksDeadline = Date.now() + Math.max(100, left() - 300);
+      await within(Promise.all(this.sinks.map((s) => s.close(sinksDeadline))), Math.max(100, left() - 200));
+      await within(this.health?.close() ?? Promise.resolve(), left());
+      this.log.info({ tookMs: deadlineMs - left() }, 'agent stopped');
     })();
     return this.stopping;
   }
+}
+
+/** Waits for `p`, but no longer than `ms`. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 /** The node's name: configured, else NODE_NAME (the DaemonSet's downward API), else the hostname. */

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
+import { errorMessage } from '../event/index.js';
+import { MAX_RULES_FILE_BYTES } from '../rules/index.js';
 import type { Logger } from '../telemetry/index.js';
 
 /** A rules file published at an HTTPS URL. */
@@ -14,8 +16,10 @@ export interface RulesUrl {
   readonly ca?: string;
 }
 
-/** Largest rules document accepted over HTTP. */
-const MAX_BYTES = 16 * 1024 * 1024;
+/** Largest rules document accepted over HTTP: what the loader accepts from a file. */
+const MAX_BYTES = MAX_RULES_FILE_BYTES;
+/** The whole of one fetch (connect, headers, body), however slowly the server sends. */
+export const FETCH_DEADLINE_MS = 20_000;
 
 /**
  * Keeps local copies of rules published over HTTPS, the way a security team publishes a rules
@@ -26,6 +30,7 @@ const MAX_BYTES = 16 * 1024 * 1024;
 export class RulesFetcher {
   private readonly etags = new Map<string, string>();
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly inFlight = new Set<string>();
 
   constructor(
     private readonly urls: readonly RulesUrl[],
@@ -60,7 +65,10 @@ export class RulesFetcher {
   poll(): void {
     for (const u of this.urls) {
       const t = setInterval(() => {
+        if (this.inFlight.has(u.url)) return; // a slow server: polls never pile up
+        this.inFlight.add(u.url);
         void this.fetchOne(u).then((r) => {
+          this.inFlight.delete(u.url);
           if (r === true) this.onChange();
           else if (r instanceof Error) this.onFailure(mask(u.url), r.message);
         });
@@ -70,14 +78,25 @@ export class RulesFetcher {
     }
   }
 
-  /** true: changed; false: unchanged (304 or same content); Error: failed (last copy kept). */
-  async fetchOne(u: RulesUrl): Promise<boolean | Error> {
+  /**
+   * true: changed; false: unchanged (304 or same content); Error: failed (last copy kept).
+   * Never throws; takes at most {@link FETCH_DEADLINE_MS}.
+   */
+  async fetchOne(u: RulesUrl, deadlineMs = FETCH_DEADLINE_MS): Promise<boolean | Error> {
     let res: { status: number; etag?: string; body: Buffer };
     try {
-      res = await get(u, this.etags.get(u.url));
+      res = await get(u, this.etags.get(u.url), deadlineMs);
     } catch (err) {
-      return err as Error;
+      return err instanceof Error ? err : new Error(errorMessage(err));
     }
+    try {
+      return this.store(u, res);
+    } catch (err) {
+      return new Error(`cannot keep the fetched copy: ${errorMessage(err)}`);
+    }
+  }
+
+  private store(u: RulesUrl, res: { status: number; etag?: string; body: Buffer }): boolean | Error {
     if (res.status === 304) return false;
     if (res.status !== 200) return new Error(`HTTP ${res.status}`);
     const digest = createHash('sha256').update(res.body).digest('hex');
@@ -102,9 +121,11 @@ export class RulesFetcher {
   }
 }
 
-function get(u: RulesUrl, etag: string | undefined): Promise<{ status: number; etag?: string; body: Buffer }> {
+function get(u: RulesUrl, etag: string | undefined, deadlineMs: number): Promise<{ status: number; etag?: string; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = https.get(u.url, { headers: etag ? { 'if-none-match': etag } : {}, timeout: 15_000, ...(u.ca ? { ca: readFileSync(u.ca) } : {}) }, (res) => {
+    // one deadline for all of it: a server that trickles a byte now and then is cut off too
+    const signal = AbortSignal.timeout(deadlineMs);
+    const req = https.get(u.url, { headers: etag ? { 'if-none-match': etag } : {}, timeout: 15_000, signal, ...(u.ca ? { ca: readFileSync(u.ca) } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -115,8 +136,8 @@ function get(u: RulesUrl, etag: string | undefined): Promise<{ status: number; e
       res.on('end', () => resolve({ status: res.statusCode ?? 0, etag: res.headers.etag, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error('timed out after 15 s')));
-    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('no data for 15 s')));
+    req.on('error', (err) => reject(signal.aborted ? new Error(`not complete within ${deadlineMs / 1000} s`) : err));
   });
 }
 

@@ -22,7 +22,7 @@ export const replayCommand: Command = {
     '  --hostname NAME             hostname in alerts (default: this machine)',
     '  --strict                    stop at the first bad line (exit 1)',
     '  --source TYPE:ADDRESS       a live source: sensor:unix:///run/peregrine/sensor.sock, tetragon:localhost:54321,',
-    '                              falco-grpc:unix:///run/falco/falco.sock, falco-http:0.0.0.0:2801 (repeatable)',
+    '                              falco-grpc:unix:///run/falco/falco.sock, falco-http:127.0.0.1:2801 (repeatable)',
     '  --max-events N / --duration SECONDS   stop live sources after N events or SECONDS',
   ].join('\n'),
   async run(args, io) {

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { Agent, RulesLoadError } from '../agent/index.js';
 import { ConfigError, ConfigSchema, DEFAULT_CONFIG_PATH, loadConfig, loadConfigFile, type Config } from '../config/index.js';
 import { DEMO_EVENTS } from '../project-paths.js';
-import { SensorSetupError, checkSensorHost, startBundledSensor } from '../sensor/index.js';
+import { errorMessage } from '../event/index.js';
+import { SensorSetupError, checkSensorHost, startBundledSensor, type BundledSensor } from '../sensor/index.js';
 import { createLogger, type Logger } from '../telemetry/index.js';
 import type { Command, CommandIO } from './cli-error.js';
 
@@ -12,7 +13,9 @@ const SENSOR_SOCKET = '/run/peregrine/sensor.sock';
 /**
  * `peregrine run`: the daemon. With no configuration file it runs on embedded defaults: the
  * bundled eBPF sensor (in this process), the bundled rules, Falco JSON alerts on stdout.
- * SIGHUP reloads the rules and re-opens alert files; SIGTERM/SIGINT drain and exit 0; a second signal exits at once.
+ * When the bundled sensor cannot start it exits 1 with the reason (it never pretends to watch).
+ * SIGHUP reloads the rules and re-opens alert files; SIGTERM/SIGINT drain and exit 0 within
+ * `shutdown.deadlineSeconds`; a second signal exits at once (130).
  */
 export const runCommand: Command = {
   name: 'run',
@@ -21,7 +24,7 @@ export const runCommand: Command = {
     'peregrine run [--config FILE] [--rules FILE|DIR ...] [--demo]',
     `  --config FILE   YAML configuration (default ${DEFAULT_CONFIG_PATH} when it exists; see \`peregrine config defaults\`)`,
     '  --rules PATH    replaces the configured rules (like Falco -r; repeatable)',
-    '  --demo          evaluate the bundled demo events instead of capturing',
+    '  --demo          a tour: evaluate the bundled demo events instead of capturing',
   ].join('\n'),
   async run(args, io) {
     const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, rules: { type: 'string', multiple: true }, demo: { type: 'boolean' } } });
@@ -36,30 +39,37 @@ export const runCommand: Command = {
       return 1;
     }
     const log = createLogger(process.env.PEREGRINE_LOG_LEVEL ?? config.log.level);
-    let embeddedSensor: { stop: () => Promise<void> } | undefined;
+    let embeddedSensor: BundledSensor | undefined;
     const embedded = !values.config && !existsSync(DEFAULT_CONFIG_PATH);
     if (values.demo) config = { ...config, sources: [{ type: 'replay', path: DEMO_EVENTS }] };
     else if (embedded) {
+      // A security agent never pretends to watch: no sensor, no start.
       const started = await startEmbeddedSensor(io, log);
-      if (started) embeddedSensor = started;
-      else config = { ...config, sources: [{ type: 'replay', path: DEMO_EVENTS }] };
+      if (!started) return 1;
+      embeddedSensor = started;
     }
     const agent = new Agent(ConfigSchema.parse(config), { stdout: io.stdout, logger: log, rules: values.rules });
+    const deadlineMs = config.shutdown.deadlineSeconds * 1_000;
     try {
       await agent.start();
     } catch (err) {
       await agent.shutdown(2_000);
-      await embeddedSensor?.stop();
+      await embeddedSensor?.stop(2_000);
       if (err instanceof RulesLoadError) io.stderr.write(`peregrine run: ${err.message}\n`);
-      else io.stderr.write(`peregrine run: cannot start: ${(err as Error).message}\n`);
+      else io.stderr.write(`peregrine run: cannot start: ${errorMessage(err)}\n`);
       return 1;
     }
     io.stderr.write(`peregrine run: running; metrics, /healthz and /readyz on ${agent.metricsAddress}; SIGHUP reloads rules and reopens alert files\n`);
     const code = await new Promise<number>((resolve) => {
       let signals = 0;
       const stop = (): void => {
-        if (++signals > 1) process.exit(130);
-        void agent.shutdown().then(() => resolve(0));
+        if (++signals > 1) return resolve(130);
+        const t0 = Date.now();
+        // the agent and the sensor stop side by side, both within the deadline
+        void Promise.all([agent.shutdown(deadlineMs), embeddedSensor?.stop(Math.min(3_000, deadlineMs / 2))]).then(() => {
+          io.stderr.write(`peregrine run: stopped in ${Date.now() - t0} ms\n`);
+          resolve(0);
+        });
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
@@ -67,30 +77,33 @@ export const runCommand: Command = {
         agent.reopenOutputs();
         agent.reload('SIGHUP');
       });
-      void agent.finished.then(() => agent.shutdown()).then(() => resolve(0));
+      void agent.finished.then(() => agent.shutdown(deadlineMs)).then(() => resolve(0));
     });
-    await embeddedSensor?.stop();
+    await embeddedSensor?.stop(1_000);
     return code;
   },
 };
 
-/** Starts the bundled sensor in this process; undefined (after saying why) when it cannot run here. */
-async function startEmbeddedSensor(io: CommandIO, log: Logger): Promise<{ stop: () => Promise<void> } | undefined> {
+/** Starts the bundled sensor in this process; undefined (after saying why and what to do) when it cannot run here. */
+async function startEmbeddedSensor(io: CommandIO, log: Logger): Promise<BundledSensor | undefined> {
+  const cannot = (why: string): undefined => {
+    io.stderr.write(`peregrine run: the bundled eBPF sensor cannot start, so nothing would be watched:\n${why}\n` +
+      'peregrine run: fix the above (scripts/setup installs what is missing on Debian), point a configuration at another sensor (--config), ' +
+      'or run `peregrine run --demo` for a tour on recorded events\n');
+    return undefined;
+  };
   let host;
   try {
     host = checkSensorHost();
   } catch (err) {
     if (!(err instanceof SensorSetupError)) throw err;
-    io.stderr.write(`peregrine run: ${err.message}\nperegrine run: evaluating the bundled demo events instead\n`);
-    return undefined;
+    return cannot(err.message);
   }
-  let sensor;
   try {
-    sensor = await startBundledSensor({ bpftrace: host.bpftrace, listen: `unix://${SENSOR_SOCKET}`, logger: log });
+    const sensor = await startBundledSensor({ bpftrace: host.bpftrace, listen: `unix://${SENSOR_SOCKET}`, logger: log });
+    io.stderr.write(`peregrine run: bundled eBPF sensor capturing (unix://${SENSOR_SOCKET})\n`);
+    return sensor;
   } catch (err) {
-    io.stderr.write(`peregrine run: ${(err as Error).message}\nperegrine run: evaluating the bundled demo events instead\n`);
-    return undefined;
+    return cannot(errorMessage(err));
   }
-  io.stderr.write(`peregrine run: bundled eBPF sensor capturing (unix://${SENSOR_SOCKET})\n`);
-  return sensor;
 }

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { errorMessage } from '../event/index.js';
 import { SensorSetupError, bpftraceProgram, checkSensorHost, startBundledSensor } from '../sensor/index.js';
 import { DEFAULT_SENSOR_ADDRESS } from '../sources/index.js';
 import { createLogger } from '../telemetry/index.js';
@@ -8,9 +10,11 @@ export const sensorCommand: Command = {
   name: 'sensor',
   summary: 'run the bundled eBPF sensor (bpftrace) and serve its events over the sensor API',
   usage: [
-    'peregrine sensor [--listen ADDRESS] [--tls-cert F --tls-key F [--tls-ca F]] [--print-program]',
-    `  --listen ADDRESS    ${DEFAULT_SENSOR_ADDRESS} (default) or host:port (use TLS on TCP)`,
+    'peregrine sensor [--listen ADDRESS] [--socket-group GROUP] [--tls-cert F --tls-key F [--tls-ca F]] [--insecure] [--print-program]',
+    `  --listen ADDRESS    ${DEFAULT_SENSOR_ADDRESS} (default) or host:port (TCP needs TLS)`,
+    '  --socket-group GROUP  group (name or gid) that may read events: socket 0660, directory 0750 (default: 0600/0700, root only)',
     '  --tls-cert/--tls-key/--tls-ca   TLS (and with a CA, mutual TLS) from files, re-read when they change',
+    '  --insecure          allow TCP without TLS (anyone who reaches the port reads every syscall event)',
     '  --print-program     print the bpftrace program and exit',
   ].join('\n'),
   async run(args, io) {
@@ -18,7 +22,7 @@ export const sensorCommand: Command = {
       args: [...args],
       options: {
         listen: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
-        'print-program': { type: 'boolean' },
+        'print-program': { type: 'boolean' }, insecure: { type: 'boolean' }, 'socket-group': { type: 'string' },
       },
     });
     if (values['print-program']) {
@@ -28,6 +32,7 @@ export const sensorCommand: Command = {
     const listen = values.listen ?? DEFAULT_SENSOR_ADDRESS;
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
     const tls = values['tls-cert'] ? { cert: values['tls-cert'], key: values['tls-key'], ca: values['tls-ca'] } : undefined;
+    const socketGroup = values['socket-group'] === undefined ? undefined : groupId(values['socket-group']);
     const log = createLogger();
     let host;
     try {
@@ -41,9 +46,9 @@ export const sensorCommand: Command = {
     }
     let sensor;
     try {
-      sensor = await startBundledSensor({ bpftrace: host.bpftrace, listen, tls, logger: log });
+      sensor = await startBundledSensor({ bpftrace: host.bpftrace, listen, tls, logger: log, socketGroup, insecure: values.insecure });
     } catch (err) {
-      io.stderr.write(`peregrine sensor: ${(err as Error).message}\n`);
+      io.stderr.write(`peregrine sensor: ${errorMessage(err)}\n`);
       return 1;
     }
     const { address, capture, server } = sensor;
@@ -63,3 +68,17 @@ export const sensorCommand: Command = {
     return 0;
   },
 };
+
+/** A group's id from its number or its name in /etc/group. */
+function groupId(g: string): number {
+  if (/^\d+$/.test(g)) return Number(g);
+  let text = '';
+  try {
+    text = readFileSync('/etc/group', 'utf8');
+  } catch {
+    /* reported below */
+  }
+  const line = text.split('\n').find((l) => l.split(':')[0] === g);
+  if (!line) throw new UsageError(`--socket-group ${g}: no such group in /etc/group; give its number instead`);
+  return Number(line.split(':')[2]);
+}

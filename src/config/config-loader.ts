@@ -37,10 +37,11 @@ export function loadConfig(text: string | undefined, file = '<config>', env: Nod
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${file}: the configuration must be a YAML mapping of keys`]);
   applyEnv(raw as Record<string, unknown>, env, problems);
-  resolveFiles(raw, [], problems);
+  const fromFiles: string[] = [];
+  resolveFiles(raw, [], problems, fromFiles);
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    for (const i of parsed.error.issues) problems.push(describe(i, raw, file, doc, lc));
+    for (const i of parsed.error.issues) problems.push(describe(i, raw, file, doc, lc, fromFiles));
   }
   if (problems.length) throw new ConfigError(problems);
   return parsed.data!;
@@ -82,9 +83,12 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, problems
   }
 }
 
-/** `secretFile: /path` → `secret: <contents>` (recursively). */
-function resolveFiles(node: unknown, path: Array<string | number>, problems: string[]): void {
-  if (Array.isArray(node)) node.forEach((x, i) => resolveFiles(x, [...path, i], problems));
+/**
+ * `secretFile: /path` → `secret: <contents>` (recursively). The paths of values read this way
+ * go to `fromFiles` (as `a.b.0.c`): they are secrets, never printed.
+ */
+function resolveFiles(node: unknown, path: Array<string | number>, problems: string[], fromFiles: string[]): void {
+  if (Array.isArray(node)) node.forEach((x, i) => resolveFiles(x, [...path, i], problems, fromFiles));
   else if (node && typeof node === 'object') {
     const o = node as Record<string, unknown>;
     for (const key of Object.keys(o)) {
@@ -92,11 +96,12 @@ function resolveFiles(node: unknown, path: Array<string | number>, problems: str
         const target = key.slice(0, -'File'.length);
         try {
           o[target] = readFileSync(o[key] as string, 'utf8').trim();
+          fromFiles.push([...path, target].join('.'));
           delete o[key];
         } catch (err) {
           problems.push(`${[...path, key].join('.')}: cannot read ${JSON.stringify(o[key])}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
         }
-      } else resolveFiles(o[key], [...path, key], problems);
+      } else resolveFiles(o[key], [...path, key], problems, fromFiles);
     }
   }
 }
@@ -105,7 +110,7 @@ function pathText(p: ReadonlyArray<PropertyKey>): string {
   return p.map((s, i) => (typeof s === 'number' ? `[${s}]` : `${i ? '.' : ''}${String(s)}`)).join('') || '(top level)';
 }
 
-function describe(issue: z.core.$ZodIssue, raw: unknown, file: string, doc: ReturnType<typeof parseDocument> | undefined, lc: LineCounter): string {
+function describe(issue: z.core.$ZodIssue, raw: unknown, file: string, doc: ReturnType<typeof parseDocument> | undefined, lc: LineCounter, fromFiles: readonly string[]): string {
   let got: unknown = raw;
   for (const s of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[s] : undefined;
   let where = file;
@@ -119,7 +124,9 @@ function describe(issue: z.core.$ZodIssue, raw: unknown, file: string, doc: Retu
       }
     }
   }
-  const shown = got === undefined ? '' : `, got ${maskValue(issue.path, got)}`;
+  const dotted = issue.path.map(String).join('.');
+  const secret = fromFiles.some((f) => dotted === f || dotted.startsWith(`${f}.`) || f.startsWith(`${dotted}.`) || dotted === '');
+  const shown = got === undefined ? '' : `, got ${secret ? '<redacted>' : maskValue(issue.path, got)}`;
   return `${where}: ${pathText(issue.path)}: ${issue.message}${shown}`;
 }
 

@@ -66,6 +66,8 @@ export const ConfigSchema = z.object({
     maxMiBPerSink: z.number().min(1).max(100_000).default(64),
   }).strict().default({ dir: '/var/lib/peregrine/spool', maxMiBPerSink: 64 }),
   metrics: z.object({ listen: z.string().default('0.0.0.0:8765') }).strict().default({ listen: '0.0.0.0:8765' }),
+  /** How long `peregrine run` may take to stop on SIGTERM, all of it (below Kubernetes' 30 s grace period). */
+  shutdown: z.object({ deadlineSeconds: z.number().min(1).max(300).default(10) }).strict().default({ deadlineSeconds: 10 }),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),
 }).strict();
 

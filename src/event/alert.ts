@@ -27,6 +27,9 @@ export function toAlertValue(v: FieldValue | undefined): AlertFieldValue {
 
 /** Formats ns since the epoch as ISO 8601 UTC with nanoseconds and a `Z` suffix. */
 export function isoNanos(ns: bigint): string {
+  // Dates end at year 275760: a time beyond what can be printed is clamped, never thrown on
+  if (ns < 0n) ns = 0n;
+  if (ns > 8_640_000_000_000_000_000_000n) ns = 8_640_000_000_000_000_000_000n;
   const ms = ns / 1_000_000n;
   const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
   const base = new Date(Number(ms)).toISOString(); // 2016-08-04T16:17:57.881Z

@@ -15,8 +15,16 @@ export class EventDecodeError extends Error {
   }
 }
 
-const TIME_RE = /"(evt\.(?:raw)?time(?:\.iso8601)?)"\s*:\s*(\d{16,})/g;
-const MAX_LINE_BYTES = 4 * 1024 * 1024;
+/**
+ * A key and an integer of 16 or more digits: JSON.parse rounds those to doubles, so their exact
+ * value is taken from the text (a key cannot contain an unescaped quote or a backslash, and in
+ * valid JSON only a key is followed by a colon).
+ */
+const BIG_INT_RE = /"([^"\\]{1,256})"\s*:\s*(-?\d{16,40})(?=\s*[,}])/g;
+/** Longest line accepted (bytes); readers drop longer ones before buffering them whole. */
+export const MAX_LINE_BYTES = 4 * 1024 * 1024;
+/** Latest absolute time accepted: the end of year 9999, in ns (later ones cannot be printed). */
+const MAX_ABSTIME_NS = 253_402_300_799_999_999_999n;
 
 /**
  * Decodes flat events (Falco field name → value, as Falco prints `output_fields` and as
@@ -42,10 +50,11 @@ export class FlatEventDecoder {
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
       throw new EventDecodeError(lineNo, 'expected a JSON object of field names to values');
     }
-    // Timestamps above 2^53 lose precision in JSON.parse: take their digits from the text.
+    // Integers above 2^53 (timestamps, inodes, masks) lose precision in JSON.parse: take
+    // their digits from the text.
     const rec = obj as Record<string, unknown>;
-    if (line.includes('time"')) {
-      for (const m of line.matchAll(TIME_RE)) rec[m[1]] = BigInt(m[2]);
+    if (/\d{16}/.test(line)) {
+      for (const m of line.matchAll(BIG_INT_RE)) if (typeof rec[m[1]] === 'number') rec[m[1]] = BigInt(m[2]);
     }
     return this.decodeObject(rec, lineNo);
   }
@@ -101,25 +110,34 @@ function normalise(raw: unknown, type: FieldType, key: string, lineNo: number): 
     case 'number':
     case 'port':
     case 'reltime': {
-      if (typeof raw === 'number') return raw;
-      if (typeof raw === 'bigint') return Number(raw);
+      // 64-bit integers stay exact: a bigint beyond 2^53 stays a bigint (compared exactly)
+      if (typeof raw === 'number') {
+        if (Number.isFinite(raw)) return raw;
+        throw new EventDecodeError(lineNo, `field "${key}" is out of range, got ${JSON.stringify(raw)}`);
+      }
+      if (typeof raw === 'bigint') return exactInteger(raw, key, lineNo);
       if (typeof raw === 'string') {
         if (raw === '' || raw === '<NA>') return undefined;
+        if (/^-?\d{16,40}$/.test(raw)) return exactInteger(BigInt(raw), key, lineNo);
         const n = Number(raw);
         if (Number.isFinite(n)) return n;
       }
       if (typeof raw === 'boolean') return raw ? 1 : 0;
       throw new EventDecodeError(lineNo, `field "${key}" must be a number, got ${JSON.stringify(raw)}`);
     }
-    case 'abstime':
-      if (typeof raw === 'bigint') return raw;
-      if (typeof raw === 'number' && Number.isFinite(raw)) return BigInt(Math.trunc(raw));
-      if (typeof raw === 'string' && /^\d+$/.test(raw)) return BigInt(raw);
-      if (typeof raw === 'string') {
+    case 'abstime': {
+      let t: bigint | undefined;
+      if (typeof raw === 'bigint') t = raw;
+      else if (typeof raw === 'number' && Number.isFinite(raw)) t = BigInt(Math.trunc(raw));
+      else if (typeof raw === 'string' && /^\d{1,40}$/.test(raw)) t = BigInt(raw);
+      else if (typeof raw === 'string') {
         const ms = Date.parse(raw);
-        if (!Number.isNaN(ms)) return BigInt(ms) * 1_000_000n;
+        if (!Number.isNaN(ms)) t = BigInt(ms) * 1_000_000n;
       }
-      throw new EventDecodeError(lineNo, `field "${key}" must be a time in ns or ISO 8601, got ${JSON.stringify(raw)}`);
+      if (t === undefined) throw new EventDecodeError(lineNo, `field "${key}" must be a time in ns or ISO 8601, got ${JSON.stringify(raw)}`);
+      if (t < 0n || t > MAX_ABSTIME_NS) throw new EventDecodeError(lineNo, `field "${key}" is out of range (0 to year 9999 in ns), got ${String(raw)}`);
+      return t;
+    }
     case 'bool':
       if (typeof raw === 'boolean') return raw;
       if (raw === 'true' || raw === 1 || raw === '1') return true;
@@ -136,4 +154,10 @@ function normalise(raw: unknown, type: FieldType, key: string, lineNo: number): 
       if (Array.isArray(raw)) return raw.map((x) => String(x)).join(',');
       throw new EventDecodeError(lineNo, `field "${key}" must be a string, got an object`);
   }
+}
+
+/** A 64-bit integer: a number when exactly representable, else the bigint; beyond 64 bits, an error. */
+function exactInteger(v: bigint, key: string, lineNo: number): number | bigint {
+  if (v < -(2n ** 63n) || v >= 2n ** 64n) throw new EventDecodeError(lineNo, `field "${key}" is out of the 64-bit range, got ${v}`);
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }

@@ -21,6 +21,11 @@ function fail(msg: string, v: { span: { start: number; end: number } }): never {
 function constant(type: FieldType, v: Value, field: string): number | bigint | boolean | string {
   if (NUMERIC.has(type)) {
     const t = v.text.trim();
+    // an integer beyond 2^53 stays exact as a bigint, as events carry such values (64-bit ids, masks)
+    if (/^-?\d{16,40}$/.test(t) && type !== 'abstime') {
+      const b = BigInt(t);
+      if (b < BigInt(Number.MIN_SAFE_INTEGER) || b > BigInt(Number.MAX_SAFE_INTEGER)) return b;
+    }
     const n = /^[+-]?0[xX][0-9a-fA-F]+$/.test(t) ? parseInt(t, 16) : /^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(t) ? Number(t) : NaN;
     if (Number.isNaN(n)) fail(`'${field}' is numeric: expected a number, got '${v.text}'`, v);
     return type === 'abstime' ? BigInt(Math.trunc(n)) : n;
@@ -139,8 +144,9 @@ function ipTest(op: Operator, type: FieldType, v: Value, field: string): ValueTe
 
 /** Compares two present values of possibly different types (field-vs-field with val()). */
 export function compareValues(op: Operator, a: FieldValue, b: FieldValue): boolean {
-  const x = typeof a === 'bigint' ? Number(a) : a;
-  const y = typeof b === 'bigint' ? Number(b) : b;
+  // bigints stay exact: JavaScript orders bigint against number (and prints both alike)
+  const x = a;
+  const y = b;
   switch (op) {
     case '=':
     case '==':

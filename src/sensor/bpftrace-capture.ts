@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { errorMessage } from '../event/index.js';
+import { Backoff } from '../sources/backoff.js';
 import { silentLogger, type Logger } from '../telemetry/index.js';
 import type { SensorEvent } from './batch-encoder.js';
 import { BpftraceAssembler } from './bpftrace-assembler.js';
@@ -24,6 +26,38 @@ export interface CaptureOptions {
    * bpftrace catches up. Memory is locked per CPU: lower it on nodes with many cores.
    */
   readonly ringPagesPerCpu?: number;
+  /** Called when capturing starts or stops (bpftrace died; restarts keep failing), with why. */
+  readonly onState?: (capturing: boolean, reason: string) => void;
+  /** First and longest pause between restarts of a dead bpftrace (default 1 s and 60 s). */
+  readonly restartBackoff?: { readonly baseMs: number; readonly maxMs: number };
+}
+
+/** Temporary directories of sensors: `peregrine-sensor-<pid>-XXXXXX`. */
+const TMP_PREFIX = 'peregrine-sensor-';
+
+/**
+ * Removes the temporary directories that sensors which are no longer running left behind
+ * (killed with SIGKILL, say). A directory whose owner process still runs is kept.
+ */
+export function removeStaleSensorDirs(dir = tmpdir()): number {
+  let removed = 0;
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = new RegExp(`^${TMP_PREFIX}(\\d+)-`).exec(name);
+    if (!m || Number(m[1]) === process.pid || existsSync(`/proc/${m[1]}`)) continue;
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true });
+      removed++;
+    } catch {
+      /* not ours to remove (permissions): left alone */
+    }
+  }
+  return removed;
 }
 
 /** Counters of the capture. */
@@ -34,18 +68,28 @@ export interface CaptureStats {
   /** Lines or events that could not be parsed. */
   parseErrors: number;
   restarts: number;
+  /** Restart attempts that failed (bpftrace could not attach again). */
+  restartFailures: number;
 }
 
 /**
  * Runs the bpftrace program as a child process and turns its output into sensor events.
- * Keeps running: if bpftrace dies it is restarted (after a pause), and the failure is logged.
+ * Never gives up: if bpftrace dies it is restarted with backoff (1 s doubling to 60 s, with
+ * jitter), forever, and while it is not capturing `capturing` is false with the reason
+ * (`onState` is told at each change). bpftrace gets SIGKILL when this process dies, however it
+ * dies (parent-death signal), so no capture outlives its agent.
  * Lifecycle: `start()` resolves once the probes are attached; `stop()` is idempotent.
  */
 export class BpftraceCapture {
-  readonly stats: CaptureStats = { events: 0, kernelLost: 0, parseErrors: 0, restarts: 0 };
+  readonly stats: CaptureStats = { events: 0, kernelLost: 0, parseErrors: 0, restarts: 0, restartFailures: 0 };
   private child: ChildProcess | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private capturingNow = false;
+  private why = 'not started';
+  private readonly backoff: Backoff;
+  private readonly tmpDir: string;
   private readonly log: Logger;
   private assembler!: BpftraceAssembler;
 
@@ -62,8 +106,28 @@ export class BpftraceCapture {
 
   constructor(private readonly opts: CaptureOptions) {
     this.log = opts.logger ?? silentLogger();
-    this.programFile = join(mkdtempSync(join(tmpdir(), 'peregrine-sensor-')), 'peregrine.bt');
-    writeFileSync(this.programFile, bpftraceProgram((sc) => existsSync(`${TRACEFS_SYSCALLS}/sys_enter_${sc}`)));
+    this.backoff = new Backoff(opts.restartBackoff?.baseMs ?? 1_000, opts.restartBackoff?.maxMs ?? 60_000);
+    removeStaleSensorDirs();
+    this.tmpDir = mkdtempSync(join(tmpdir(), `${TMP_PREFIX}${process.pid}-`));
+    this.programFile = join(this.tmpDir, 'peregrine.bt');
+    writeFileSync(this.programFile, bpftraceProgram((sc) => existsSync(`${TRACEFS_SYSCALLS}/sys_enter_${sc}`)), { mode: 0o600 });
+  }
+
+  /** Whether bpftrace is attached and capturing now. */
+  get capturing(): boolean {
+    return this.capturingNow;
+  }
+
+  /** Why the capture is not capturing ('' while it is). */
+  get reason(): string {
+    return this.capturingNow ? '' : this.why;
+  }
+
+  private setState(capturing: boolean, reason: string): void {
+    const changed = capturing !== this.capturingNow;
+    this.capturingNow = capturing;
+    this.why = reason;
+    if (changed) this.opts.onState?.(capturing, reason);
   }
 
   /** Starts bpftrace; resolves when its probes are attached (or rejects with its error). */
@@ -76,7 +140,10 @@ export class BpftraceCapture {
 
   private spawn(): Promise<void> {
     // `exec` keeps the shell's pid for bpftrace, so $$ tells the program its own pid ($1).
-    const child = spawn('/bin/sh', ['-c', 'exec "$0" "$1" "$$" "$2" "$3"', this.opts.bpftrace, this.programFile, String(process.pid), String(this.opts.ignorePid ?? process.pid)], {
+    // setpriv sets the parent-death signal, which survives the execs: SIGKILL of this process
+    // takes bpftrace with it.
+    const [cmd, ...pre] = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', '/bin/sh'] : ['/bin/sh'];
+    const child = spawn(cmd, [...pre, '-c', 'exec "$0" "$1" "$$" "$2" "$3"', this.opts.bpftrace, this.programFile, String(process.pid), String(this.opts.ignorePid ?? process.pid)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, BPFTRACE_STRLEN: '200', BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_PERF_RB_PAGES: String(this.opts.ringPagesPerCpu ?? 1024) },
     });
@@ -95,6 +162,8 @@ export class BpftraceCapture {
       rl.on('line', (line) => {
         if (!ready && line.startsWith('READY')) {
           ready = true;
+          this.backoff.reset();
+          this.setState(true, '');
           resolve();
           return;
         }
@@ -119,13 +188,28 @@ export class BpftraceCapture {
         const why = `bpftrace exited (${signal ?? code}): ${stderr.split('\n').filter((l) => /ERROR|error/.test(l)).slice(-3).join(' | ') || 'no error output'}`;
         if (!ready) return reject(new Error(why));
         if (this.stopped) return;
+        this.setState(false, why);
         this.stats.restarts++;
-        this.log.error({ why }, 'sensor: bpftrace stopped; restarting in 2 s');
-        setTimeout(() => {
-          if (!this.stopped) this.spawn().catch((err: Error) => this.log.error({ err: err.message }, 'sensor: bpftrace restart failed'));
-        }, 2_000).unref();
+        this.scheduleRestart(why);
       });
     });
+  }
+
+  /** Restarts bpftrace after a pause that grows while restarts keep failing; forever. */
+  private scheduleRestart(why: string): void {
+    const delay = this.backoff.next();
+    this.log.error({ why, restartInMs: delay, attempt: this.backoff.attempts }, 'sensor: bpftrace is not capturing; restarting');
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      if (this.stopped) return;
+      this.spawn().catch((err: unknown) => {
+        if (this.stopped) return;
+        this.stats.restartFailures++;
+        this.setState(false, `bpftrace restart failed: ${errorMessage(err)}`);
+        this.scheduleRestart(errorMessage(err));
+      });
+    }, delay);
+    this.restartTimer.unref();
   }
 
   private lost(n: number, parse = false): void {
@@ -141,13 +225,25 @@ export class BpftraceCapture {
     this.opts.onEvents(batch);
   }
 
-  /** Stops bpftrace (SIGINT, then SIGKILL after `deadlineMs`). Idempotent. */
+  /** Stops bpftrace (SIGINT, then SIGKILL after `deadlineMs`) and removes its files. Idempotent. */
   async stop(deadlineMs = 3_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearTimeout(this.restartTimer);
+    this.capturingNow = false; // no onState: stopping is not a failure
+    this.why = 'stopped';
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
+    if (child && child.exitCode === null && child.signalCode === null) await this.terminate(child, deadlineMs);
+    rmSync(this.tmpDir, { recursive: true, force: true });
+  }
+
+  /** Kills the running bpftrace without stopping the capture (tests: a crash; it restarts). */
+  killChild(): void {
+    this.child?.kill('SIGKILL');
+  }
+
+  private terminate(child: ChildProcess, deadlineMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         child.kill('SIGKILL');
         resolve();

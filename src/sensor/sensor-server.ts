@@ -60,6 +60,7 @@ export class SensorServer {
   private readonly subscribers = new Set<grpc.ServerWritableStream<SubscribeRequest, Buffer>>();
   private readonly log: Logger;
   private stopped = false;
+  private health: () => { healthy: boolean; reason: string } = () => ({ healthy: true, reason: '' });
 
   constructor(private readonly opts: SensorServerOptions) {
     this.log = opts.logger ?? silentLogger();
@@ -80,16 +81,24 @@ export class SensorServer {
     this.server.addService(definition, {
       Subscribe: (call: grpc.ServerWritableStream<SubscribeRequest, Buffer>) => this.subscribe(call),
       GetVersion: (_call: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { version: this.opts.version ?? '0.1.0', api_version: 1, backend: this.opts.backend ?? '' }),
-      GetHealth: (_call: unknown, cb: grpc.sendUnaryData<object>) => cb(null, {
-        healthy: !this.stopped, reason: this.stopped ? 'stopping' : '', stream_id: this.streamId, last_seq: this.seq,
-        events_total: this.stats.eventsTotal, events_lost: this.stats.eventsLost, subscribers: this.subscribers.size,
-      }),
+      GetHealth: (_call: unknown, cb: grpc.sendUnaryData<object>) => {
+        const h = this.stopped ? { healthy: false, reason: 'stopping' } : this.health();
+        cb(null, {
+          healthy: h.healthy, reason: h.reason, stream_id: this.streamId, last_seq: this.seq,
+          events_total: this.stats.eventsTotal, events_lost: this.stats.eventsLost, subscribers: this.subscribers.size,
+        });
+      },
     });
     const target = grpcTarget(this.opts.listen);
     const port = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(target, serverCredentials(this.opts.tls), (err, p) => (err ? reject(new Error(`sensor: cannot listen on ${this.opts.listen}: ${err.message}`, { cause: err })) : resolve(p)));
     });
     return target.startsWith('unix:') ? this.opts.listen : target.replace(/:0$/, `:${port}`);
+  }
+
+  /** What `GetHealth` reports besides stopping: the capture's state (not capturing is unhealthy). */
+  setHealth(health: () => { healthy: boolean; reason: string }): void {
+    this.health = health;
   }
 
   /** Counts events the capture lost; reported to clients in the next batch. */

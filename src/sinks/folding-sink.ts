@@ -7,28 +7,48 @@ import { isResolution } from './resolving-sink.js';
 export const REPEAT_FIELDS = { count: 'peregrine.repeat_count', first: 'peregrine.first_seen', last: 'peregrine.last_seen' } as const;
 
 interface Window {
-  first: Alert;
+  firstTime: string;
+  lastTime: string;
   last: Alert;
+  /** Approximate bytes `last` holds (counted against the byte budget). */
+  bytes: number;
   count: number;
   timer: NodeJS.Timeout;
 }
 
 /** Identities tracked at once; beyond this, new identities pass through unfolded. */
 const MAX_WINDOWS = 10_000;
+/** Bytes of alerts held for follow-ups at once; beyond this, new identities pass through unfolded. */
+export const MAX_FOLD_BYTES = 16 * 1024 * 1024;
+
+/** About how many bytes an alert holds in memory (its texts; fixed overhead per field). */
+export function alertBytes(a: Alert): number {
+  let n = 256 + a.rule.length + a.output.length + a.hostname.length + a.time.length;
+  for (const t of a.tags) n += 16 + t.length;
+  for (const k in a.output_fields) {
+    const v = a.output_fields[k];
+    n += 32 + k.length + (typeof v === 'string' ? v.length : Array.isArray(v) ? v.join(',').length : 8);
+  }
+  return n;
+}
 
 /**
  * Wraps a sink against alert fatigue: per rule × workload × node, the first alert goes out at
  * once; repeats within `windowMs` are folded (counted as `folded`) into one follow-up carrying
  * the count and the first/last seen times, sent when the window closes. Resolutions pass
- * through. Bounded; `flush` and `close` send pending follow-ups first.
+ * through. Bounded in count (10,000 identities) and bytes (`maxBytes`): past either, a new
+ * identity passes through unfolded, and a repeat whose newer copy does not fit keeps the older
+ * copy for its follow-up (the count stays exact). `flush` and `close` send pending follow-ups first.
  */
 export class FoldingSink extends SinkWrapper {
   private readonly windows = new Map<string, Window>();
+  private bytes = 0;
 
   constructor(
     inner: AlertSink,
     private readonly windowMs: number,
     private readonly observer: SinkObserver = NO_OBSERVER,
+    private readonly maxBytes = MAX_FOLD_BYTES,
   ) {
     super(inner);
   }
@@ -39,15 +59,28 @@ export class FoldingSink extends SinkWrapper {
     const w = this.windows.get(key);
     if (w) {
       w.count++;
-      w.last = alert;
+      w.lastTime = alert.time;
+      const b = alertBytes(alert);
+      if (this.bytes - w.bytes + b <= this.maxBytes) {
+        this.bytes += b - w.bytes;
+        w.last = alert;
+        w.bytes = b;
+      }
       this.observer.outcome(this.name, 'folded', 1);
       return;
     }
     this.inner.write(alert);
-    if (this.windows.size >= MAX_WINDOWS) return;
+    const b = alertBytes(alert);
+    if (this.windows.size >= MAX_WINDOWS || this.bytes + b > this.maxBytes) return;
     const timer = setTimeout(() => this.closeWindow(key), this.windowMs);
     timer.unref();
-    this.windows.set(key, { first: alert, last: alert, count: 0, timer });
+    this.bytes += b;
+    this.windows.set(key, { firstTime: alert.time, lastTime: alert.time, last: alert, bytes: b, count: 0, timer });
+  }
+
+  /** Bytes of alerts held for follow-ups now. */
+  get heldBytes(): number {
+    return this.bytes;
   }
 
   private closeWindow(key: string): void {
@@ -55,11 +88,12 @@ export class FoldingSink extends SinkWrapper {
     if (!w) return;
     clearTimeout(w.timer);
     this.windows.delete(key);
+    this.bytes -= w.bytes;
     if (w.count === 0) return;
     this.inner.write({
       ...w.last,
-      output: `${w.last.output} (repeated ${w.count} times since ${w.first.time})`,
-      output_fields: { ...w.last.output_fields, [REPEAT_FIELDS.count]: w.count, [REPEAT_FIELDS.first]: w.first.time, [REPEAT_FIELDS.last]: w.last.time },
+      output: `${w.last.output} (repeated ${w.count} times since ${w.firstTime})`,
+      output_fields: { ...w.last.output_fields, [REPEAT_FIELDS.count]: w.count, [REPEAT_FIELDS.first]: w.firstTime, [REPEAT_FIELDS.last]: w.lastTime },
     });
   }
 

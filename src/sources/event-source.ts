@@ -19,6 +19,10 @@ export interface SourceStats {
   lost: number;
   /** Requests or connections that failed before their content was read (peer reset mid-body). */
   aborted: number;
+  /** Alerts refused because their peer sent faster than its rate limit (falco-http). */
+  rateLimited: number;
+  /** Alerts kept but cut down to the size limits (see ALERT_LIMITS). */
+  truncated: number;
   /** Events of unknown kinds (counted, not mapped). */
   unknownKinds: number;
   /** Connections (re)established. */
@@ -28,7 +32,7 @@ export interface SourceStats {
 }
 
 export function emptyStats(): SourceStats {
-  return { received: 0, decoded: 0, malformed: 0, dropped: 0, lost: 0, aborted: 0, unknownKinds: 0, connects: 0, connected: false };
+  return { received: 0, decoded: 0, malformed: 0, dropped: 0, lost: 0, aborted: 0, rateLimited: 0, truncated: 0, unknownKinds: 0, connects: 0, connected: false };
 }
 
 /**
@@ -41,6 +45,11 @@ export interface EventSource {
   readonly stats: Readonly<SourceStats>;
   /** Events or alerts waiting in the source's buffer. */
   readonly queued: number;
+  /**
+   * What the producer says of its own health, where it says anything (the Peregrine sensor:
+   * whether it is capturing); undefined when unknown or not connected.
+   */
+  readonly upstream?: { readonly healthy: boolean; readonly reason: string };
   start(): Promise<void>;
   /** The delivered batches, in order, until shutdown. One consumer. */
   batches(): AsyncIterable<SourceBatch>;

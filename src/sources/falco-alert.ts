@@ -9,6 +9,54 @@ export class AlertFormatError extends Error {
 }
 
 /**
+ * Limits on one alert taken from a peer (Falco, Falcosidekick): an alert beyond them is kept but
+ * cut down (long texts end in `…[truncated]`, fields past the count are left out) and carries
+ * `peregrine.truncated: true`. Bounds what one alert costs in the folding window, the spool and
+ * every receiver, whatever a peer sends.
+ */
+export const ALERT_LIMITS = { ruleChars: 1_024, outputChars: 16_384, fieldChars: 4_096, fields: 256, tags: 64, tagChars: 256 } as const;
+
+/** The mark a cut-down alert carries in `output_fields`. */
+export const TRUNCATED_FIELD = 'peregrine.truncated';
+
+const cut = (s: string, max: number): [string, boolean] => (s.length > max ? [`${s.slice(0, max)}…[truncated]`, true] : [s, false]);
+
+/**
+ * Cuts an alert down to {@link ALERT_LIMITS}; returns it unchanged (same object) when it is
+ * within them.
+ */
+export function limitAlert(a: Alert): Alert {
+  let truncated = false;
+  const text = (s: string, max: number): string => {
+    const [t, c] = cut(s, max);
+    truncated ||= c;
+    return t;
+  };
+  const rule = text(a.rule, ALERT_LIMITS.ruleChars);
+  const output = text(a.output, ALERT_LIMITS.outputChars);
+  const hostname = text(a.hostname, ALERT_LIMITS.tagChars);
+  const tags = a.tags.slice(0, ALERT_LIMITS.tags).map((t) => text(t, ALERT_LIMITS.tagChars));
+  if (a.tags.length > ALERT_LIMITS.tags) truncated = true;
+  const fields: Record<string, AlertFieldValue> = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(a.output_fields)) {
+    if (++n > ALERT_LIMITS.fields) {
+      truncated = true;
+      break;
+    }
+    const key = text(k, ALERT_LIMITS.tagChars);
+    if (typeof v === 'string') fields[key] = text(v, ALERT_LIMITS.fieldChars);
+    else if (Array.isArray(v)) {
+      const joined = v.join(',');
+      fields[key] = joined.length > ALERT_LIMITS.fieldChars ? text(joined, ALERT_LIMITS.fieldChars) : v;
+    } else fields[key] = v;
+  }
+  if (!truncated) return a;
+  fields[TRUNCATED_FIELD] = true;
+  return { ...a, rule, output, hostname, tags, output_fields: fields };
+}
+
+/**
  * Validates and normalises Falco's JSON alert (`time`, `rule`, `priority`, `output`,
  * `output_fields`, `hostname`, `tags`, `source`), the document of Falco's http_output and
  * Falcosidekick's input, into an {@link Alert}.

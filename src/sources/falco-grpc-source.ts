@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { Alert, AlertFieldValue, Priority } from '../event/index.js';
 import type { SourceBatch } from './event-source.js';
+import { limitAlert } from './falco-alert.js';
 import { passThrough } from './grpc-transport.js';
 import { GrpcStreamSource, type GrpcSourceOptions, type ReadStream } from './grpc-stream-source.js';
 import { codec, loadProtoRoot } from './proto-root.js';
@@ -76,7 +77,9 @@ export class FalcoGrpcSource extends GrpcStreamSource {
       output: m.output ?? '',
       output_fields: fields,
     };
-    return { kind: 'alerts', source: this.name, alerts: [alert] };
+    const limited = limitAlert(alert);
+    if (limited !== alert) this.stats.truncated++;
+    return { kind: 'alerts', source: this.name, alerts: [limited] };
   }
 
   /** Falco's version (`falco.version.service/version`). */

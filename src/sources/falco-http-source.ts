@@ -6,13 +6,19 @@ import type { AddressInfo } from 'node:net';
 import { errorMessage, type Alert } from '../event/index.js';
 import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { emptyStats, type EventSource, type SourceBatch, type SourceStats } from './event-source.js';
-import { AlertFormatError, alertFromFalcoJson } from './falco-alert.js';
+import { AlertFormatError, alertFromFalcoJson, limitAlert } from './falco-alert.js';
 import { CERT_REFRESH_MS, type TlsFiles } from './grpc-transport.js';
 import { SourceBuffer } from './source-buffer.js';
 
+/** Where falco-http listens unless configured: loopback only (Falcosidekick's port). */
+export const DEFAULT_FALCO_HTTP_LISTEN = '127.0.0.1:2801';
+
 export interface FalcoHttpSourceOptions {
-  /** `host:port` (port 0 picks one) or `unix:///path.sock`. Falcosidekick's port is 2801. */
-  readonly listen: string;
+  /**
+   * `host:port` (port 0 picks one) or `unix:///path.sock`; default {@link DEFAULT_FALCO_HTTP_LISTEN}.
+   * A non-loopback address needs TLS or a secret, or `insecure` (checked by the plug-in's schema).
+   */
+  readonly listen?: string;
   /** Path alerts are POSTed to. */
   readonly path?: string;
   /** TLS: `cert`+`key`; with `ca`, clients must present a certificate it signed (mTLS). */
@@ -21,6 +27,13 @@ export interface FalcoHttpSourceOptions {
   readonly secret?: { readonly header: string; readonly value: string };
   readonly bufferAlerts?: number;
   readonly maxBodyBytes?: number;
+  /**
+   * Alerts each peer (remote address) may send: a sustained rate per second and a burst
+   * (defaults 500 and 5000). Beyond it: 429 with Retry-After, counted as `rateLimited`.
+   */
+  readonly rateLimit?: { readonly alertsPerSecond: number; readonly burst: number };
+  /** Accepted a non-loopback listener without TLS or secret (logged as a warning at start). */
+  readonly insecure?: boolean;
   readonly name?: string;
   readonly logger?: Logger;
 }
@@ -37,6 +50,7 @@ export class FalcoHttpSource implements EventSource {
   private readonly buffer: SourceBuffer;
   private readonly log: Logger;
   private readonly limiter = new RateLimiter();
+  private readonly peers: PeerBuckets;
   private server: http.Server | https.Server | undefined;
   private watched: string[] = [];
   private stopped = false;
@@ -45,6 +59,7 @@ export class FalcoHttpSource implements EventSource {
     this.name = opts.name ?? 'falco-http';
     this.buffer = new SourceBuffer(opts.bufferAlerts ?? 10_000);
     this.log = opts.logger ?? silentLogger();
+    this.peers = new PeerBuckets(opts.rateLimit?.alertsPerSecond ?? 500, opts.rateLimit?.burst ?? 5_000);
   }
 
   /** The bound address (`127.0.0.1:PORT` or the unix path), once started. */
@@ -67,9 +82,12 @@ export class FalcoHttpSource implements EventSource {
       this.watched = [tls.cert, tls.key, ...(tls.ca ? [tls.ca] : [])];
       for (const f of this.watched) watchFile(f, { interval: CERT_REFRESH_MS }, () => this.reloadCerts());
     } else this.server = http.createServer(handler);
+    // a sender that trickles its headers or body is cut off (slowloris)
+    this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 30_000;
     this.server.keepAliveTimeout = 65_000;
-    const l = this.opts.listen;
+    const l = this.opts.listen ?? DEFAULT_FALCO_HTTP_LISTEN;
+    if (this.opts.insecure) this.log.warn({ source: this.name, listen: l }, 'falco-http: INSECURE: accepting alerts without TLS or a shared secret; anyone who reaches this address can inject alerts');
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', (err) => reject(new Error(`${this.name}: cannot listen on ${l}: ${err.message}`, { cause: err })));
       if (l.startsWith('unix://')) this.server!.listen(l.slice('unix://'.length), resolve);
@@ -132,13 +150,25 @@ export class FalcoHttpSource implements EventSource {
     let alerts: Alert[];
     try {
       const doc: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      alerts = (Array.isArray(doc) ? doc : [doc]).map(alertFromFalcoJson);
+      alerts = (Array.isArray(doc) ? doc : [doc]).map((d) => {
+        const a = alertFromFalcoJson(d);
+        const limited = limitAlert(a);
+        if (limited !== a) this.stats.truncated++;
+        return limited;
+      });
     } catch (err) {
       this.stats.malformed++;
       const msg = err instanceof AlertFormatError ? err.message : `not valid JSON: ${(err as Error).message}`;
       const n = this.limiter.allow('malformed');
       if (n >= 0) this.log.warn({ source: this.name, err: msg, suppressed: n }, 'malformed alert rejected');
       return this.reply(res, 400, msg);
+    }
+    const peer = req.socket.remoteAddress ?? 'unix';
+    if (!this.peers.take(peer, alerts.length)) {
+      this.stats.rateLimited += alerts.length;
+      const n = this.limiter.allow('rate');
+      if (n >= 0) this.log.warn({ source: this.name, remote: peer, suppressed: n }, 'peer over its alert rate limit: rejecting with 429');
+      return this.reply(res, 429, 'too many alerts from this peer: retry later', { 'retry-after': '1' });
     }
     if (this.stopped || !this.buffer.offer({ kind: 'alerts', source: this.name, alerts })) {
       this.stats.dropped += alerts.length;
@@ -165,6 +195,10 @@ export class FalcoHttpSource implements EventSource {
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
+  /**
+   * Stops taking alerts: idle connections close at once, requests being read get up to
+   * `deadlineMs` (at most 2 s) to finish, then every connection is dropped (slow clients too).
+   */
   async shutdown(deadlineMs = 2_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -175,7 +209,7 @@ export class FalcoHttpSource implements EventSource {
         const t = setTimeout(() => {
           server.closeAllConnections();
           resolve();
-        }, deadlineMs);
+        }, Math.min(deadlineMs, 2_000));
         server.close(() => {
           clearTimeout(t);
           resolve();
@@ -185,5 +219,33 @@ export class FalcoHttpSource implements EventSource {
     }
     this.stats.connected = false;
     this.buffer.close();
+  }
+}
+
+/** Token buckets per peer address (bounded: the least recently seen peers are forgotten). */
+class PeerBuckets {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+    private readonly maxPeers = 4_096,
+  ) {}
+
+  /** Takes `n` tokens for `peer`; false (nothing taken) when it has not enough. */
+  take(peer: string, n: number): boolean {
+    const now = Date.now();
+    let b = this.buckets.get(peer);
+    if (b) this.buckets.delete(peer); // re-inserted below: Map order is recency
+    else {
+      if (this.buckets.size >= this.maxPeers) this.buckets.delete(this.buckets.keys().next().value as string);
+      b = { tokens: this.burst, at: now };
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+    b.at = now;
+    this.buckets.set(peer, b);
+    if (b.tokens < n) return false;
+    b.tokens -= n;
+    return true;
   }
 }

@@ -19,6 +19,8 @@ export interface GrpcSourceOptions {
   readonly overflow?: OverflowPolicy;
   /** Reconnect backoff: first delay and cap, in ms (defaults 200 and 30000). */
   readonly reconnect?: { readonly baseMs?: number; readonly maxMs?: number };
+  /** How often a source that can asks its server for its health (ms; default 2000). */
+  readonly healthPollMs?: number;
 }
 
 /** A stream the base class reads: server-streaming or bidirectional. */

@@ -20,6 +20,8 @@ export class PeregrineSensorSource extends GrpcStreamSource {
   private lastSeq = 0;
   /** Stream changes seen (sensor restarts). */
   streamRestarts = 0;
+  private health: { healthy: boolean; reason: string } | undefined;
+  private healthTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: GrpcSourceOptions, table: FieldKeyTable) {
     super(opts, 'sensor');
@@ -50,6 +52,34 @@ export class PeregrineSensorSource extends GrpcStreamSource {
     }
     if (batch.events.length) this.lastSeq = Math.max(this.lastSeq, batch.firstSeq + batch.events.length - 1);
     return events.length ? { kind: 'events', source: this.name, events } : undefined;
+  }
+
+  /** The sensor's own health (`GetHealth`, asked every 2 s while connected). */
+  get upstream(): { healthy: boolean; reason: string } | undefined {
+    return this.stats.connected ? this.health : undefined;
+  }
+
+  protected override onStreamOpen(): void {
+    if (this.healthTimer) return;
+    const poll = (): void => {
+      this.getHealth().then((h) => (this.health = { healthy: h.healthy, reason: h.reason }), () => (this.health = undefined));
+    };
+    poll();
+    this.healthTimer = setInterval(poll, this.opts.healthPollMs ?? 2_000);
+    this.healthTimer.unref();
+  }
+
+  protected override onStreamClosed(): void {
+    clearInterval(this.healthTimer);
+    this.healthTimer = undefined;
+    this.health = undefined;
+  }
+
+  /** The sensor's health report. */
+  getHealth(): Promise<{ healthy: boolean; reason: string }> {
+    const req = codec<object>(this.root, 'peregrine.sensor.v1.HealthRequest');
+    const res = codec<{ healthy: boolean; reason: string }>(this.root, 'peregrine.sensor.v1.HealthResponse');
+    return this.unary('/peregrine.sensor.v1.Sensor/GetHealth', req.serialize, res.deserialize, {}, 2_000);
   }
 
   /** Version of the connected sensor. */

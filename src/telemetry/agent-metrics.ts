@@ -16,6 +16,8 @@ export class AgentMetrics {
   readonly queueDepth = new Gauge({ name: 'peregrine_queue_depth', help: 'Events or alerts waiting in each source buffer', labelNames: ['source'], registers: [this.registry] });
   readonly eventsDecoded = new Counter({ name: 'peregrine_events_decoded_total', help: 'Events (or alerts) decoded by each source and handed to the pipeline', labelNames: ['source'], registers: [this.registry] });
   readonly eventsDropped = new Counter({ name: 'peregrine_events_dropped_total', help: 'Events dropped per source and reason (buffer overflow, malformed, lost upstream)', labelNames: ['source', 'reason'], registers: [this.registry] });
+  readonly upstreamHealthy = new Gauge({ name: 'peregrine_source_upstream_healthy', help: 'Whether the producer behind a source says it is healthy (the sensor: capturing), 1 or 0', labelNames: ['source'], registers: [this.registry] });
+  readonly alertsTruncated = new Counter({ name: 'peregrine_source_alerts_truncated_total', help: 'Alerts from peers kept but cut down to the size limits (marked peregrine.truncated)', labelNames: ['source'], registers: [this.registry] });
   readonly eventsEvaluated = new Counter({ name: 'peregrine_events_evaluated_total', help: 'Events evaluated against the rules', registers: [this.registry] });
   readonly ruleMatches = new Counter({ name: 'peregrine_rule_matches_total', help: 'Rule matches', labelNames: ['rule', 'priority', 'namespace'], registers: [this.registry] });
   readonly alerts = new Counter({

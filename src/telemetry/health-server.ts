@@ -9,7 +9,7 @@ export interface Readiness {
 
 /**
  * Serves `/metrics` (Prometheus text format), `/healthz` (alive) and `/readyz` (ready, else 503
- * with the reasons). Lifecycle: `start()` binds, `close()` is idempotent.
+ * with the reasons). Lifecycle: `start()` binds, `close()` is idempotent and immediate.
  */
 export class HealthServer {
   private server: http.Server | undefined;
@@ -26,7 +26,16 @@ export class HealthServer {
   }
 
   async start(): Promise<void> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end();
+      });
+    });
+    // A client that sends its request slowly (or never finishes it) is cut off, not waited for.
+    this.server.headersTimeout = 5_000;
+    this.server.requestTimeout = 10_000;
+    this.server.keepAliveTimeout = 5_000;
     const i = this.listen.lastIndexOf(':');
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', (e) => reject(new Error(`metrics: cannot listen on ${this.listen}: ${e.message}`, { cause: e })));
@@ -53,9 +62,13 @@ export class HealthServer {
     }
   }
 
+  /** Stops listening and drops every open connection at once (slow clients included). Idempotent. */
   async close(): Promise<void> {
     const s = this.server;
     this.server = undefined;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    if (!s) return;
+    const closed = new Promise<void>((r) => s.close(() => r()));
+    s.closeAllConnections();
+    await closed;
   }
 }
