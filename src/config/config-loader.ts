@@ -33,7 +33,12 @@ export function loadConfig(text: string | undefined, file = '<config>', env: Nod
       problems.push(`${file}:${p.line}:${p.col}: invalid YAML: ${e.message.split('\n')[0]}`);
     }
     if (problems.length) throw new ConfigError(problems);
-    raw = doc.toJS() ?? {};
+    try {
+      raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+    } catch (err) {
+      // unresolved aliases, alias bombs: the parser reports them only here
+      throw new ConfigError([`${file}: invalid YAML: ${(err as Error).message.split('\n')[0]}`]);
+    }
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${file}: the configuration must be a YAML mapping of keys`]);
   applyEnv(raw as Record<string, unknown>, env, problems);

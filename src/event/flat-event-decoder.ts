@@ -113,7 +113,7 @@ function normalise(raw: unknown, type: FieldType, key: string, lineNo: number): 
       // 64-bit integers stay exact: a bigint beyond 2^53 stays a bigint (compared exactly)
       if (typeof raw === 'number') {
         if (Number.isFinite(raw)) return raw;
-        throw new EventDecodeError(lineNo, `field "${key}" is out of range, got ${JSON.stringify(raw)}`);
+        throw new EventDecodeError(lineNo, `field "${key}" is out of range, got ${shown(raw)}`);
       }
       if (typeof raw === 'bigint') return exactInteger(raw, key, lineNo);
       if (typeof raw === 'string') {
@@ -123,7 +123,7 @@ function normalise(raw: unknown, type: FieldType, key: string, lineNo: number): 
         if (Number.isFinite(n)) return n;
       }
       if (typeof raw === 'boolean') return raw ? 1 : 0;
-      throw new EventDecodeError(lineNo, `field "${key}" must be a number, got ${JSON.stringify(raw)}`);
+      throw new EventDecodeError(lineNo, `field "${key}" must be a number, got ${shown(raw)}`);
     }
     case 'abstime': {
       let t: bigint | undefined;
@@ -134,7 +134,7 @@ function normalise(raw: unknown, type: FieldType, key: string, lineNo: number): 
         const ms = Date.parse(raw);
         if (!Number.isNaN(ms)) t = BigInt(ms) * 1_000_000n;
       }
-      if (t === undefined) throw new EventDecodeError(lineNo, `field "${key}" must be a time in ns or ISO 8601, got ${JSON.stringify(raw)}`);
+      if (t === undefined) throw new EventDecodeError(lineNo, `field "${key}" must be a time in ns or ISO 8601, got ${shown(raw)}`);
       if (t < 0n || t > MAX_ABSTIME_NS) throw new EventDecodeError(lineNo, `field "${key}" is out of range (0 to year 9999 in ns), got ${String(raw)}`);
       return t;
     }
@@ -143,17 +143,36 @@ function normalise(raw: unknown, type: FieldType, key: string, lineNo: number): 
       if (raw === 'true' || raw === 1 || raw === '1') return true;
       if (raw === 'false' || raw === 0 || raw === '0') return false;
       if (raw === '<NA>') return undefined;
-      throw new EventDecodeError(lineNo, `field "${key}" must be true or false, got ${JSON.stringify(raw)}`);
+      throw new EventDecodeError(lineNo, `field "${key}" must be true or false, got ${shown(raw)}`);
     case 'list':
-      if (Array.isArray(raw)) return raw.map((x) => String(x));
+      if (Array.isArray(raw)) return scalars(raw, key, lineNo);
       if (typeof raw === 'string') return raw === '' ? [] : raw.split(',');
       return [String(raw)];
     default:
       if (typeof raw === 'string') return raw;
       if (typeof raw === 'number' || typeof raw === 'boolean' || typeof raw === 'bigint') return String(raw);
-      if (Array.isArray(raw)) return raw.map((x) => String(x)).join(',');
+      if (Array.isArray(raw)) return scalars(raw, key, lineNo).join(',');
       throw new EventDecodeError(lineNo, `field "${key}" must be a string, got an object`);
   }
+}
+
+/** The items of a JSON array as strings; nested arrays and objects are refused (not flattened). */
+function scalars(raw: readonly unknown[], key: string, lineNo: number): string[] {
+  const out: string[] = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const x = raw[i];
+    if (x !== null && typeof x === 'object') throw new EventDecodeError(lineNo, `field "${key}" must be a string or a list of strings, got a nested ${Array.isArray(x) ? 'array' : 'object'}`);
+    out[i] = String(x);
+  }
+  return out;
+}
+
+/** A bad value for an error message: short, and never a throw (bigints, deep or huge values). */
+function shown(raw: unknown): string {
+  if (typeof raw === 'string') return JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw);
+  if (Array.isArray(raw)) return 'an array';
+  if (raw !== null && typeof raw === 'object') return 'an object';
+  return String(raw);
 }
 
 /** A 64-bit integer: a number when exactly representable, else the bigint; beyond 64 bits, an error. */

@@ -203,7 +203,7 @@ function compileCheck(c: Extract<Expr, { kind: 'check' }>, scope: CompileScope):
       if (!KNOWN_EVENT_TYPES.has(v.text)) throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `unknown event type ${v.text}`, v.span.start, v.span.end);
     }
   }
-  const test = compileValueTest(op, left.type, values, left.key);
+  const test = compileValueTest(op, left.type, values, left.key, c);
   const types = evtTypeInfo(left.key, c.left.kind === 'field', op, values);
 
   if (left.kind === 'multi') {

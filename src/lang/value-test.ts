@@ -40,12 +40,13 @@ function constant(type: FieldType, v: Value, field: string): number | bigint | b
 
 /**
  * Builds the test for `op` on a field of `type` against constant `values` (one for binary
- * operators, the list for `in`/`intersects`/`pmatch`). Everything is parsed here, once.
+ * operators, the list for `in`/`intersects`/`pmatch`, possibly empty). Everything is parsed
+ * here, once. Errors point at the first value, or at `at` (the whole check) when there is none.
  */
-export function compileValueTest(op: Operator, type: FieldType, values: readonly Value[], field: string): ValueTest {
-  const first = values[0];
+export function compileValueTest(op: Operator, type: FieldType, values: readonly Value[], field: string, at: { readonly span: { start: number; end: number } } = { span: { start: 0, end: 0 } }): ValueTest {
+  const first: { readonly span: { start: number; end: number } } = values[0] ?? at;
   if (NUMERIC.has(type) || type === 'bool') {
-    if (TEXT_OPS.has(op)) fail(`operator '${op}' does not apply to ${type} field '${field}'; use =, !=, <, <=, >, >= or in`, first ?? { span: { start: 0, end: 0 } });
+    if (TEXT_OPS.has(op)) fail(`operator '${op}' does not apply to ${type} field '${field}'; use =, !=, <, <=, >, >= or in`, first);
   }
   if ((type === 'ip' || type === 'ipnet') && TEXT_OPS.has(op) && op !== 'contains' && op !== 'startswith' && op !== 'endswith') {
     fail(`operator '${op}' does not apply to address field '${field}'`, first);
@@ -61,8 +62,10 @@ export function compileValueTest(op: Operator, type: FieldType, values: readonly
     default:
       break;
   }
-  if (type === 'ip' || type === 'ipnet') return ipTest(op, type, first, field);
-  const c = constant(type, first, field);
+  const one = values[0];
+  if (!one) return fail(`operator '${op}' needs a value`, first);
+  if (type === 'ip' || type === 'ipnet') return ipTest(op, type, one, field);
+  const c = constant(type, one, field);
   switch (op) {
     case '=':
     case '==':

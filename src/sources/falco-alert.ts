@@ -10,7 +10,7 @@ export class AlertFormatError extends Error {
 
 /**
  * Limits on one alert taken from a peer (Falco, Falcosidekick): an alert beyond them is kept but
- * cut down (long texts end in `…[truncated]`, fields past the count are left out) and carries
+ * cut down (long texts end in `…[truncated]`, the mark within the limit, fields past the count are left out) and carries
  * `peregrine.truncated: true`. Bounds what one alert costs in the folding window, the spool and
  * every receiver, whatever a peer sends.
  */
@@ -19,7 +19,9 @@ export const ALERT_LIMITS = { ruleChars: 1_024, outputChars: 16_384, fieldChars:
 /** The mark a cut-down alert carries in `output_fields`. */
 export const TRUNCATED_FIELD = 'peregrine.truncated';
 
-const cut = (s: string, max: number): [string, boolean] => (s.length > max ? [`${s.slice(0, max)}…[truncated]`, true] : [s, false]);
+const MARK = '…[truncated]';
+/** `s` within `max` characters, the mark included when cut. */
+const cut = (s: string, max: number): [string, boolean] => (s.length > max ? [`${s.slice(0, max - MARK.length)}${MARK}`, true] : [s, false]);
 
 /**
  * Cuts an alert down to {@link ALERT_LIMITS}; returns it unchanged (same object) when it is
@@ -35,6 +37,7 @@ export function limitAlert(a: Alert): Alert {
   const rule = text(a.rule, ALERT_LIMITS.ruleChars);
   const output = text(a.output, ALERT_LIMITS.outputChars);
   const hostname = text(a.hostname, ALERT_LIMITS.tagChars);
+  const source = text(a.source, ALERT_LIMITS.tagChars);
   const tags = a.tags.slice(0, ALERT_LIMITS.tags).map((t) => text(t, ALERT_LIMITS.tagChars));
   if (a.tags.length > ALERT_LIMITS.tags) truncated = true;
   const fields: Record<string, AlertFieldValue> = {};
@@ -53,7 +56,7 @@ export function limitAlert(a: Alert): Alert {
   }
   if (!truncated) return a;
   fields[TRUNCATED_FIELD] = true;
-  return { ...a, rule, output, hostname, tags, output_fields: fields };
+  return { ...a, rule, output, hostname, source, tags, output_fields: fields };
 }
 
 /**
@@ -66,17 +69,17 @@ export function alertFromFalcoJson(doc: unknown): Alert {
   const d = doc as Record<string, unknown>;
   if (typeof d.rule !== 'string' || d.rule === '') throw new AlertFormatError('"rule" must be a non-empty string');
   const priority = typeof d.priority === 'string' ? parsePriority(d.priority) : undefined;
-  if (!priority) throw new AlertFormatError(`"priority" must be a Falco priority (Emergency … Debug), got ${JSON.stringify(d.priority)}`);
-  const time = typeof d.time === 'string' && !Number.isNaN(Date.parse(d.time)) ? d.time : undefined;
-  if (d.time !== undefined && !time) throw new AlertFormatError(`"time" must be an RFC 3339 time, got ${JSON.stringify(d.time)}`);
+  if (!priority) throw new AlertFormatError(`"priority" must be a Falco priority (Emergency … Debug), got ${shown(d.priority)}`);
+  const time = typeof d.time === 'string' && d.time.length <= 64 && !Number.isNaN(Date.parse(d.time)) ? d.time : undefined;
+  if (d.time !== undefined && !time) throw new AlertFormatError(`"time" must be an RFC 3339 time, got ${shown(d.time)}`);
   const fields: Record<string, AlertFieldValue> = {};
   if (d.output_fields !== undefined) {
     if (!d.output_fields || typeof d.output_fields !== 'object' || Array.isArray(d.output_fields)) throw new AlertFormatError('"output_fields" must be an object');
     for (const [k, v] of Object.entries(d.output_fields as Record<string, unknown>)) {
-      fields[k] = v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : Array.isArray(v) ? v.map(String) : JSON.stringify(v);
+      fields[k] = v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : Array.isArray(v) ? v.map(itemText) : itemText(v);
     }
   }
-  const tags = Array.isArray(d.tags) ? d.tags.map(String) : [];
+  const tags = Array.isArray(d.tags) ? d.tags.map(itemText) : [];
   return {
     time: time ?? new Date().toISOString(),
     rule: d.rule,
@@ -87,4 +90,22 @@ export function alertFromFalcoJson(doc: unknown): Alert {
     output: typeof d.output === 'string' ? d.output : '',
     output_fields: fields,
   };
+}
+
+/** An item of a list (a tag, a list field's value) as text; a nested array or object as JSON when it is small. */
+function itemText(v: unknown): string {
+  if (v === null || typeof v !== 'object') return String(v);
+  try {
+    const j = JSON.stringify(v);
+    return j.length <= ALERT_LIMITS.fieldChars ? j : `${j.slice(0, ALERT_LIMITS.fieldChars - MARK.length)}${MARK}`;
+  } catch {
+    return Array.isArray(v) ? '[nested array]' : '[nested object]'; // too deep to print
+  }
+}
+
+/** A bad value for an error message: short, never a throw. */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (v === null || typeof v !== 'object') return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
 }

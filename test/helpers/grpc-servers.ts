@@ -55,6 +55,47 @@ export async function tetragonServer(listen = '127.0.0.1:0', tls?: TlsFiles): Pr
 }
 
 /**
+ * A Peregrine sensor API server that streams whatever bytes `send` gets (well-formed batches or
+ * not) to every subscriber and reports itself healthy: for feeding a sensor source hostile input.
+ */
+export async function rawSensorServer(listen = '127.0.0.1:0'): Promise<FakeServer> {
+  const PKG = '/peregrine.sensor.v1.Sensor/';
+  const req = codec<object>(root, 'peregrine.sensor.v1.SubscribeRequest');
+  const empty = codec<object>(root, 'peregrine.sensor.v1.VersionRequest');
+  const version = codec<object>(root, 'peregrine.sensor.v1.VersionResponse');
+  const health = codec<object>(root, 'peregrine.sensor.v1.HealthResponse');
+  const calls = new Set<grpc.ServerWritableStream<object, Buffer>>();
+  const requests: unknown[] = [];
+  const server = new grpc.Server();
+  server.addService(
+    {
+      Subscribe: { path: `${PKG}Subscribe`, requestStream: false, responseStream: true, requestSerialize: req.serialize, requestDeserialize: req.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize },
+      GetVersion: { path: `${PKG}GetVersion`, requestStream: false, responseStream: false, requestSerialize: empty.serialize, requestDeserialize: empty.deserialize, responseSerialize: version.serialize, responseDeserialize: version.deserialize },
+      GetHealth: { path: `${PKG}GetHealth`, requestStream: false, responseStream: false, requestSerialize: empty.serialize, requestDeserialize: empty.deserialize, responseSerialize: health.serialize, responseDeserialize: health.deserialize },
+    },
+    {
+      Subscribe: (call: grpc.ServerWritableStream<object, Buffer>) => {
+        requests.push(call.request);
+        calls.add(call);
+        call.on('cancelled', () => calls.delete(call));
+      },
+      GetVersion: (_c: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { version: 'raw', api_version: 1, backend: 'test' }),
+      GetHealth: (_c: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { healthy: true, reason: '', stream_id: 1 }),
+    },
+  );
+  const port = await new Promise<number>((res, rej) => server.bindAsync(grpcTarget(listen), serverCredentials(), (e, p) => (e ? rej(e) : res(p))));
+  return {
+    address: listen.startsWith('unix') ? listen : listen.replace(/:0$/, `:${port}`),
+    requests,
+    send: (msgs) => {
+      for (const c of calls) for (const m of msgs) c.write(m);
+    },
+    kill: () => server.forceShutdown(),
+    stop: () => stopServer(server),
+  };
+}
+
+/**
  * A Falco-compatible outputs server reproducing `sub`'s behaviour: after sending what is queued
  * it waits for the client's next (empty) request before sending more.
  */
