@@ -5,13 +5,13 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { encodeBatch, type SensorEvent } from '../src/sensor/index.js';
-import { codec, loadProtoRoot, passThrough } from '../src/sources/index.js';
+import { codec, loadProtoRoot, passThrough } from '../src/transport/index.js';
+import { FALCO_REFERENCE } from '../src/defaults.js';
 
 const [kind, countArg, rateArg] = process.argv.slice(2);
 const count = Number(countArg);
-const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/', import.meta.url));
+const UPSTREAM = FALCO_REFERENCE;
 
 /** Realistic sensor events built from the real traces (opens, execs, connects, ...). */
 function traceEvents(): SensorEvent[] {

@@ -2,12 +2,11 @@ import { startBenchServer } from './bench-child.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Agent } from '../src/agent/index.js';
 import { loadConfig } from '../src/config/index.js';
+import { FALCO_UPSTREAM_RULES } from '../src/defaults.js';
 
-const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/rules/', import.meta.url));
-const RULES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => UPSTREAM + f);
+const RULES = FALCO_UPSTREAM_RULES;
 
 export { RULES as UPSTREAM_RULES };
 
@@ -34,12 +33,12 @@ async function quantile(agent: Agent, q: number): Promise<number> {
   return NaN;
 }
 
-function agentFor(address: string, rules: string[], out: string, extra = ''): Agent {
+function agentFor(address: string, rules: readonly string[], out: string, extra = ''): Agent {
   return new Agent(loadConfig(`rules:\n  paths: [${rules.join(', ')}]\n  ruleMatching: all\nsources:\n  - type: sensor\n    address: ${address}\n    bufferEvents: 1048576\nsinks:\n  - type: file\n    path: ${out}\n${extra}metrics:\n  listen: 127.0.0.1:0\nlog:\n  level: silent\n`));
 }
 
 /** Events/s end to end for `total` events served as fast as the agent takes them. */
-export async function pipelineThroughput(total: number, rules = RULES, extraSinks = ''): Promise<{ eventsPerSec: number; rssMB: number; agent: Agent }> {
+export async function pipelineThroughput(total: number, rules: readonly string[] = RULES, extraSinks = ''): Promise<{ eventsPerSec: number; rssMB: number; agent: Agent }> {
   const srv = await startBenchServer(['sensor', String(total)]);
   const a = agentFor(srv.address, rules, '/dev/null', extraSinks);
   await a.start();

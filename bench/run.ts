@@ -8,13 +8,15 @@ import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { FieldKeyTable, FlatEventDecoder, type SyscallEvent } from '../src/event/index.js';
 import { Engine, loadRules } from '../src/engine/index.js';
+import { FALCO_REFERENCE, FALCO_UPSTREAM_RULES } from '../src/defaults.js';
 import { sourcesSuite } from './sources-bench.js';
 import { sensorSuite } from './sensor-bench.js';
 import { pipelineSuite } from './pipeline-bench.js';
 import { alertsSuite } from './alerts-bench.js';
+import { cliSuite } from './cli-bench.js';
 
-const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/', import.meta.url));
-const RULES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => `${UPSTREAM}rules/${f}`);
+const UPSTREAM = FALCO_REFERENCE;
+const RULES = FALCO_UPSTREAM_RULES;
 const TRACES = [
   'sysdig-inspect__502Error', 'libs__curl_google', 'libs__sample', 'falco__cat_write', 'falco__open-multiple-files',
   'falco__connect_localhost', 'libs__test_ipv6_client', 'libs__single_ipv6_conn', 'falco__syscall', 'falco__ping_sendto',
@@ -80,7 +82,7 @@ function engineSuite(): Record<string, number> {
   };
 }
 
-const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = { engine: engineSuite, sources: sourcesSuite, sensor: sensorSuite, pipeline: pipelineSuite, alerts: alertsSuite };
+const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = { engine: engineSuite, sources: sourcesSuite, sensor: sensorSuite, pipeline: pipelineSuite, alerts: alertsSuite, cli: cliSuite };
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string' } } });
 const result: Record<string, unknown> = {};

@@ -1,25 +1,29 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { peregrine } from './helpers/cli.js';
 import { UPSTREAM, UPSTREAM_RULES, requireUpstream } from './helpers/upstream.js';
 
 requireUpstream();
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const BIN = join(ROOT, 'bin/peregrine.js');
-
-function peregrine(args: string[], input?: string): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
 
 describe('peregrine CLI (built binary)', () => {
   it('--help lists every command with one line each', () => {
     const r = peregrine(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['run', 'replay', 'rules validate', 'rules list', 'fields']) expect(r.out).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
+    for (const c of ['run', 'replay', 'rules validate', 'rules list', 'fields', 'plugins list']) expect(r.out).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
+  });
+
+  it('a command group has its own help: `rules --help` lists its commands (exit 0); bare `rules` too (exit 2)', () => {
+    const h = peregrine(['rules', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.out).toMatch(/^peregrine rules — /);
+    for (const c of ['validate', 'list', 'test', 'lint', 'explain']) expect(h.out).toMatch(new RegExp(`^  rules ${c} +\\S`, 'm'));
+    expect(h.out).not.toMatch(/^ {2}run /m);
+    const bare = peregrine(['rules']);
+    expect([bare.code, bare.out]).toEqual([2, h.out]);
+    expect(peregrine(['config', '--help']).out).toMatch(/^ {2}config validate +\S/m);
+    expect(peregrine(['rulez']).err).toMatch(/unknown command 'rulez'/);
   });
 
   it('rules validate --json: the three upstream files together, zero errors, 93 rules', () => {

@@ -12,14 +12,15 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/index.js';
 import { compileCondition } from '../src/engine/index.js';
-import { EventDecodeError, FieldKeyTable, FlatEventDecoder, SensorBatchDecoder, TetragonDecoder, type SyscallEvent } from '../src/event/index.js';
+import { EventDecodeError, FieldKeyTable, FlatEventDecoder, type SyscallEvent } from '../src/event/index.js';
 import { encodeBatch } from '../src/sensor/index.js';
-import { loadProtoRoot, readReplay, type ReplayItem } from '../src/sources/index.js';
+import { readReplay, type ReplayItem, SensorBatchDecoder, TetragonDecoder } from '../src/sources/index.js';
 import { PEREGRINE } from './helpers/daemon.js';
 import { encode } from './helpers/grpc-servers.js';
 import { shadowRead } from './helpers/sensor-events.js';
 import { tetragonExec } from './helpers/tetragon-events.js';
 import { until } from './helpers/wait.js';
+import { loadProtoRoot } from '../src/transport/index.js';
 
 const table = new FieldKeyTable();
 const rootOnly = compileCondition('user.uid = 0 and group.gid = 0', table);

@@ -8,11 +8,12 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FieldKeyTable, SensorBatchDecoder, type SyscallEvent } from '../src/event/index.js';
+import { FieldKeyTable, type SyscallEvent } from '../src/event/index.js';
 import { Engine, loadRules } from '../src/engine/index.js';
 import { BpftraceCapture, checkSensorHost, encodeBatch, type SensorEvent } from '../src/sensor/index.js';
-import { BUNDLED_RULES } from '../src/project-paths.js';
+import { BUNDLED_RULES } from '../src/defaults.js';
 import { UPSTREAM_RULES } from './helpers/upstream.js';
+import { SensorBatchDecoder } from '../src/sources/index.js';
 
 const events: SensorEvent[] = [];
 let capture: BpftraceCapture;

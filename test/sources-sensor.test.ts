@@ -3,14 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FieldKeyTable, SensorBatchDecoder, type SyscallEvent } from '../src/event/index.js';
+import { FieldKeyTable, type SyscallEvent } from '../src/event/index.js';
 import { Engine, loadRules } from '../src/engine/index.js';
 import { SensorServer, encodeBatch } from '../src/sensor/index.js';
-import { PeregrineSensorSource, loadProtoRoot } from '../src/sources/index.js';
-import { BUNDLED_RULES } from '../src/project-paths.js';
+import { PeregrineSensorSource, SensorBatchDecoder } from '../src/sources/index.js';
+import { BUNDLED_RULES } from '../src/defaults.js';
 import { makeCerts } from './helpers/certs.js';
 import { collect, until } from './helpers/wait.js';
 import { connect, shadowRead } from './helpers/sensor-events.js';
+import { loadProtoRoot } from '../src/transport/index.js';
 
 const table = new FieldKeyTable();
 const get = (e: SyscallEvent, k: string): unknown => e.get(table, k);

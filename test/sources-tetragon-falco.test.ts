@@ -3,9 +3,9 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FieldKeyTable, TetragonDecoder, type Alert, type SyscallEvent } from '../src/event/index.js';
+import { FieldKeyTable, type Alert, type SyscallEvent } from '../src/event/index.js';
 import { Engine, loadRules } from '../src/engine/index.js';
-import { FalcoGrpcSource, FalcoHttpSource, TetragonSource, loadProtoRoot } from '../src/sources/index.js';
+import { FalcoGrpcSource, FalcoHttpSource, TetragonSource, TetragonDecoder } from '../src/sources/index.js';
 import { makeCerts } from './helpers/certs.js';
 import { collect, until } from './helpers/wait.js';
 import { encode, falcoServer, tetragonServer } from './helpers/grpc-servers.js';
@@ -167,6 +167,7 @@ function post(url: string, body: string, opts: https.RequestOptions = {}): Promi
   });
 }
 import { createRequire } from 'node:module';
+import { loadProtoRoot } from '../src/transport/index.js';
 const require = createRequire(import.meta.url);
 
 const falcoJson = (rule = 'Read sensitive file untrusted'): string => JSON.stringify({

@@ -2,10 +2,10 @@ import { hostname } from 'node:os';
 import type { Config } from '../config/index.js';
 import { FieldKeyTable, isoNanos, parsePriority, type Alert } from '../event/index.js';
 import { EventPipeline } from '../pipeline/index.js';
-import { BUNDLED_RULES } from '../project-paths.js';
+import { BUNDLED_RULES } from '../defaults.js';
 import type { AlertSink, SinkObserver } from '../sinks/index.js';
 import { buildSinks } from './build-sinks.js';
-import { sourcePlugin, type EventSource } from '../sources/index.js';
+import { sourcePluginFor, type EventSource } from '../sources/index.js';
 import { AgentMetrics, HealthServer, silentLogger, type Logger } from '../telemetry/index.js';
 import { RulesFetcher } from './rules-fetcher.js';
 import { RulesManager } from './rules-manager.js';
@@ -79,7 +79,7 @@ export class Agent {
     const eventTypes = [...new Set(this.rules.engine.active.flatMap((r) => (r.types.neg ? [] : [...r.types.set])))];
     this.sources = this.config.sources.map((s) => {
       const { type, ...options } = s as { type: string } & Record<string, unknown>;
-      return sourcePlugin(type)!.create(options, { table: this.table, logger: this.log, eventTypes });
+      return sourcePluginFor(type)!.build(options, { table: this.table, logger: this.log, eventTypes });
     });
     this.pipeline = new EventPipeline(this.sources, () => this.rules.engine, this.sinks, this.metrics, this.log);
     this.pipeline.start();

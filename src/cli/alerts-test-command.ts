@@ -3,12 +3,9 @@ import { parseArgs } from 'node:util';
 import { buildSinks } from '../agent/index.js';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import { isoNanos, type Alert } from '../event/index.js';
-import { UsageError, type Command } from './cli-error.js';
+import { UsageError, type CommandImpl } from './command.js';
 
-export const alertsTestCommand: Command = {
-  name: 'alerts test',
-  summary: 'send one test alert through every configured sink and report each outcome',
-  usage: 'peregrine alerts test --config FILE',
+export const alertsTestCommand: CommandImpl = {
   async run(args, io) {
     const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' } } });
     if (!values.config) throw new UsageError('--config FILE is required');

@@ -1,12 +1,9 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigError, ConfigSchema, loadConfigFile } from '../config/index.js';
-import { UsageError, type Command } from './cli-error.js';
+import { UsageError, type CommandImpl } from './command.js';
 
-export const configValidateCommand: Command = {
-  name: 'config validate',
-  summary: 'check a daemon configuration file: every problem at once, each with its path',
-  usage: 'peregrine config validate FILE   (environment overrides PEREGRINE_A__B=value apply too)',
+export const configValidateCommand: CommandImpl = {
   async run(args, io) {
     const { positionals } = parseArgs({ args: [...args], allowPositionals: true });
     if (positionals.length !== 1) throw new UsageError('give exactly one configuration file');
@@ -22,10 +19,7 @@ export const configValidateCommand: Command = {
   },
 };
 
-export const configDefaultsCommand: Command = {
-  name: 'config defaults',
-  summary: 'print the embedded default configuration (YAML)',
-  usage: 'peregrine config defaults',
+export const configDefaultsCommand: CommandImpl = {
   async run(_args, io) {
     io.stdout.write(stringify(ConfigSchema.parse({})));
     return 0;

@@ -1,11 +1,8 @@
 import { parseArgs } from 'node:util';
 import { FieldCatalog } from '../event/index.js';
-import type { Command } from './cli-error.js';
+import type { CommandImpl } from './command.js';
 
-export const fieldsCommand: Command = {
-  name: 'fields',
-  summary: 'list the fields rules can use (Falco names), with type and argument form',
-  usage: 'peregrine fields [--json]',
+export const fieldsCommand: CommandImpl = {
   async run(args, io) {
     const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean' } } });
     const all = new FieldCatalog().all();

@@ -1,2 +1,2 @@
 export * from './cli.js';
-export * from './cli-error.js';
+export * from './command.js';

@@ -3,28 +3,13 @@ import { access } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { alertToJson, atLeast, parsePriority, PRIORITIES, type Alert, type Priority } from '../event/index.js';
 import { Engine, loadRules, type RuleMatching } from '../engine/index.js';
-import { ReplaySource, parseSourceSpec, sourcePlugin, type EventSource } from '../sources/index.js';
-import { UsageError, type Command } from './cli-error.js';
+import { ReplaySource, parseSourceSpec, sourcePluginFor, type EventSource } from '../sources/index.js';
+import { UsageError, type CommandImpl } from './command.js';
 import { diagnosticsText } from './diagnostics-output.js';
 
 const OUT_CHUNK = 64 * 1024;
 
-export const replayCommand: Command = {
-  name: 'replay',
-  summary: 'evaluate events (JSON Lines, or a live source) against rules and print Falco JSON alerts',
-  usage: [
-    'peregrine replay --rules FILE [--rules FILE ...] (--events FILE|- | --source TYPE:ADDRESS ...) [options]',
-    '  --rule-matching first|all   one alert per event (Falco default: first) or every match',
-    '  --min-priority P            load only rules (and pass only Falco alerts) at least this severe',
-    '  --append-field FIELD        add FIELD to every alert\'s output_fields (repeatable)',
-    '  --disable-rule SUBSTRING    disable rules whose name contains SUBSTRING (Falco -D)',
-    '  --tag TAG / --disable-tag TAG   run only / disable rules with TAG (Falco -t / -T)',
-    '  --hostname NAME             hostname in alerts (default: this machine)',
-    '  --strict                    stop at the first bad line (exit 1)',
-    '  --source TYPE:ADDRESS       a live source: sensor:unix:///run/peregrine/sensor.sock, tetragon:localhost:54321,',
-    '                              falco-grpc:unix:///run/falco/falco.sock, falco-http:127.0.0.1:2801 (repeatable)',
-    '  --max-events N / --duration SECONDS   stop live sources after N events or SECONDS',
-  ].join('\n'),
+export const replayCommand: CommandImpl = {
   async run(args, io) {
     const { values } = parseArgs({
       args: [...args],
@@ -96,7 +81,7 @@ export const replayCommand: Command = {
     }
     for (const spec of specs) {
       try {
-        sources.push(sourcePlugin(spec.type)!.create(spec.options, { table: load.table, eventTypes }));
+        sources.push(sourcePluginFor(spec.type)!.build(spec.options, { table: load.table, eventTypes }));
       } catch (err) {
         throw new UsageError(`--source ${spec.type}: ${(err as Error).message}`);
       }

@@ -3,13 +3,10 @@ import { parseArgs } from 'node:util';
 import { explainRule, explanationText } from '../authoring/index.js';
 import { EventDecodeError, FlatEventDecoder } from '../event/index.js';
 import { Engine, loadRules } from '../engine/index.js';
-import { UsageError, type Command } from './cli-error.js';
+import { UsageError, type CommandImpl } from './command.js';
 import { diagnosticsText } from './diagnostics-output.js';
 
-export const rulesExplainCommand: Command = {
-  name: 'rules explain',
-  summary: 'for one event: which rules match, and why a rule did or did not (condition tree with values)',
-  usage: "peregrine rules explain --rules FILE... --event JSON|@FILE [--rule NAME] [--json]\n  --event takes one flat event, as in replay: '{\"evt.type\":\"openat\",\"fd.name\":\"/etc/shadow\"}'",
+export const rulesExplainCommand: CommandImpl = {
   async run(args, io) {
     const { values } = parseArgs({
       args: [...args],

@@ -1,11 +1,8 @@
 import { parseArgs } from 'node:util';
 import { lintRules, lintText } from '../authoring/index.js';
-import { UsageError, type Command } from './cli-error.js';
+import { UsageError, type CommandImpl } from './command.js';
 
-export const rulesLintCommand: Command = {
-  name: 'rules lint',
-  summary: 'find rule problems beyond errors: unused items, slow or shadowed rules, <NA> checks, duplicates',
-  usage: 'peregrine rules lint [--json] [--max-warnings N] FILE|DIR...   (exit 1 on errors, or on more than N warnings)',
+export const rulesLintCommand: CommandImpl = {
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args: [...args],

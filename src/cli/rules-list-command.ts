@@ -1,12 +1,9 @@
 import { parseArgs } from 'node:util';
 import { loadRules } from '../engine/index.js';
-import { UsageError, type Command } from './cli-error.js';
+import { UsageError, type CommandImpl } from './command.js';
 import { diagnosticsText } from './diagnostics-output.js';
 
-export const rulesListCommand: Command = {
-  name: 'rules list',
-  summary: 'list the rules of rules files with priority, tags, enabled and event types',
-  usage: 'peregrine rules list [--json] FILE|DIR...',
+export const rulesListCommand: CommandImpl = {
   async run(args, io) {
     const { values, positionals } = parseArgs({ args: [...args], options: { json: { type: 'boolean' } }, allowPositionals: true });
     if (positionals.length === 0) throw new UsageError('give at least one rules file or directory');

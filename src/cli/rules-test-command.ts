@@ -1,13 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ruleTestJunit, ruleTestText, runRuleTests } from '../authoring/index.js';
-import { BUNDLED_RULES } from '../project-paths.js';
-import { UsageError, type Command } from './cli-error.js';
+import { BUNDLED_RULES } from '../defaults.js';
+import { UsageError, type CommandImpl } from './command.js';
 
-export const rulesTestCommand: Command = {
-  name: 'rules test',
-  summary: 'run rule unit tests (*.test.yaml): events in, expected alerts out, through the real engine',
-  usage: 'peregrine rules test [--junit FILE] [--rules FILE...] PATH...   (PATH: test files or directories searched for *.test.yaml)',
+export const rulesTestCommand: CommandImpl = {
   async run(args, io) {
     const { values, positionals } = parseArgs({
       args: [...args],

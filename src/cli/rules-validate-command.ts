@@ -1,12 +1,9 @@
 import { parseArgs } from 'node:util';
 import { loadRules } from '../engine/index.js';
-import { UsageError, type Command } from './cli-error.js';
+import { UsageError, type CommandImpl } from './command.js';
 import { diagnosticJson, diagnosticsText } from './diagnostics-output.js';
 
-export const rulesValidateCommand: Command = {
-  name: 'rules validate',
-  summary: 'check rules files (Falco language): every error and warning with file:line:column',
-  usage: 'peregrine rules validate [--json] FILE|DIR...',
+export const rulesValidateCommand: CommandImpl = {
   async run(args, io) {
     const { values, positionals } = parseArgs({ args: [...args], options: { json: { type: 'boolean' } }, allowPositionals: true });
     if (positionals.length === 0) throw new UsageError('give at least one rules file or directory');

@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Agent, RulesLoadError } from '../agent/index.js';
 import { ConfigError, ConfigSchema, DEFAULT_CONFIG_PATH, loadConfig, loadConfigFile, type Config } from '../config/index.js';
-import { DEMO_EVENTS } from '../project-paths.js';
+import { DEMO_EVENTS } from '../defaults.js';
 import { errorMessage } from '../event/index.js';
 import { SensorSetupError, checkSensorHost, startBundledSensor, type BundledSensor } from '../sensor/index.js';
 import { createLogger, type Logger } from '../telemetry/index.js';
-import type { Command, CommandIO } from './cli-error.js';
+import type { CommandImpl, CommandIO } from './command.js';
 
 const SENSOR_SOCKET = '/run/peregrine/sensor.sock';
 
@@ -17,15 +17,7 @@ const SENSOR_SOCKET = '/run/peregrine/sensor.sock';
  * SIGHUP reloads the rules and re-opens alert files; SIGTERM/SIGINT drain and exit 0 within
  * `shutdown.deadlineSeconds`; a second signal exits at once (130).
  */
-export const runCommand: Command = {
-  name: 'run',
-  summary: 'run the agent (daemon): sources → rules → alerts; embedded defaults: bundled eBPF sensor, bundled rules, stdout',
-  usage: [
-    'peregrine run [--config FILE] [--rules FILE|DIR ...] [--demo]',
-    `  --config FILE   YAML configuration (default ${DEFAULT_CONFIG_PATH} when it exists; see \`peregrine config defaults\`)`,
-    '  --rules PATH    replaces the configured rules (like Falco -r; repeatable)',
-    '  --demo          a tour: evaluate the bundled demo events instead of capturing',
-  ].join('\n'),
+export const runCommand: CommandImpl = {
   async run(args, io) {
     const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, rules: { type: 'string', multiple: true }, demo: { type: 'boolean' } } });
     let config: Config;

@@ -4,19 +4,9 @@ import { errorMessage } from '../event/index.js';
 import { SensorSetupError, bpftraceProgram, checkSensorHost, startBundledSensor } from '../sensor/index.js';
 import { DEFAULT_SENSOR_ADDRESS } from '../sources/index.js';
 import { createLogger } from '../telemetry/index.js';
-import { UsageError, type Command } from './cli-error.js';
+import { UsageError, type CommandImpl } from './command.js';
 
-export const sensorCommand: Command = {
-  name: 'sensor',
-  summary: 'run the bundled eBPF sensor (bpftrace) and serve its events over the sensor API',
-  usage: [
-    'peregrine sensor [--listen ADDRESS] [--socket-group GROUP] [--tls-cert F --tls-key F [--tls-ca F]] [--insecure] [--print-program]',
-    `  --listen ADDRESS    ${DEFAULT_SENSOR_ADDRESS} (default) or host:port (TCP needs TLS)`,
-    '  --socket-group GROUP  group (name or gid) that may read events: socket 0660, directory 0750 (default: 0600/0700, root only)',
-    '  --tls-cert/--tls-key/--tls-ca   TLS (and with a CA, mutual TLS) from files, re-read when they change',
-    '  --insecure          allow TCP without TLS (anyone who reaches the port reads every syscall event)',
-    '  --print-program     print the bpftrace program and exit',
-  ].join('\n'),
+export const sensorCommand: CommandImpl = {
   async run(args, io) {
     const { values } = parseArgs({
       args: [...args],

@@ -3,8 +3,8 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigSchema, type Config } from './config-schema.js';
 
-/** Default location of the daemon's configuration. */
-export const DEFAULT_CONFIG_PATH = '/etc/peregrine/config.yaml';
+import { DEFAULT_CONFIG_PATH } from '../defaults.js';
+export { DEFAULT_CONFIG_PATH };
 /** Environment variables `PEREGRINE_<PATH>` override single keys, e.g. PEREGRINE_LOG__LEVEL=debug. */
 export const ENV_PREFIX = 'PEREGRINE_';
 

@@ -7,7 +7,4 @@ export * from './flat-event-decoder.js';
 export * from './priority.js';
 export * from './alert.js';
 export * from './event-types.js';
-export * from './wire-reader.js';
-export * from './sensor-batch-decoder.js';
-export * from './tetragon-decoder.js';
 export * from './error-message.js';

@@ -1,4 +1,4 @@
-import { WireWriter } from './wire-writer.js';
+import { WireWriter } from '../transport/index.js';
 
 /** One ancestor of the calling process, nearest first (index 0 = parent). */
 export interface SensorAncestor {

@@ -38,4 +38,16 @@ describe('bpftrace record assembly', () => {
     expect(a.stats.parseErrors).toBe(2);
     expect(a.badLines).toEqual(['garbage line', 'A\t12345\topenat\t1\t2\t3\t/orphan']);
   });
+
+  it("other CPUs' records between an exec's J record, its argv line and the argv's continuation lines do not lose the argv", () => {
+    const a = new BpftraceAssembler(5n, new ProcessTable(16, '/nonexistent-proc'));
+    const out: SensorEvent[] = [];
+    for (const l of [
+      'J\t99\t/usr/bin/python3', Q(7, 'openat', 3), 'A\t7\topenat\t-100\t0\t0\t/etc/hosts', 'python3\x1f-c\x1fimport ctypes',
+      Q(8, 'openat', 4), 'A\t8\topenat\t-100\t0\t0\t/etc/passwd', 'libc = ctypes.CDLL(None)', P(99, 'execve', 0), 'A\t99\texecve\t', 'C\t99\t0::/', 'E\t99\tpython3',
+    ]) a.line(l, out);
+    a.flush(out, 0);
+    expect(out.find((e) => e.type === 'execve')).toMatchObject({ exepath: '/usr/bin/python3', args: '-c import ctypes\nlibc = ctypes.CDLL(None)' });
+    expect(a.badLines).toEqual([]);
+  });
 });

@@ -58,8 +58,12 @@ export class BpftraceAssembler {
   private readonly pending = new Map<number, Pending>();
   /** Path and argv captured at exec entry, by tid, until the exec's exit event (bounded). */
   private readonly argv = new Map<number, { path: string; argv: string[] }>();
-  /** The exec whose argv line comes next (a J record precedes it). */
-  private argvFor: { tid: number; path: string } | undefined;
+  /**
+   * Execs whose argv line has not come yet (a J record precedes each, oldest first). bpftrace
+   * drains its per-CPU buffers in turn, so other CPUs' records may come between a J record and
+   * its argv line; the argv line is the next line that is not a record.
+   */
+  private readonly argvFor: Array<{ tid: number; path: string }> = [];
   /** The exec whose argv was read last: unknown lines continue it (arguments with newlines). */
   private argvLast: number | undefined;
   private readonly users = names('/etc/passwd');
@@ -74,14 +78,15 @@ export class BpftraceAssembler {
   /** Feeds one line; returns the events it completed. */
   line(text: string, out: SensorEvent[]): void {
     this.stats.lines++;
-    if (this.argvFor !== undefined) {
+    const isRecord = RECORD.test(text);
+    const next = isRecord ? undefined : this.argvFor.shift();
+    if (next) {
       if (this.argv.size >= 4096) this.argv.delete(this.argv.keys().next().value as number);
-      this.argv.set(this.argvFor.tid, { path: this.argvFor.path, argv: text.split('\x1f') });
-      this.argvLast = this.argvFor.tid;
-      this.argvFor = undefined;
+      this.argv.set(next.tid, { path: next.path, argv: text.split('\x1f') });
+      this.argvLast = next.tid;
       return;
     }
-    if (!RECORD.test(text)) {
+    if (!isRecord) {
       const last = this.argvLast !== undefined ? this.argv.get(this.argvLast) : undefined;
       if (last && text !== '') {
         // an argument containing newlines: join() printed it over several lines
@@ -90,9 +95,11 @@ export class BpftraceAssembler {
         last.argv.push(...parts.slice(1));
         return;
       }
-    } else this.argvLast = undefined;
+    }
     const f = text.split('\t');
     const tid = Number(f[1]);
+    // the exec's own next record ends its argv (other CPUs' records may come in between)
+    if (tid === this.argvLast) this.argvLast = undefined;
     switch (f[0]) {
       case 'Q':
       case 'P': {
@@ -126,7 +133,9 @@ export class BpftraceAssembler {
         return;
       }
       case 'J':
-        this.argvFor = { tid, path: f.slice(2).join('\t') };
+        if (this.argvFor.length >= 64) this.argvFor.shift();
+        this.argvFor.push({ tid, path: f.slice(2).join('\t') });
+        this.argvLast = undefined;
         return;
       case 'READY':
       case '':

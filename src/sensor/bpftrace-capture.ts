@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { errorMessage } from '../event/index.js';
-import { Backoff } from '../sources/backoff.js';
+import { Backoff } from '../transport/index.js';
 import { silentLogger, type Logger } from '../telemetry/index.js';
 import type { SensorEvent } from './batch-encoder.js';
 import { BpftraceAssembler } from './bpftrace-assembler.js';

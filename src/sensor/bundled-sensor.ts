@@ -1,7 +1,7 @@
 import { chmodSync, chownSync, mkdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import type { TlsFiles } from '../sources/grpc-transport.js';
+import type { TlsFiles } from '../transport/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { BpftraceCapture } from './bpftrace-capture.js';
 import { SensorSetupError } from './sensor-checks.js';

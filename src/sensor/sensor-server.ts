@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { codec, loadProtoRoot } from '../sources/proto-root.js';
-import { grpcTarget, passThrough, serverCredentials, type TlsFiles } from '../sources/grpc-transport.js';
+import { codec, loadProtoRoot } from '../transport/index.js';
+import { grpcTarget, passThrough, serverCredentials, type TlsFiles } from '../transport/index.js';
 import { silentLogger, type Logger } from '../telemetry/index.js';
 import { encodeBatch, type SensorEvent } from './batch-encoder.js';
 

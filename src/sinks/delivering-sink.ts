@@ -1,5 +1,5 @@
 import type { Alert } from '../event/index.js';
-import { Backoff } from '../sources/index.js';
+import { Backoff } from '../transport/index.js';
 import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { NO_OBSERVER, type AlertSink, type SinkObserver, type SinkOutcome, type SinkStats } from './alert-sink.js';
 import type { AlertTransport } from './alert-transport.js';

@@ -3,12 +3,13 @@ import type protobuf from 'protobufjs';
 import type { Alert, AlertFieldValue, Priority } from '../event/index.js';
 import type { SourceBatch } from './event-source.js';
 import { limitAlert } from './falco-alert.js';
-import { passThrough } from './grpc-transport.js';
+import { passThrough } from '../transport/index.js';
 import { GrpcStreamSource, type GrpcSourceOptions, type ReadStream } from './grpc-stream-source.js';
-import { codec, loadProtoRoot } from './proto-root.js';
+import { codec, loadProtoRoot } from '../transport/index.js';
 
-/** Falco's default gRPC address (Falco <= 0.43; over TCP Falco requires mutual TLS). */
-export const DEFAULT_FALCO_GRPC_ADDRESS = 'unix:///run/falco/falco.sock';
+import { DEFAULT_FALCO_GRPC_ADDRESS } from '../defaults.js';
+import { GrpcSourceSchema, defineSourcePlugin } from './source-plugin.js';
+export { DEFAULT_FALCO_GRPC_ADDRESS };
 /** How often an empty request is sent to keep `sub` flowing. */
 export const FALCO_SUB_KEEPALIVE_MS = 500;
 
@@ -89,3 +90,10 @@ export class FalcoGrpcSource extends GrpcStreamSource {
     return this.unary('/falco.version.service/version', req.serialize, res.deserialize, {});
   }
 }
+
+/** The `falco-grpc` source. */
+export const falcoGrpcSourcePlugin = defineSourcePlugin({
+  type: 'falco-grpc', description: "Falco's gRPC outputs API (falco.outputs.service/sub, Falco <= 0.43)", deliversAlerts: true,
+  schema: GrpcSourceSchema, example: { address: DEFAULT_FALCO_GRPC_ADDRESS }, address: { key: 'address', default: DEFAULT_FALCO_GRPC_ADDRESS },
+  build: (o, c) => new FalcoGrpcSource({ ...o, logger: c.logger }),
+});

@@ -7,11 +7,13 @@ import { errorMessage, type Alert } from '../event/index.js';
 import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { emptyStats, type EventSource, type SourceBatch, type SourceStats } from './event-source.js';
 import { AlertFormatError, alertFromFalcoJson, limitAlert } from './falco-alert.js';
-import { CERT_REFRESH_MS, type TlsFiles } from './grpc-transport.js';
+import { CERT_REFRESH_MS, type TlsFiles } from '../transport/index.js';
 import { SourceBuffer } from './source-buffer.js';
 
-/** Where falco-http listens unless configured: loopback only (Falcosidekick's port). */
-export const DEFAULT_FALCO_HTTP_LISTEN = '127.0.0.1:2801';
+import { DEFAULT_FALCO_HTTP_LISTEN } from '../defaults.js';
+import { z } from 'zod';
+import { TlsSchema, defineSourcePlugin, isLoopbackListen } from './source-plugin.js';
+export { DEFAULT_FALCO_HTTP_LISTEN };
 
 export interface FalcoHttpSourceOptions {
   /**
@@ -249,3 +251,24 @@ class PeerBuckets {
     return true;
   }
 }
+
+/** The `falco-http` source: loopback by default; exposed listeners need TLS or a secret. */
+export const falcoHttpSourcePlugin = defineSourcePlugin({
+  type: 'falco-http', description: "Falco's JSON alerts by HTTP POST (Falco >= 0.44 http_output, Falcosidekick input)", deliversAlerts: true,
+  schema: z.object({
+    listen: z.string().min(1).optional(), path: z.string().startsWith('/').optional(), tls: TlsSchema.optional(),
+    secret: z.object({ header: z.string().min(1), value: z.string().min(1) }).strict().optional(),
+    bufferAlerts: z.number().int().positive().optional(), maxBodyBytes: z.number().int().positive().max(64 * 1024 * 1024).optional(), name: z.string().optional(),
+    rateLimit: z.object({ alertsPerSecond: z.number().positive(), burst: z.number().int().positive() }).strict().optional(),
+    insecure: z.boolean().optional(),
+  }).strict().superRefine((o, ctx) => {
+    if (o.tls && !o.tls.cert) ctx.addIssue({ code: 'custom', path: ['tls', 'cert'], message: 'a server needs its certificate and key (cert, key); ca adds mutual TLS' });
+    const listen = o.listen ?? DEFAULT_FALCO_HTTP_LISTEN;
+    if (!isLoopbackListen(listen) && !o.tls?.cert && !o.secret && !o.insecure) {
+      ctx.addIssue({ code: 'custom', path: ['listen'], message: `${listen} is reachable from other machines, but without tls or a secret anyone there can inject alerts: add tls (cert, key; ca for mutual TLS) or a secret, listen on 127.0.0.1, or set insecure: true on a trusted network` });
+    }
+  }),
+  example: { listen: '0.0.0.0:2801', path: '/', secret: { header: 'X-Peregrine-Token', value: 'a long random string' } },
+  address: { key: 'listen', default: DEFAULT_FALCO_HTTP_LISTEN },
+  build: (o, c) => new FalcoHttpSource({ ...o, logger: c.logger }),
+});

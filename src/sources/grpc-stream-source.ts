@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../transport/index.js';
 import { emptyStats, type EventSource, type SourceBatch, type SourceStats } from './event-source.js';
-import { clientChannelOptions, clientCredentials, grpcTarget, type TlsFiles } from './grpc-transport.js';
+import { clientChannelOptions, clientCredentials, grpcTarget, type TlsFiles } from '../transport/index.js';
 import { SourceBuffer, type OverflowPolicy } from './source-buffer.js';
 
 /** Options shared by Peregrine's gRPC client sources. */

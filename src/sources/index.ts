@@ -1,8 +1,7 @@
 export * from './event-source.js';
+export * from './sensor-batch-decoder.js';
+export * from './tetragon-decoder.js';
 export * from './source-buffer.js';
-export * from './backoff.js';
-export * from './grpc-transport.js';
-export * from './proto-root.js';
 export * from './replay-reader.js';
 export * from './grpc-stream-source.js';
 export * from './peregrine-sensor-source.js';
@@ -11,4 +10,5 @@ export * from './falco-alert.js';
 export * from './falco-grpc-source.js';
 export * from './falco-http-source.js';
 export * from './replay-source.js';
+export * from './source-plugin.js';
 export * from './source-registry.js';

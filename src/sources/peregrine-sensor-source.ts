@@ -1,12 +1,14 @@
 import type * as grpc from '@grpc/grpc-js';
-import { SensorBatchDecoder, type FieldKeyTable } from '../event/index.js';
+import { type FieldKeyTable } from '../event/index.js';
+import { SensorBatchDecoder } from './sensor-batch-decoder.js';
 import type { SourceBatch } from './event-source.js';
-import { passThrough } from './grpc-transport.js';
+import { passThrough } from '../transport/index.js';
 import { GrpcStreamSource, type GrpcSourceOptions, type ReadStream } from './grpc-stream-source.js';
-import { codec, loadProtoRoot } from './proto-root.js';
+import { codec, loadProtoRoot } from '../transport/index.js';
 
-/** Default address of the bundled sensor. */
-export const DEFAULT_SENSOR_ADDRESS = 'unix:///run/peregrine/sensor.sock';
+import { DEFAULT_SENSOR_ADDRESS } from '../defaults.js';
+import { GrpcSourceSchema, defineSourcePlugin } from './source-plugin.js';
+export { DEFAULT_SENSOR_ADDRESS };
 
 /**
  * Client of the Peregrine sensor API. Resumes from the last sequence number it processed, so
@@ -89,3 +91,10 @@ export class PeregrineSensorSource extends GrpcStreamSource {
     return this.unary('/peregrine.sensor.v1.Sensor/GetVersion', req.serialize, res.deserialize, {});
   }
 }
+
+/** The `sensor` source: Peregrine's sensor API (the bundled eBPF sensor). */
+export const sensorSourcePlugin = defineSourcePlugin({
+  type: 'sensor', description: "Peregrine's bundled eBPF sensor (batched events over gRPC)", deliversAlerts: false,
+  schema: GrpcSourceSchema, example: { address: DEFAULT_SENSOR_ADDRESS }, address: { key: 'address', default: DEFAULT_SENSOR_ADDRESS },
+  build: (o, c) => new PeregrineSensorSource({ ...o, logger: c.logger, eventTypes: c.eventTypes }, c.table),
+});

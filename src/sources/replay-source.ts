@@ -4,6 +4,8 @@ import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { emptyStats, type EventSource, type SourceBatch, type SourceStats } from './event-source.js';
 import { readReplay } from './replay-reader.js';
 import { SourceBuffer } from './source-buffer.js';
+import { z } from 'zod';
+import { defineSourcePlugin } from './source-plugin.js';
 
 export interface ReplaySourceOptions {
   /** A JSON Lines file, or `-` for standard input. */
@@ -104,3 +106,11 @@ export class ReplaySource implements EventSource {
     await this.done;
   }
 }
+
+/** The `replay` source: JSON Lines from a file or standard input. */
+export const replaySourcePlugin = defineSourcePlugin({
+  type: 'replay', description: 'JSON Lines events from a file or standard input (tests, demos, investigations)', deliversAlerts: false,
+  schema: z.object({ path: z.string().min(1), strict: z.boolean().optional(), name: z.string().optional() }).strict(),
+  example: { path: 'events.jsonl' }, address: { key: 'path' },
+  build: (o, c) => new ReplaySource({ ...o, logger: c.logger }, c.table),
+});

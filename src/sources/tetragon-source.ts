@@ -1,12 +1,14 @@
 import type * as grpc from '@grpc/grpc-js';
-import { TETRAGON_KPROBE_TYPES, TetragonDecoder, type FieldKeyTable, type SyscallEvent } from '../event/index.js';
+import { type FieldKeyTable, type SyscallEvent } from '../event/index.js';
+import { TETRAGON_KPROBE_TYPES, TetragonDecoder } from './tetragon-decoder.js';
 import type { SourceBatch } from './event-source.js';
-import { passThrough } from './grpc-transport.js';
+import { passThrough } from '../transport/index.js';
 import { GrpcStreamSource, type GrpcSourceOptions, type ReadStream } from './grpc-stream-source.js';
-import { codec, loadProtoRoot } from './proto-root.js';
+import { codec, loadProtoRoot } from '../transport/index.js';
 
-/** Tetragon's default gRPC address (the Helm chart uses unix:///var/run/tetragon/tetragon.sock). */
-export const DEFAULT_TETRAGON_ADDRESS = 'localhost:54321';
+import { DEFAULT_TETRAGON_ADDRESS } from '../defaults.js';
+import { GrpcSourceSchema, defineSourcePlugin } from './source-plugin.js';
+export { DEFAULT_TETRAGON_ADDRESS };
 const MICRO_BATCH = 256;
 const MAX_KINDS_TRACKED = 64;
 
@@ -91,3 +93,10 @@ export class TetragonSource extends GrpcStreamSource {
     return this.unary('/tetragon.FineGuidanceSensors/GetVersion', req.serialize, res.deserialize, {});
   }
 }
+
+/** The `tetragon` source. */
+export const tetragonSourcePlugin = defineSourcePlugin({
+  type: 'tetragon', description: "Tetragon's FineGuidanceSensors/GetEvents, mapped to Falco fields", deliversAlerts: false,
+  schema: GrpcSourceSchema, example: { address: DEFAULT_TETRAGON_ADDRESS }, address: { key: 'address', default: DEFAULT_TETRAGON_ADDRESS },
+  build: (o, c) => new TetragonSource({ ...o, logger: c.logger, eventTypes: c.eventTypes }, c.table),
+});

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { codec, loadProtoRoot, passThrough, serverCredentials, grpcTarget, type TlsFiles } from '../../src/sources/index.js';
+import { codec, loadProtoRoot, passThrough, serverCredentials, grpcTarget, type TlsFiles } from '../../src/transport/index.js';
 
 const root = loadProtoRoot();
 

@@ -1,15 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { FALCO_REFERENCE, FALCO_UPSTREAM_RULES } from '../../src/defaults.js';
 import { FlatEventDecoder, type Alert } from '../../src/event/index.js';
 import { Engine, loadRules, type EngineOptions, type LoadResult } from '../../src/engine/index.js';
 
-/** `../shared/falco-upstream` beside the project (read-only reference material). */
-export const UPSTREAM = fileURLToPath(new URL('../../../shared/falco-upstream/', import.meta.url));
-export const UPSTREAM_RULES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => `${UPSTREAM}rules/${f}`);
+/** Falco's reference material (`PEREGRINE_FALCO_REFERENCE`, default `../shared/falco-upstream`; read-only). */
+export const UPSTREAM = FALCO_REFERENCE;
+export const UPSTREAM_RULES = FALCO_UPSTREAM_RULES;
 
 /** Fails loudly (never skips) when the shared reference material is absent. */
 export function requireUpstream(): void {
-  if (!existsSync(UPSTREAM)) throw new Error(`Falco reference material not found at ${UPSTREAM}: the tests need ../shared/falco-upstream beside the project`);
+  if (!existsSync(UPSTREAM)) throw new Error(`Falco reference material not found at ${UPSTREAM}: set PEREGRINE_FALCO_REFERENCE to where it is, or rebuild it as CONTRIBUTING.md says`);
 }
 
 /** Runs a JSON Lines trace through an engine; returns the alerts. */

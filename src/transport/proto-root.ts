@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import { resolve } from 'node:path';
-import { PROTO_DIR } from '../project-paths.js';
+import { PROTO_DIR } from '../defaults.js';
 
 const FILES = ['peregrine/sensor/v1/sensor.proto', 'tetragon/tetragon_events.proto', 'falco/falco_outputs.proto', 'falco/falco_version.proto'];
 

@@ -1,10 +1,10 @@
 import { constants } from 'node:os';
-import type { FieldValue } from './field-value.js';
-import type { FieldKeyTable } from './field-key-table.js';
-import { FieldDeriver } from './derive-fields.js';
-import { MAX_ANCESTOR_LEVEL } from './field-catalog.js';
-import { SyscallEvent } from './syscall-event.js';
-import { WireFormatError, WireReader } from './wire-reader.js';
+import type { FieldValue } from '../event/index.js';
+import type { FieldKeyTable } from '../event/index.js';
+import { FieldDeriver } from '../event/index.js';
+import { MAX_ANCESTOR_LEVEL } from '../event/index.js';
+import { SyscallEvent } from '../event/index.js';
+import { WireFormatError, WireReader } from '../transport/index.js';
 
 /** A decoded `peregrine.sensor.v1.EventBatch`. */
 export interface SensorBatch {

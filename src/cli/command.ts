@@ -13,11 +13,16 @@ export interface CommandIO {
   readonly stdin: NodeJS.ReadableStream;
 }
 
-/** A subcommand: its name as typed, a one-line summary, usage text and its implementation. */
+/** A command's implementation, in its own module (loaded only when the command runs). */
+export interface CommandImpl {
+  /** Returns the process exit code. Throws {@link UsageError} for bad arguments. */
+  run(args: readonly string[], io: CommandIO): Promise<number>;
+}
+
+/** A subcommand as `--help` lists it: its name as typed, a one-line summary, usage text, and its loader. */
 export interface Command {
   readonly name: string;
   readonly summary: string;
   readonly usage: string;
-  /** Returns the process exit code. Throws {@link UsageError} for bad arguments. */
-  run(args: readonly string[], io: CommandIO): Promise<number>;
+  load(): Promise<CommandImpl>;
 }

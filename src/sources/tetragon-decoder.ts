@@ -1,10 +1,10 @@
 import protobuf from 'protobufjs';
 
 const { Type: ProtoType, Field: ProtoField, OneOf: ProtoOneOf } = protobuf;
-import type { FieldKeyTable } from './field-key-table.js';
-import { FlatEventDecoder } from './flat-event-decoder.js';
-import type { SyscallEvent } from './syscall-event.js';
-import type { FieldValue } from './field-value.js';
+import type { FieldKeyTable } from '../event/index.js';
+import { FlatEventDecoder } from '../event/index.js';
+import type { SyscallEvent } from '../event/index.js';
+import type { FieldValue } from '../event/index.js';
 
 /** What one Tetragon `GetEventsResponse` became. */
 export interface TetragonDecoded {
