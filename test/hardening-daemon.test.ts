@@ -98,6 +98,7 @@ describe('falco-http peers', () => {
       await untilAsync(async () => (await d.metric('peregrine_events_dropped_total{source="falco-http",reason="rate_limited"}')) === limited);
       const rss = await d.metric('peregrine_process_resident_memory_bytes');
       expect(rss).toBeLessThan(256 * 1024 * 1024);
+      console.log(`RSS after 70 alerts of 800 KB (40 accepted, cut to size): ${Math.round(rss / 1048576)} MB`);
       await until(() => hook.rejected.length > 0, 10_000);
       const sent = hook.rejected.map((r) => JSON.parse(r.body) as { output: string; output_fields: Record<string, unknown> });
       expect(sent[0].output_fields['peregrine.truncated']).toBe(true);
@@ -205,6 +206,7 @@ describe('shutdown with slow clients attached', () => {
       const { code, ms } = await d.stop();
       expect(code).toBe(0);
       expect(ms).toBeLessThan(3_000 + 1_500);
+      console.log(`shutdown with 4 slow clients and a stuck receiver: ${ms} ms (deadline 3000 ms)`);
       expect(d.stderr()).toMatch(/stopped in \d+ ms/);
     } finally {
       for (const c of clients) c.destroy();
