@@ -20,6 +20,8 @@ describe('rules lint', () => {
     expect(codes('LINT_NEVER_TRUE')).toEqual(['Never@a.yaml:22']);
     expect(codes('LINT_NA_COMPARISON')).toEqual(['NA check@a.yaml:29']);
     expect(codes('LINT_DUPLICATE_NAME')).toEqual(['is_open@b.yaml:1']);
+    expect(codes('LINT_DUPLICATE_ITEM')).toEqual(['shells@a.yaml:33']);
+    expect(findings.find((f) => f.code === 'LINT_DUPLICATE_ITEM')).toMatchObject({ column: 21, message: "list 'shells' has the item 'bash' more than once" });
     for (const f of findings) expect(f.fix.length).toBeGreaterThan(10);
   });
 

@@ -2,7 +2,7 @@ import type { CompiledRule, LoadResult } from '../engine/index.js';
 import { loadRules } from '../engine/index.js';
 import {
   formatDiagnostic, hasType, parseCondition, printCondition, walk,
-  type Diagnostic, type Expr, type ItemKind, type SourcePos,
+  type Diagnostic, type DiagnosticCode, type Expr, type ItemKind, type LintCode, type SourcePos,
 } from '../lang/index.js';
 import type { SourceText } from '../rules/index.js';
 
@@ -16,7 +16,7 @@ export interface LintResult {
   readonly findings: readonly LintFinding[];
 }
 
-const FROM_LOAD: Readonly<Record<string, { code: string; fix: string }>> = {
+const FROM_LOAD: Readonly<Partial<Record<DiagnosticCode, { code: LintCode; fix: string }>>> = {
   LOAD_UNUSED_MACRO: { code: 'LINT_UNUSED_MACRO', fix: 'remove the macro, or use it in a rule' },
   LOAD_UNUSED_LIST: { code: 'LINT_UNUSED_LIST', fix: 'remove the list, or use it in a condition' },
   LOAD_NO_EVTTYPE: { code: 'LINT_NO_EVTTYPE', fix: 'restrict the rule to the event types it is about, e.g. `evt.type in (open, openat)`; every rule without one runs on every event' },
@@ -24,8 +24,8 @@ const FROM_LOAD: Readonly<Record<string, { code: string; fix: string }>> = {
 };
 
 /**
- * Lints rules files: everything `rules validate` reports, plus unused lists and macros, rules
- * without an event-type restriction, rules shadowed under first-match semantics, comparisons
+ * Lints rules files: everything `rules validate` reports, plus unused lists and macros, lists
+ * holding an item twice, rules without an event-type restriction, rules shadowed under first-match semantics, comparisons
  * with `<NA>`, conditions that can never be true for their event types, and names defined in
  * more than one file. Each finding has a position and a suggested fix.
  */
@@ -38,6 +38,7 @@ export function lintRules(paths: readonly string[]): LintResult {
   }
   if (!load.ok) return { load, findings };
   naInLists(load, findings);
+  duplicateItems(load, findings);
   neverTrue(load, findings);
   largeExpansion(load, findings);
   shadowed(load, findings);
@@ -45,7 +46,7 @@ export function lintRules(paths: readonly string[]): LintResult {
   return { load, findings };
 }
 
-function add(findings: LintFinding[], pos: SourcePos, code: string, message: string, fix: string, kind: ItemKind, name: string): void {
+function add(findings: LintFinding[], pos: SourcePos, code: LintCode, message: string, fix: string, kind: ItemKind, name: string): void {
   findings.push({ ...pos, severity: 'warning', code, message, fix, itemKind: kind, itemName: name });
 }
 
@@ -68,6 +69,18 @@ function naInLists(load: LoadResult, findings: LintFinding[]): void {
   };
   for (const m of load.definitions.macros.values()) scan(m.condition, 'macro', m.name);
   for (const r of load.definitions.rules.values()) scan(r.condition, 'rule', r.name);
+}
+
+/** A list that holds the same item twice (often a copy-paste slip; the second one does nothing). */
+function duplicateItems(load: LoadResult, findings: LintFinding[]): void {
+  for (const l of load.definitions.lists.values()) {
+    const seen = new Set<string>();
+    for (const item of l.items) {
+      if (seen.has(item.value)) {
+        add(findings, item.pos, 'LINT_DUPLICATE_ITEM', `list '${l.name}' has the item '${item.value}' more than once`, 'remove the repeated item', 'list', l.name);
+      } else seen.add(item.value);
+    }
+  }
 }
 
 function neverTrue(load: LoadResult, findings: LintFinding[]): void {

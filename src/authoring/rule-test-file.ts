@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { ioErrorText } from '../event/index.js';
 
 const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const FieldExpectation = z.union([Scalar, z.array(z.union([z.string(), z.number()])), z.object({ matches: z.string().min(1) }).strict()]);
@@ -75,7 +76,7 @@ export function readRuleTestFile(path: string): RuleTestFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new RuleTestFileError(path, [`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    throw new RuleTestFileError(path, [`${path}: cannot read: ${ioErrorText(err)}`]);
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { RE2JS } from 're2js';
-import { EventDecodeError, FlatEventDecoder, type Alert, type AlertFieldValue, type SyscallEvent } from '../event/index.js';
+import { errorMessage, EventDecodeError, FlatEventDecoder, type Alert, type AlertFieldValue, type SyscallEvent } from '../event/index.js';
 import { Engine, loadRules, type LoadResult } from '../engine/index.js';
 import { formatDiagnostic } from '../lang/index.js';
 import { RuleTestFileError, readRuleTestFile, type RuleTestCase, type RuleTestExpectation } from './rule-test-file.js';
@@ -106,7 +106,7 @@ function runCase(path: string, c: RuleTestCase, load: LoadResult, matching: 'fir
       });
     }
   } catch (err) {
-    if (err instanceof EventDecodeError || (err as NodeJS.ErrnoException).code) return { ...base, alerts: 0, failures: [`bad events: ${(err as Error).message}`] };
+    if (err instanceof EventDecodeError || (err as NodeJS.ErrnoException).code) return { ...base, alerts: 0, failures: [`bad events: ${errorMessage(err)}`] };
     throw err;
   }
   const alerts: Alert[] = [];

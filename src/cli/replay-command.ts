@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { alertToJson, atLeast, parsePriority, PRIORITIES, type Alert, type Priority } from '../event/index.js';
+import { errorMessage, ioErrorText, alertToJson, atLeast, parsePriority, PRIORITIES, type Alert, type Priority } from '../event/index.js';
 import { Engine, loadRules, type RuleMatching } from '../engine/index.js';
 import { ReplaySource, parseSourceSpec, sourcePluginFor, type EventSource } from '../sources/index.js';
 import { UsageError, type CommandImpl } from './command.js';
@@ -36,7 +36,7 @@ export const replayCommand: CommandImpl = {
       try {
         return parseSourceSpec(s);
       } catch (err) {
-        throw new UsageError(`--source ${s}: ${(err as Error).message}`);
+        throw new UsageError(`--source ${s}: ${errorMessage(err)}`);
       }
     });
     const load = loadRules(values.rules);
@@ -53,7 +53,7 @@ export const replayCommand: CommandImpl = {
         appendFields: values['append-field'],
       });
     } catch (err) {
-      throw new UsageError(`--append-field: ${(err as Error).message}`);
+      throw new UsageError(`--append-field: ${errorMessage(err)}`);
     }
     const eventTypes = [...new Set(engine.active.flatMap((r) => (r.types.neg ? [] : [...r.types.set])))];
     const sources: EventSource[] = [];
@@ -63,7 +63,7 @@ export const replayCommand: CommandImpl = {
         try {
           await access(values.events, constants.R_OK);
         } catch (err) {
-          io.stderr.write(`peregrine replay: cannot read events file ${values.events}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+          io.stderr.write(`peregrine replay: cannot read events file ${values.events}: ${ioErrorText(err)}\n`);
           return 1;
         }
       }
@@ -83,7 +83,7 @@ export const replayCommand: CommandImpl = {
       try {
         sources.push(sourcePluginFor(spec.type)!.build(spec.options, { table: load.table, eventTypes }));
       } catch (err) {
-        throw new UsageError(`--source ${spec.type}: ${(err as Error).message}`);
+        throw new UsageError(`--source ${spec.type}: ${errorMessage(err)}`);
       }
     }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { explainRule, explanationText } from '../authoring/index.js';
-import { EventDecodeError, FlatEventDecoder } from '../event/index.js';
+import { ioErrorText, EventDecodeError, FlatEventDecoder } from '../event/index.js';
 import { Engine, loadRules } from '../engine/index.js';
 import { UsageError, type CommandImpl } from './command.js';
 import { diagnosticsText } from './diagnostics-output.js';
@@ -19,7 +19,7 @@ export const rulesExplainCommand: CommandImpl = {
       try {
         text = readFileSync(text.slice(1), 'utf8').trim().split('\n')[0];
       } catch (err) {
-        throw new UsageError(`--event ${values.event}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new UsageError(`--event ${values.event}: ${ioErrorText(err)}`);
       }
     }
     const load = loadRules(values.rules);

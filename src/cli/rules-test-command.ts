@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ruleTestJunit, ruleTestText, runRuleTests } from '../authoring/index.js';
 import { BUNDLED_RULES } from '../defaults.js';
 import { UsageError, type CommandImpl } from './command.js';
+import { ioErrorText } from '../event/index.js';
 
 export const rulesTestCommand: CommandImpl = {
   async run(args, io) {
@@ -18,7 +19,7 @@ export const rulesTestCommand: CommandImpl = {
       try {
         writeFileSync(values.junit, ruleTestJunit(run));
       } catch (err) {
-        io.stderr.write(`peregrine rules test: cannot write ${values.junit}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+        io.stderr.write(`peregrine rules test: cannot write ${values.junit}: ${ioErrorText(err)}\n`);
         return 1;
       }
     }

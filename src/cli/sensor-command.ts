@@ -44,18 +44,19 @@ export const sensorCommand: CommandImpl = {
     const { address, capture, server } = sensor;
     log.info({ address, streamId: server.streamId }, 'sensor: capturing and serving');
     io.stderr.write(`peregrine sensor: capturing syscalls, serving on ${address}\n`);
-    await new Promise<void>((resolve) => {
+    // SIGTERM/SIGINT stops (the sensor's own deadline bounds it); a second signal exits at once
+    return new Promise<number>((resolve) => {
       let signals = 0;
       const stop = (): void => {
-        if (++signals > 1) process.exit(130);
-        resolve();
+        if (++signals > 1) return resolve(130);
+        void sensor.stop().then(() => {
+          io.stderr.write(`peregrine sensor: stopped; ${JSON.stringify({ ...capture.stats, ...server.stats })}\n`);
+          resolve(0);
+        });
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
     });
-    await sensor.stop();
-    io.stderr.write(`peregrine sensor: stopped; ${JSON.stringify({ ...capture.stats, ...server.stats })}\n`);
-    return 0;
   },
 };
 

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { ConfigSchema, type Config } from './config-schema.js';
 
 import { DEFAULT_CONFIG_PATH } from '../defaults.js';
+import { errorMessage, ioErrorText } from '../event/index.js';
 export { DEFAULT_CONFIG_PATH };
 /** Environment variables `PEREGRINE_<PATH>` override single keys, e.g. PEREGRINE_LOG__LEVEL=debug. */
 export const ENV_PREFIX = 'PEREGRINE_';
@@ -37,7 +38,7 @@ export function loadConfig(text: string | undefined, file = '<config>', env: Nod
       raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
     } catch (err) {
       // unresolved aliases, alias bombs: the parser reports them only here
-      throw new ConfigError([`${file}: invalid YAML: ${(err as Error).message.split('\n')[0]}`]);
+      throw new ConfigError([`${file}: invalid YAML: ${errorMessage(err).split('\n')[0]}`]);
     }
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${file}: the configuration must be a YAML mapping of keys`]);
@@ -58,7 +59,7 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if (!allowMissing) throw new ConfigError([`${path}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    if (!allowMissing) throw new ConfigError([`${path}: cannot read: ${ioErrorText(err)}`]);
   }
   return loadConfig(text, path, env);
 }
@@ -104,7 +105,7 @@ function resolveFiles(node: unknown, path: Array<string | number>, problems: str
           fromFiles.push([...path, target].join('.'));
           delete o[key];
         } catch (err) {
-          problems.push(`${[...path, key].join('.')}: cannot read ${JSON.stringify(o[key])}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          problems.push(`${[...path, key].join('.')}: cannot read ${JSON.stringify(o[key])}: ${ioErrorText(err)}`);
         }
       } else resolveFiles(o[key], [...path, key], problems, fromFiles);
     }

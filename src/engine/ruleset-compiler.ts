@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { FieldKeyTable } from '../event/index.js';
 import {
   ConditionError, DiagnosticBag, MacroFailedError, addSizes, macroReference, UnknownFieldError, andInfo, compileExpr, compileOperand, isAll, notInfo,
-  parseCondition, valueFromText, type Compiled, type CompileScope, type Expr, type ItemKind, type Value,
+  parseCondition, valueFromText, type Compiled, type CompileScope, type Expr, type ItemKind, type LoadCode, type Value,
 } from '../lang/index.js';
 import {
   collectDefinitions, readRuleSources, type Definitions, type ListDef, type RuleFile, type SourceText,
@@ -109,7 +109,7 @@ class RulesetCompiler {
     return rules;
   }
 
-  private diag(severity: 'error' | 'warning', code: string, message: string, text: SourceText | undefined, start: number, end: number, kind: ItemKind, name: string, fallback: { file: string; line: number; column: number }): void {
+  private diag(severity: 'error' | 'warning', code: LoadCode, message: string, text: SourceText | undefined, start: number, end: number, kind: ItemKind, name: string, fallback: { file: string; line: number; column: number }): void {
     const p = text ? text.locate(start) : fallback;
     const e = text && end > start ? text.locate(end) : undefined;
     this.bag.add({ severity, code, message, ...p, itemKind: kind, itemName: name, endLine: e?.line, endColumn: e?.column });

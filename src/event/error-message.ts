@@ -12,3 +12,14 @@ export function errorMessage(err: unknown): string {
     return 'unprintable error';
   }
 }
+
+/** An I/O failure for a message: its errno code (`ENOENT`, `EACCES`…) when it has one, else its message. */
+export function ioErrorText(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code !== '' ? code : errorMessage(err);
+}
+
+/** Anything thrown, as an Error (itself when it is one). */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(errorMessage(err));
+}

@@ -2,6 +2,7 @@ import type { FieldType, FieldValue } from './field-value.js';
 import type { FieldKeyTable } from './field-key-table.js';
 import { FieldDeriver } from './derive-fields.js';
 import { SyscallEvent } from './syscall-event.js';
+import { errorMessage } from './error-message.js';
 
 /** A replay line that is not an event. Carries the line number. */
 export class EventDecodeError extends Error {
@@ -45,7 +46,7 @@ export class FlatEventDecoder {
     try {
       obj = JSON.parse(line);
     } catch (err) {
-      throw new EventDecodeError(lineNo, `not valid JSON (${(err as Error).message})`, { cause: err });
+      throw new EventDecodeError(lineNo, `not valid JSON (${errorMessage(err)})`, { cause: err });
     }
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
       throw new EventDecodeError(lineNo, 'expected a JSON object of field names to values');

@@ -6,5 +6,5 @@ export * from './derive-fields.js';
 export * from './flat-event-decoder.js';
 export * from './priority.js';
 export * from './alert.js';
-export * from './event-types.js';
+export * from './known-event-types.js';
 export * from './error-message.js';

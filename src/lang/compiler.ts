@@ -1,11 +1,12 @@
 import { KNOWN_EVENT_TYPES, type SyscallEvent, type FieldKeyTable } from '../event/index.js';
 import type { Expr, RValue, Value } from './ast.js';
 import { ConditionError } from './condition-error.js';
+import type { LoadCode } from './diagnostic.js';
 import {
   UNKNOWN_TYPES, andInfo, complement, exactly, notInfo, orInfo, type TypeInfo,
-} from './event-types.js';
+} from './type-set.js';
 import { compileOperand } from './operand.js';
-import { compareValues, compileValueTest } from './value-test.js';
+import { compareValues, compileValueMatcher } from './value-matcher.js';
 
 /** A compiled condition. Pure; never throws on any event. */
 export type Predicate = (e: SyscallEvent) => boolean;
@@ -90,7 +91,7 @@ export interface CompileScope {
   /** The compiled macro; throws {@link ConditionError} when it is undefined or broken. */
   macro(name: string, start: number, end: number): Compiled;
   /** Reports a non-fatal finding (Falco's warnings) at an offset of this condition. */
-  warn(code: string, message: string, start: number, end: number): void;
+  warn(code: LoadCode, message: string, start: number, end: number): void;
 }
 
 /**
@@ -203,7 +204,7 @@ function compileCheck(c: Extract<Expr, { kind: 'check' }>, scope: CompileScope):
       if (!KNOWN_EVENT_TYPES.has(v.text)) throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `unknown event type ${v.text}`, v.span.start, v.span.end);
     }
   }
-  const test = compileValueTest(op, left.type, values, left.key, c);
+  const test = compileValueMatcher(op, left.type, values, left.key, c);
   const types = evtTypeInfo(left.key, c.left.kind === 'field', op, values);
 
   if (left.kind === 'multi') {

@@ -6,6 +6,20 @@ export interface SourcePos {
 }
 
 export type Severity = 'error' | 'warning';
+
+/** Codes of problems found while loading rules (Falco's names where Falco has one). Stable: tools match on them. */
+export type LoadCode =
+  | 'LOAD_ERR_YAML_PARSE' | 'LOAD_ERR_YAML_VALIDATE' | 'LOAD_ERR_FILE_READ' | 'LOAD_ERR_VALIDATE' | 'LOAD_ERR_COMPILE_CONDITION'
+  | 'LOAD_ERR_COMPILE_OUTPUT' | 'LOAD_ERR_LIMIT'
+  | 'LOAD_UNKNOWN_KEY' | 'LOAD_UNKNOWN_ITEM' | 'LOAD_UNKNOWN_FIELD' | 'LOAD_UNKNOWN_SOURCE' | 'LOAD_UNKNOWN_PLUGIN'
+  | 'LOAD_UNUSED_MACRO' | 'LOAD_UNUSED_LIST' | 'LOAD_NO_EVTTYPE' | 'LOAD_UNSAFE_NA_CHECK';
+
+/** Codes of `rules lint` findings. Stable: tools match on them. */
+export type LintCode =
+  | 'LINT_UNUSED_MACRO' | 'LINT_UNUSED_LIST' | 'LINT_NO_EVTTYPE' | 'LINT_NA_COMPARISON' | 'LINT_SHADOWED_RULE' | 'LINT_NEVER_TRUE'
+  | 'LINT_LARGE_EXPANSION' | 'LINT_DUPLICATE_NAME' | 'LINT_DUPLICATE_ITEM';
+
+export type DiagnosticCode = LoadCode | LintCode;
 export type ItemKind = 'rule' | 'macro' | 'list' | 'exception' | 'required_engine_version' | 'required_plugin_versions' | 'file';
 
 /**
@@ -14,7 +28,7 @@ export type ItemKind = 'rule' | 'macro' | 'list' | 'exception' | 'required_engin
  */
 export interface Diagnostic extends SourcePos {
   readonly severity: Severity;
-  readonly code: string;
+  readonly code: DiagnosticCode;
   readonly message: string;
   readonly itemKind?: ItemKind;
   readonly itemName?: string;

@@ -1,5 +1,6 @@
 import { RE2JS } from 're2js';
 import { ConditionError } from './condition-error.js';
+import { errorMessage } from '../event/index.js';
 
 /** A compiled pattern with linear-time matching (RE2 semantics, no backtracking). */
 export type StringTest = (s: string) => boolean;
@@ -10,7 +11,7 @@ export function compileRegex(pattern: string, start: number, end: number): Strin
   try {
     re = RE2JS.compile(pattern);
   } catch (err) {
-    throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `invalid regular expression ${JSON.stringify(pattern)}: ${(err as Error).message} (RE2 syntax; no backreferences or lookaround)`, start, end);
+    throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `invalid regular expression ${JSON.stringify(pattern)}: ${errorMessage(err)} (RE2 syntax; no backreferences or lookaround)`, start, end);
   }
   return (s) => re.matcher(s).matches();
 }
@@ -46,7 +47,7 @@ export function compileGlob(pattern: string, caseInsensitive: boolean, start: nu
   try {
     re = RE2JS.compile(out, RE2JS.DOTALL | (caseInsensitive ? RE2JS.CASE_INSENSITIVE : 0));
   } catch (err) {
-    throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `invalid glob ${JSON.stringify(pattern)}: ${(err as Error).message}`, start, end);
+    throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `invalid glob ${JSON.stringify(pattern)}: ${errorMessage(err)}`, start, end);
   }
   return (s) => re.matcher(s).matches();
 }

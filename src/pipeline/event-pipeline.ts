@@ -4,6 +4,7 @@ import type { SourceBatch, EventSource } from '../sources/index.js';
 import type { AlertSink } from '../sinks/index.js';
 import { RateLimiter, type AgentMetrics, type Logger } from '../telemetry/index.js';
 import type { Engine } from '../engine/index.js';
+import { errorMessage } from '../event/index.js';
 
 /**
  * The RxJS wiring: every source's batches merged → evaluated with the engine current at the
@@ -70,7 +71,7 @@ export class EventPipeline {
       } catch (err) {
         this.metrics.eventsDropped.inc({ source: b.source, reason: 'evaluation_error' });
         const n = this.limiter.allow('eval');
-        if (n >= 0) this.log.error({ err: (err as Error).message, suppressed: n }, 'pipeline: an event failed to evaluate; skipped');
+        if (n >= 0) this.log.error({ err: errorMessage(err), suppressed: n }, 'pipeline: an event failed to evaluate; skipped');
       }
     }
     this.metrics.eventsEvaluated.inc(evaluated);

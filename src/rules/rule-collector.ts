@@ -1,4 +1,4 @@
-import type { DiagnosticBag, ItemKind, SourcePos } from '../lang/index.js';
+import type { DiagnosticBag, ItemKind, LoadCode, SourcePos } from '../lang/index.js';
 import type { Definitions, RuleDef } from './definitions.js';
 import type { ExceptionDef, ListItem, MacroItem, OverrideMode, RuleFile, RuleItem } from './rule-items.js';
 
@@ -44,7 +44,7 @@ class Collector {
     private readonly bag: DiagnosticBag,
   ) {}
 
-  private error(pos: SourcePos, kind: ItemKind, name: string, code: string, message: string): void {
+  private error(pos: SourcePos, kind: ItemKind, name: string, code: LoadCode, message: string): void {
     this.bag.add({ severity: 'error', code, message, ...pos, itemKind: kind, itemName: name });
   }
 

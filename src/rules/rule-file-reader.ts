@@ -1,6 +1,6 @@
 import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, type Node, type Pair, type YAMLMap } from 'yaml';
 import { parsePriority, PRIORITIES } from '../event/index.js';
-import type { Diagnostic, DiagnosticBag, ItemKind, SourcePos } from '../lang/index.js';
+import type { Diagnostic, DiagnosticBag, ItemKind, LoadCode, SourcePos } from '../lang/index.js';
 import type { ExceptionDef, Located, OverrideMode, RuleFile, RuleFileItem } from './rule-items.js';
 import { SourceText } from './source-text.js';
 
@@ -27,7 +27,7 @@ const KNOWN_KEYS: Readonly<Record<'list' | 'macro' | 'rule', ReadonlySet<string>
  * in `bag` (never an exception); items that cannot be read are left out.
  */
 export function readRuleFile(name: string, bytes: Uint8Array, bag: DiagnosticBag): RuleFile {
-  const fileDiag = (code: string, message: string, line = 1, column = 1): void =>
+  const fileDiag = (code: LoadCode, message: string, line = 1, column = 1): void =>
     bag.add({ severity: 'error', code, message, file: name, line, column, itemKind: 'file', itemName: name });
   if (bytes.length > MAX_RULES_FILE_BYTES) {
     fileDiag('LOAD_ERR_LIMIT', `file is larger than the limit of ${MAX_RULES_FILE_BYTES} bytes per rules file: split it into several files`);
@@ -91,7 +91,7 @@ class ItemReader {
     return { file: this.file, line: p.line, column: p.col };
   }
 
-  diag(node: Node | null | undefined, code: string, message: string, severity: Diagnostic['severity'] = 'error'): void {
+  diag(node: Node | null | undefined, code: LoadCode, message: string, severity: Diagnostic['severity'] = 'error'): void {
     const p = this.pos(node);
     const endOff = node?.range?.[1];
     const e = endOff !== undefined ? this.lc.linePos(endOff) : undefined;

@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DiagnosticBag } from '../lang/index.js';
-import { errorMessage } from '../event/index.js';
+import { ioErrorText } from '../event/index.js';
 import { MAX_RULES_FILE_BYTES, MAX_RULES_TOTAL_BYTES, readRuleFile } from './rule-file-reader.js';
 import type { RuleFile } from './rule-items.js';
 
@@ -19,7 +19,7 @@ export function readRuleSources(paths: readonly string[], bag: DiagnosticBag): R
         ? readdirSync(p).filter((f) => /\.ya?ml$/.test(f) && !/\.test\.ya?ml$/.test(f)).sort().map((f) => join(p, f))
         : [p];
     } catch (err) {
-      bag.add({ severity: 'error', code: 'LOAD_ERR_FILE_READ', message: `cannot read rules: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}: check the path and permissions`, file: p, line: 1, column: 1, itemKind: 'file', itemName: p });
+      bag.add({ severity: 'error', code: 'LOAD_ERR_FILE_READ', message: `cannot read rules: ${ioErrorText(err)}: check the path and permissions`, file: p, line: 1, column: 1, itemKind: 'file', itemName: p });
       continue;
     }
     for (const f of files) {
@@ -27,7 +27,7 @@ export function readRuleSources(paths: readonly string[], bag: DiagnosticBag): R
       try {
         bytes = readBounded(f, MAX_RULES_FILE_BYTES + 1);
       } catch (err) {
-        bag.add({ severity: 'error', code: 'LOAD_ERR_FILE_READ', message: `cannot read rules file: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, file: f, line: 1, column: 1, itemKind: 'file', itemName: f });
+        bag.add({ severity: 'error', code: 'LOAD_ERR_FILE_READ', message: `cannot read rules file: ${ioErrorText(err)}`, file: f, line: 1, column: 1, itemKind: 'file', itemName: f });
         continue;
       }
       total += bytes.length;

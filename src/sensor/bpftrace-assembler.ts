@@ -4,6 +4,7 @@ import type { SensorAncestor, SensorEvent, SensorFd } from './batch-encoder.js';
 import { argLayout } from './bpftrace-program.js';
 import { ProcessTable } from './process-table.js';
 import { octalMode, openFlags, ptraceRequest, socketDomain } from './syscall-args.js';
+import { errorMessage } from '../event/index.js';
 
 interface Pending {
   p: string[];
@@ -169,7 +170,7 @@ export class BpftraceAssembler {
         out.push(ev);
       }
     } catch (err) {
-      this.bad(`${(err as Error).message}: ${p.p.join(' ')}`);
+      this.bad(`${errorMessage(err)}: ${p.p.join(' ')}`);
     }
   }
 

@@ -6,6 +6,7 @@ import type { AlertTransport } from './alert-transport.js';
 import { DeliveryError } from './delivery-error.js';
 import type { DiskSpool } from './disk-spool.js';
 import { decodeSpoolRecord, encodeSpoolRecord, type SpoolRecord } from './spool-record.js';
+import { errorMessage } from '../event/index.js';
 
 export interface DeliveringSinkOptions {
   readonly name: string;
@@ -121,7 +122,7 @@ export class DeliveringSink implements AlertSink {
       try {
         return decodeSpoolRecord(line);
       } catch (err) {
-        this.drop(1, 'spool_corrupt', (err as Error).message);
+        this.drop(1, 'spool_corrupt', errorMessage(err));
       }
     }
     return undefined;

@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './write-file-atomic.js';
+import { ioErrorText, asError } from '../event/index.js';
 
 export interface DiskSpoolOptions {
   /** Bytes on disk at most; beyond, the oldest segments are deleted and their records counted as dropped. */
@@ -85,7 +86,7 @@ export class DiskSpool {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       s.load();
     } catch (err) {
-      throw new SpoolError(`spool directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; make it writable by the agent (DaemonSet: a hostPath volume) or disable spooling for this sink (spool: false)`, { cause: err });
+      throw new SpoolError(`spool directory ${dir}: ${ioErrorText(err)}; make it writable by the agent (DaemonSet: a hostPath volume) or disable spooling for this sink (spool: false)`, { cause: err });
     }
     return s;
   }
@@ -211,7 +212,7 @@ export class DiskSpool {
       }
     } catch (err) {
       this.count -= records.length;
-      this.opts.onDrop?.(records.length, 'spool_io_error', err as Error);
+      this.opts.onDrop?.(records.length, 'spool_io_error', asError(err));
       try {
         w.bytes = statSync(this.path(w.id)).size; // what did reach the disk is read (and judged) later
       } catch {
@@ -253,7 +254,7 @@ export class DiskSpool {
         } catch (err) {
           // unreadable (removed or damaged from outside): its records are lost, counted
           this.count -= seg.records;
-          if (seg.records) this.opts.onDrop?.(seg.records, 'spool_io_error', err as Error);
+          if (seg.records) this.opts.onDrop?.(seg.records, 'spool_io_error', asError(err));
           if (this.segments.length === 1) {
             seg.records = 0;
             seg.bytes = 0;

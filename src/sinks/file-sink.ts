@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { alertToJson, type Alert } from '../event/index.js';
+import { errorMessage, ioErrorText, alertToJson, type Alert } from '../event/index.js';
 import { RateLimiter, type Logger } from '../telemetry/index.js';
 import type { AlertSink, SinkObserver, SinkStats } from './alert-sink.js';
 import { commonSinkKeys, sinkPlugin } from './sink-plugin.js';
@@ -49,7 +49,7 @@ export class FileSink implements AlertSink {
       this.open();
     } catch (err) {
       // fails start-up saying which file and why
-      throw new FileSinkError(`file sink ${name}: cannot open ${opts.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check the path and that the agent may write there`, { cause: err });
+      throw new FileSinkError(`file sink ${name}: cannot open ${opts.path}: ${ioErrorText(err)}; check the path and that the agent may write there`, { cause: err });
     }
   }
 
@@ -107,7 +107,7 @@ export class FileSink implements AlertSink {
       this.observer.outcome(this.name, 'failed', n, 'write_error');
       this.closeFd();
       const s = this.limiter.allow('write');
-      if (s >= 0) this.log.error({ sink: this.name, path: this.opts.path, err: (err as Error).message, lost: n, suppressed: s }, 'alert file write failed');
+      if (s >= 0) this.log.error({ sink: this.name, path: this.opts.path, err: errorMessage(err), lost: n, suppressed: s }, 'alert file write failed');
     }
   }
 
@@ -125,7 +125,7 @@ export class FileSink implements AlertSink {
       }
     } catch (err) {
       const s = this.limiter.allow('rotate');
-      if (s >= 0) this.log.error({ sink: this.name, path: this.opts.path, err: (err as Error).message, suppressed: s }, 'alert file rotation failed; appending to the current file');
+      if (s >= 0) this.log.error({ sink: this.name, path: this.opts.path, err: errorMessage(err), suppressed: s }, 'alert file rotation failed; appending to the current file');
     }
   }
 
@@ -154,7 +154,7 @@ export class FileSink implements AlertSink {
     try {
       this.open();
     } catch (err) {
-      this.log.error({ sink: this.name, path: this.opts.path, err: (err as Error).message }, 'alert file reopen failed; retrying on the next alert');
+      this.log.error({ sink: this.name, path: this.opts.path, err: errorMessage(err) }, 'alert file reopen failed; retrying on the next alert');
     }
   }
 

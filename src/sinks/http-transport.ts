@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { Pool } from 'undici';
-import { alertToJson, type Alert } from '../event/index.js';
+import { errorMessage, alertToJson, type Alert } from '../event/index.js';
 import type { AlertTransport } from './alert-transport.js';
 import { DeliveryError, parseRetryAfter } from './delivery-error.js';
 
@@ -54,7 +54,7 @@ export class HttpTransport implements AlertTransport {
       body = this.opts.render ? this.opts.render(alert) : alertToJson(alert);
     } catch (err) {
       // a message format that cannot take this alert: retrying cannot help
-      throw new DeliveryError(`cannot build the message: ${(err as Error).message}`, true, undefined, { cause: err });
+      throw new DeliveryError(`cannot build the message: ${errorMessage(err)}`, true, undefined, { cause: err });
     }
     const headers = this.opts.hmacSecret
       ? { ...this.headers, 'x-peregrine-signature': `sha256=${createHmac('sha256', this.opts.hmacSecret).update(body).digest('hex')}` }
@@ -70,7 +70,7 @@ export class HttpTransport implements AlertTransport {
       retryAfter = res.headers['retry-after'];
       await res.body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => undefined);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? (err as Error).message;
+      const code = (err as { code?: string }).code ?? errorMessage(err);
       const why = abort.signal.aborted || TIMEOUTS.has(code) ? `timed out after ${this.timeoutMs} ms` : `connection failed: ${code}`;
       throw new DeliveryError(why, false, undefined, { cause: err });
     } finally {

@@ -1,4 +1,4 @@
-import { parsePriority, type Alert } from '../event/index.js';
+import { errorMessage, parsePriority, type Alert } from '../event/index.js';
 
 /** An alert waiting in a sink's spool, with the time it reached the sink (for delivery latency). */
 export interface SpoolRecord {
@@ -30,7 +30,7 @@ export function decodeSpoolRecord(line: string): SpoolRecord {
     doc = JSON.parse(line, (_k, v: unknown) =>
       v && typeof v === 'object' && !Array.isArray(v) && typeof (v as { $bigint?: unknown }).$bigint === 'string' ? BigInt((v as { $bigint: string }).$bigint) : v);
   } catch (err) {
-    throw new SpoolRecordError(`not JSON (${(err as Error).message})`);
+    throw new SpoolRecordError(`not JSON (${errorMessage(err)})`);
   }
   const d = doc as { at?: unknown; alert?: Partial<Alert> } | null;
   const a = d?.alert;

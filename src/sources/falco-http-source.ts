@@ -112,7 +112,7 @@ export class FalcoHttpSource implements EventSource {
       (this.server as https.Server).setSecureContext(this.secureContext());
       this.log.info({ source: this.name }, 'TLS certificates reloaded');
     } catch (err) {
-      this.log.error({ source: this.name, err: (err as Error).message }, 'TLS certificates changed but cannot be loaded; keeping the previous ones');
+      this.log.error({ source: this.name, err: errorMessage(err) }, 'TLS certificates changed but cannot be loaded; keeping the previous ones');
     }
   }
 
@@ -160,7 +160,7 @@ export class FalcoHttpSource implements EventSource {
       });
     } catch (err) {
       this.stats.malformed++;
-      const msg = err instanceof AlertFormatError ? err.message : `not valid JSON: ${(err as Error).message}`;
+      const msg = err instanceof AlertFormatError ? err.message : `not valid JSON: ${errorMessage(err)}`;
       const n = this.limiter.allow('malformed');
       if (n >= 0) this.log.warn({ source: this.name, err: msg, suppressed: n }, 'malformed alert rejected');
       return this.reply(res, 400, msg);

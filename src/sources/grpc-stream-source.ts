@@ -4,6 +4,7 @@ import { Backoff } from '../transport/index.js';
 import { emptyStats, type EventSource, type SourceBatch, type SourceStats } from './event-source.js';
 import { clientChannelOptions, clientCredentials, grpcTarget, type TlsFiles } from '../transport/index.js';
 import { SourceBuffer, type OverflowPolicy } from './source-buffer.js';
+import { errorMessage } from '../event/index.js';
 
 /** Options shared by Peregrine's gRPC client sources. */
 export interface GrpcSourceOptions {
@@ -124,7 +125,7 @@ export abstract class GrpcStreamSource implements EventSource {
     } catch (err) {
       this.stats.malformed++;
       const n = this.limiter.allow('malformed');
-      if (n >= 0) this.log.warn({ source: this.name, err: (err as Error).message, suppressed: n }, 'malformed message skipped');
+      if (n >= 0) this.log.warn({ source: this.name, err: errorMessage(err), suppressed: n }, 'malformed message skipped');
       return;
     }
     if (batch) this.deliver(batch, call);

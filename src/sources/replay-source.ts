@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { EventDecodeError, FlatEventDecoder, type FieldKeyTable, type SyscallEvent } from '../event/index.js';
+import { ioErrorText, EventDecodeError, FlatEventDecoder, type FieldKeyTable, type SyscallEvent } from '../event/index.js';
 import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { emptyStats, type EventSource, type SourceBatch, type SourceStats } from './event-source.js';
 import { readReplay } from './replay-reader.js';
@@ -85,7 +85,7 @@ export class ReplaySource implements EventSource {
       }
       await flush();
     } catch (err) {
-      this.failure = err instanceof EventDecodeError ? err : new Error(`cannot read ${this.opts.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      this.failure = err instanceof EventDecodeError ? err : new Error(`cannot read ${this.opts.path}: ${ioErrorText(err)}`, { cause: err });
     } finally {
       this.stats.connected = false;
       this.buffer.close();

@@ -6,7 +6,7 @@ import { netContains, parseIpNet, type IpNet } from './ip-net.js';
 import { compileGlob, compilePathPrefixes, compileRegex } from './linear-regex.js';
 
 /** A test of one present value against the constants of a comparison. */
-export type ValueTest = (x: FieldValue) => boolean;
+export type ValueMatcher = (x: FieldValue) => boolean;
 
 const NUMERIC: ReadonlySet<FieldType> = new Set(['number', 'port', 'reltime', 'abstime']);
 const TEXT_OPS: ReadonlySet<Operator> = new Set([
@@ -43,7 +43,7 @@ function constant(type: FieldType, v: Value, field: string): number | bigint | b
  * operators, the list for `in`/`intersects`/`pmatch`, possibly empty). Everything is parsed
  * here, once. Errors point at the first value, or at `at` (the whole check) when there is none.
  */
-export function compileValueTest(op: Operator, type: FieldType, values: readonly Value[], field: string, at: { readonly span: { start: number; end: number } } = { span: { start: 0, end: 0 } }): ValueTest {
+export function compileValueMatcher(op: Operator, type: FieldType, values: readonly Value[], field: string, at: { readonly span: { start: number; end: number } } = { span: { start: 0, end: 0 } }): ValueMatcher {
   const first: { readonly span: { start: number; end: number } } = values[0] ?? at;
   if (NUMERIC.has(type) || type === 'bool') {
     if (TEXT_OPS.has(op)) fail(`operator '${op}' does not apply to ${type} field '${field}'; use =, !=, <, <=, >, >= or in`, first);
@@ -54,7 +54,7 @@ export function compileValueTest(op: Operator, type: FieldType, values: readonly
   switch (op) {
     case 'in':
     case 'intersects':
-      return setTest(type, values, field);
+      return setMatcher(type, values, field);
     case 'pmatch': {
       const t = compilePathPrefixes(values.map((v) => v.text));
       return (x) => typeof x === 'string' && t(x);
@@ -64,7 +64,7 @@ export function compileValueTest(op: Operator, type: FieldType, values: readonly
   }
   const one = values[0];
   if (!one) return fail(`operator '${op}' needs a value`, first);
-  if (type === 'ip' || type === 'ipnet') return ipTest(op, type, one, field);
+  if (type === 'ip' || type === 'ipnet') return ipMatcher(op, type, one, field);
   const c = constant(type, one, field);
   switch (op) {
     case '=':
@@ -116,7 +116,7 @@ export function compileValueTest(op: Operator, type: FieldType, values: readonly
   }
 }
 
-function setTest(type: FieldType, values: readonly Value[], field: string): ValueTest {
+function setMatcher(type: FieldType, values: readonly Value[], field: string): ValueMatcher {
   if (type === 'ip' || type === 'ipnet') {
     const nets: IpNet[] = [];
     const exact = new Set<string>();
@@ -133,13 +133,13 @@ function setTest(type: FieldType, values: readonly Value[], field: string): Valu
   return (x) => set.has(x);
 }
 
-function ipTest(op: Operator, type: FieldType, v: Value, field: string): ValueTest {
+function ipMatcher(op: Operator, type: FieldType, v: Value, field: string): ValueMatcher {
   if (op === 'contains') return (x) => typeof x === 'string' && x.includes(v.text);
   if (op === 'startswith') return (x) => typeof x === 'string' && x.startsWith(v.text);
   if (op === 'endswith') return (x) => typeof x === 'string' && x.endsWith(v.text);
   const net = v.text.includes('/') || type === 'ipnet' ? parseIpNet(v.text) : undefined;
   if (v.text.includes('/') && !net) fail(`'${v.text}' is not a network (CIDR) for '${field}'`, v);
-  const eq: ValueTest = net ? (x) => typeof x === 'string' && netContains(net, x) : (x) => x === v.text;
+  const eq: ValueMatcher = net ? (x) => typeof x === 'string' && netContains(net, x) : (x) => x === v.text;
   if (op === '=' || op === '==') return eq;
   if (op === '!=') return (x) => !eq(x);
   return fail(`operator '${op}' does not apply to address field '${field}'`, v);
