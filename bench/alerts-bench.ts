@@ -26,7 +26,7 @@ export async function alertsSuite(): Promise<Record<string, number>> {
   const received = async (): Promise<number> => (await rx.ask<{ count: number }>()).count;
   const produce = async (from: number, n: number): Promise<void> => {
     for (let i = from; i < from + n;) {
-      while (sink.stats().queued < 800 && i < from + n) sink.write(alert(i++));
+      while (sink.stats.queued < 800 && i < from + n) sink.write(alert(i++));
       await new Promise((r) => setImmediate(r));
     }
     while ((await received()) < from + n) await new Promise((r) => setTimeout(r, 5));
@@ -36,8 +36,8 @@ export async function alertsSuite(): Promise<Record<string, number>> {
   const t0 = performance.now();
   await produce(5_000, n);
   const alertsPerSec = Math.round(n / ((performance.now() - t0) / 1000));
-  const spooled = sink.stats().spooled;
-  await sink.close();
+  const spooled = sink.stats.spooled;
+  await sink.shutdown();
   rx.kill();
 
   // the pipeline while a sink is down: one alert per connect event, every one spooled

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Agent } from '../src/agent/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { FALCO_UPSTREAM_RULES } from '../src/defaults.js';
+import { deadlineIn } from '../src/lifecycle.js';
 
 const RULES = FALCO_UPSTREAM_RULES;
 
@@ -52,7 +53,7 @@ export async function pipelineThroughput(total: number, rules: readonly string[]
   }
   const eventsPerSec = Math.round(evaluated / ((performance.now() - t0) / 1000));
   const rssMB = Math.round(process.memoryUsage().rss / 1024 / 1024);
-  await a.shutdown(3_000);
+  await a.shutdown(deadlineIn(3_000));
   srv.kill();
   return { eventsPerSec, rssMB, agent: a };
 }

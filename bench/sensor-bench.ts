@@ -66,7 +66,7 @@ export async function sensorSuite(): Promise<Record<string, number>> {
   await new Promise((r) => setTimeout(r, 1_500)); // drain
   const cpu = process.cpuUsage(cpu0);
   const sensorCpuSecs = (cpu.user + cpu.system) / 1e6 + (cpuSeconds(capture.pid!) - bt0);
-  await capture.stop();
+  await capture.shutdown();
   const m = /DONE (\d+) (\d+)/.exec(out);
   const doneOpens = Number(m?.[1] ?? 0);
   const doneExecs = Number(m?.[2] ?? 0);

@@ -9,6 +9,7 @@ import { Agent, RulesLoadError } from '../src/agent/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { HttpReceiver, freePort } from './helpers/http-receiver.js';
 import { until, untilAsync } from './helpers/wait.js';
+import { deadlineIn } from '../src/lifecycle.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RULE = (name: string, proc: string): string => `- rule: ${name}\n  desc: d\n  condition: evt.type = openat and proc.name = ${proc}\n  output: "%proc.name opened %fd.name"\n  priority: warning\n`;
@@ -187,7 +188,7 @@ describe('hot reload under a steady stream', () => {
     }
     await until(() => readFileSync(out, 'utf8').split('\n').filter(Boolean).length >= total, 20_000);
     await agent.shutdown();
-    await server.shutdown(500);
+    await server.shutdown(deadlineIn(500));
     const nums = readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { output_fields: { 'evt.num': number } }).output_fields['evt.num']);
     expect(nums.length).toBe(total);
     expect(new Set(nums).size).toBe(total);

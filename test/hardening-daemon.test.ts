@@ -15,6 +15,7 @@ import { PEREGRINE, startDaemon, type Daemon } from './helpers/daemon.js';
 import { HttpReceiver, freePort } from './helpers/http-receiver.js';
 import { until, untilAsync } from './helpers/wait.js';
 import { exponentialMacros } from './helpers/hostile-rules.js';
+import { deadlineIn } from '../src/lifecycle.js';
 
 const RULE = (name: string, cond: string): string => `- rule: ${name}\n  desc: d\n  condition: ${cond}\n  output: "%proc.name %fd.name"\n  priority: warning\n`;
 const alert = (rule: string, extra: object = {}): string => JSON.stringify({ rule, priority: 'Warning', output: `out ${rule}`, output_fields: {}, ...extra });
@@ -138,7 +139,7 @@ describe('rules that used to crash or freeze the daemon', () => {
       expect(d.child.exitCode).toBeNull();
     } finally {
       await d.stop();
-      await server.shutdown(500);
+      await server.shutdown(deadlineIn(500));
     }
   });
 
@@ -159,7 +160,7 @@ describe('rules that used to crash or freeze the daemon', () => {
       await untilAsync(async () => (await d.metric('peregrine_rules_reloads_total{outcome="success"}')) === before + 1);
     } finally {
       await d.stop();
-      await server.shutdown(500);
+      await server.shutdown(deadlineIn(500));
     }
   });
 
@@ -179,7 +180,7 @@ describe('rules that used to crash or freeze the daemon', () => {
       expect(ms).toBeLessThan(10_000);
     } finally {
       d.kill();
-      await server.shutdown(500);
+      await server.shutdown(deadlineIn(500));
     }
   });
 });

@@ -13,6 +13,7 @@ import { SINK_PLUGINS, buildSink } from '../src/sinks/index.js';
 import { SOURCE_PLUGINS, type SourcePlugin } from '../src/sources/index.js';
 import { freePort } from './helpers/http-receiver.js';
 import { peregrine } from './helpers/cli.js';
+import { deadlineIn } from '../src/lifecycle.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'conformance-'));
 
@@ -49,14 +50,14 @@ describe('every source plug-in', () => {
       });
       it('shuts down cleanly before it ever started', async () => {
         const s = p.build(await localOptions(p), { table: new FieldKeyTable() });
-        await expect(s.shutdown(1_000)).resolves.toBeUndefined();
-        await expect(s.shutdown(1_000)).resolves.toBeUndefined(); // idempotent
+        await expect(s.shutdown(deadlineIn(1_000))).resolves.toBeUndefined();
+        await expect(s.shutdown(deadlineIn(1_000))).resolves.toBeUndefined(); // idempotent
       });
       it('starts and shuts down within its deadline', async () => {
         const s = p.build(await localOptions(p), { table: new FieldKeyTable() });
         await s.start();
         const t0 = Date.now();
-        await s.shutdown(1_000);
+        await s.shutdown(deadlineIn(1_000));
         expect(Date.now() - t0).toBeLessThan(2_000);
       });
       it('refuses options its schema rejects, with the key', () => {
@@ -74,14 +75,18 @@ describe('every sink plug-in', () => {
         const r = p.schema.safeParse(resolveFiles(p.example));
         expect(r.error?.issues ?? []).toEqual([]);
       });
-      it('built from its example, closes cleanly before any alert', async () => {
+      it('built from its example, starts and shuts down cleanly before any alert; shutdown before start is safe', async () => {
         const o = resolveFiles(p.example);
         if (p.type === 'file') o.path = join(dir, 'alerts.jsonl');
         if (typeof o.url === 'string') o.url = `http://127.0.0.1:${await freePort()}/`;
         if (p.remote) o.allowInsecure = true;
+        const unstarted = buildSink({ type: p.type, ...o }, { name: `${p.type}-unstarted`, spoolDir: join(dir, 'spool') });
+        await expect(unstarted.shutdown(deadlineIn(1_000))).resolves.toBeUndefined();
         const sink = buildSink({ type: p.type, ...o }, { name: p.type, spoolDir: join(dir, 'spool') });
+        await sink.start();
+        expect(sink.stats).toMatchObject({ queued: 0 });
         const t0 = Date.now();
-        await expect(sink.close(Date.now() + 1_000)).resolves.toBeUndefined();
+        await expect(sink.shutdown(deadlineIn(1_000))).resolves.toBeUndefined();
         expect(Date.now() - t0).toBeLessThan(2_000);
       });
     });

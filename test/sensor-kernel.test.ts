@@ -58,7 +58,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await capture?.stop();
+  await capture?.shutdown();
   rmSync(dir, { recursive: true, force: true });
 });
 

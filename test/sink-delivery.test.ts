@@ -6,6 +6,7 @@ import type { Alert } from '../src/event/index.js';
 import { DeliveringSink, DiskSpool, HttpTransport, type SinkObserver } from '../src/sinks/index.js';
 import { HttpReceiver, freePort } from './helpers/http-receiver.js';
 import { until } from './helpers/wait.js';
+import { deadlineIn } from '../src/lifecycle.js';
 
 const alert = (i: number): Alert => ({
   time: '2026-11-29T10:00:00.000000000Z', rule: `R${i}`, priority: 'Warning', source: 'syscall', tags: [], hostname: 'n', output: `alert ${i}`,
@@ -49,7 +50,7 @@ describe('delivery: retries and permanent failures', () => {
     const obs = counter();
     const s = sink(`${r.url}/hook`, { observer: obs });
     s.write(alert(1));
-    await s.close();
+    await s.shutdown();
     expect(rules(r)).toEqual(['R1']);
     expect(r.rejected.length).toBe(1);
     expect(obs.n).toMatchObject({ sent: 1, retried: 1 });
@@ -67,7 +68,7 @@ describe('delivery: retries and permanent failures', () => {
     const obs = counter();
     const s = sink(`${r.url}/hook`, { observer: obs });
     s.write(alert(1));
-    await s.close();
+    await s.shutdown();
     expect(rules(r)).toEqual(['R1']);
     expect(r.received[0].at - first).toBeGreaterThanOrEqual(950);
     expect(obs.n).toMatchObject({ sent: 1, retried: 1 });
@@ -82,7 +83,7 @@ describe('delivery: retries and permanent failures', () => {
     })).listen();
     const s = sink(`${r.url}/hook`);
     s.write(alert(1));
-    await s.close();
+    await s.shutdown();
     expect(rules(r)).toEqual(['R1']);
     expect(r.received[0].at - first).toBeGreaterThanOrEqual(400); // an HTTP date has 1 s resolution
   });
@@ -93,7 +94,7 @@ describe('delivery: retries and permanent failures', () => {
     const s = sink(`${r.url}/hook`, { observer: obs, spool: DiskSpool.open(mkdtempSync(join(tmpdir(), 'sp-')), { maxBytes: 1 << 20 }) });
     s.write(alert(1));
     s.write(alert(2));
-    await s.close();
+    await s.shutdown();
     expect(r.rejected.length).toBe(1);
     expect(rules(r)).toEqual(['R2']);
     expect(obs.n).toMatchObject({ sent: 1, failed: 1, 'failed:rejected': 1 });
@@ -106,7 +107,7 @@ describe('delivery: retries and permanent failures', () => {
     const obs = counter();
     const s = sink(`${r.url}/hook`, { observer: obs, timeoutMs: 200, maxAttempts: 2 });
     s.write(alert(1));
-    await s.close();
+    await s.shutdown();
     expect(obs.n).toMatchObject({ retried: 1, failed: 1, 'failed:unreachable': 1 });
     expect(obs.n.sent).toBeUndefined();
   });
@@ -115,7 +116,7 @@ describe('delivery: retries and permanent failures', () => {
     const obs = counter();
     const s = sink(`http://127.0.0.1:${await freePort()}/hook`, { observer: obs, maxAttempts: 3 });
     s.write(alert(1));
-    await s.close();
+    await s.shutdown();
     expect(obs.n).toMatchObject({ retried: 2, failed: 1 });
   });
 
@@ -124,7 +125,7 @@ describe('delivery: retries and permanent failures', () => {
     const obs = counter();
     const s = sink(`${r.url}/hook`, { observer: obs, queueSize: 2, concurrency: 1 });
     for (let i = 0; i < 5; i++) s.write(alert(i));
-    await s.close();
+    await s.shutdown();
     expect(rules(r)).toEqual(['R0', 'R3', 'R4']);
     expect(obs.n).toMatchObject({ sent: 3, dropped: 2, 'dropped:queue_full': 2 });
   });
@@ -133,7 +134,7 @@ describe('delivery: retries and permanent failures', () => {
     const r = await (await receiver(() => ({ delayMs: 30 }))).listen();
     const s = sink(`${r.url}/hook`, { concurrency: 3 });
     for (let i = 0; i < 30; i++) s.write(alert(i));
-    await s.close();
+    await s.shutdown();
     expect(r.received.length).toBe(30);
     expect(r.maxConcurrent).toBe(3);
   });
@@ -146,19 +147,19 @@ describe('delivery: the spool', () => {
     const obs = counter();
     const s = sink(`http://127.0.0.1:${port}/hook`, { observer: obs, queueSize: 5, maxAttempts: 2, concurrency: 1, spool: DiskSpool.open(dir, { maxBytes: 1 << 20 }) });
     for (let i = 0; i < 50; i++) s.write(alert(i));
-    await until(() => !s.stats().up);
+    await until(() => !s.stats.up);
     for (let i = 50; i < 100; i++) s.write(alert(i));
-    expect(s.stats()).toMatchObject({ spooled: 99, queued: 1 }); // on disk but the one alert probing the receiver
+    expect(s.stats).toMatchObject({ spooled: 99, queued: 1 }); // on disk but the one alert probing the receiver
     expect(obs.n.sent).toBeUndefined();
     const r = await (await receiver()).listen(port); // the receiver comes back
     await until(() => r.received.length >= 100, 15_000);
-    await s.close();
+    await s.shutdown();
     expect(rules(r)).toEqual(Array.from({ length: 100 }, (_, i) => `R${i}`)); // each once, in order
     expect(obs.n.sent).toBe(100);
     expect(obs.n.spooled).toBe(99);
     expect(obs.n.dropped).toBeUndefined();
     expect(obs.n.failed).toBeUndefined();
-    expect(s.stats()).toMatchObject({ spooled: 0, queued: 0, up: true });
+    expect(s.stats).toMatchObject({ spooled: 0, queued: 0, up: true });
     // bigint fields survive the disk exactly
     expect(r.received.find((q) => q.body.includes('"R77"'))!.body).toContain('"evt.rawtime":1764410400123456866');
   });
@@ -168,13 +169,13 @@ describe('delivery: the spool', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sp-'));
     const a = sink(`http://127.0.0.1:${port}/hook`, { maxAttempts: 1, spool: DiskSpool.open(dir, { maxBytes: 1 << 20 }) });
     for (let i = 0; i < 20; i++) a.write(alert(i));
-    await a.close(Date.now() + 1_000);
+    await a.shutdown(deadlineIn(1_000));
     const r = await (await receiver()).listen(port);
     const obs = counter();
     const b = sink(`${r.url}/hook`, { observer: obs, spool: DiskSpool.open(dir, { maxBytes: 1 << 20 }) });
-    expect(b.stats().spooled).toBe(20);
+    expect(b.stats.spooled).toBe(20);
     await until(() => r.received.length >= 20);
-    await b.close();
+    await b.shutdown();
     expect(rules(r).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `R${i}`).sort());
     expect(obs.n.sent).toBe(20);
     const c = DiskSpool.open(dir, { maxBytes: 1 << 20 });
@@ -188,7 +189,7 @@ describe('delivery: the spool', () => {
     for (let i = 0; i < 6; i++) s.write(alert(i)); // R0 fails first: the receiver looks down
     await until(() => r.received.length === 5, 10_000);
     expect(rules(r)).toEqual(['R1', 'R2', 'R3', 'R4', 'R5']);
-    await s.close(Date.now());
+    await s.shutdown(deadlineIn(0));
   });
 
   it('a full spool drops the oldest alerts and counts them (dropped: spool_full)', async () => {
@@ -196,12 +197,12 @@ describe('delivery: the spool', () => {
     const obs = counter();
     const spool = DiskSpool.open(dir, { maxBytes: 64 * 1024, segmentBytes: 8 * 1024, onDrop: (n, reason) => s.onSpoolDrop(n, reason) });
     const s = sink(`http://127.0.0.1:${await freePort()}/hook`, { observer: obs, maxAttempts: 1, queueSize: 1, spool });
-    await until(() => (s.write(alert(0)), !s.stats().up));
+    await until(() => (s.write(alert(0)), !s.stats.up));
     for (let i = 1; i <= 2000; i++) s.write({ ...alert(i), output: 'x'.repeat(200) });
     spool.flush();
     expect(obs.n['dropped:spool_full']).toBeGreaterThan(1000);
     expect(spool.bytes).toBeLessThanOrEqual(64 * 1024);
-    await s.close(Date.now());
+    await s.shutdown(deadlineIn(0));
     expect(obs.n.spooled - obs.n['dropped:spool_full']).toBe(DiskSpool.open(dir, { maxBytes: 64 * 1024 }).size);
   });
 });

@@ -195,6 +195,6 @@ describe('Alertmanager sink against a real prometheus-alertmanager', () => {
     expect(Date.parse(now[0].endsAt) - Date.parse(first.endsAt)).toBeGreaterThanOrEqual(900);
     expect(now[0].startsAt).toBe(first.startsAt);
     expect(now[0].annotations.summary).toMatch(/repeated 1 times/);
-    await sink.close();
+    await sink.shutdown();
   });
 });

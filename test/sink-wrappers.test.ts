@@ -11,6 +11,7 @@ import { NO_OBSERVER, buildSink, pagerdutyEvent, sinkPluginFor, slackMessage, ty
 import { silentLogger } from '../src/telemetry/index.js';
 import { HttpReceiver, type Received } from './helpers/http-receiver.js';
 import { until } from './helpers/wait.js';
+import { deadlineIn } from '../src/lifecycle.js';
 
 const base: Alert = {
   time: '2026-11-29T10:00:00.000000000Z', rule: 'Read sensitive file', priority: 'Warning', source: 'syscall', tags: ['filesystem'], hostname: 'node-7',
@@ -42,7 +43,7 @@ describe('exact bodies and headers on real receivers', () => {
       buildSink({ type: 'pagerduty', routingKey: 'RK', url: `${r.url}/pd` }, { name: 'pd' }),
     ];
     for (const s of sinks) s.write(alert);
-    await Promise.all(sinks.map((s) => s.close()));
+    await Promise.all(sinks.map((s) => s.shutdown()));
     const at = (path: string): Received => r.received.find((q) => q.path === path)!;
     const hook = at('/hook');
     expect(hook.body).toBe(alertToJson(alert));
@@ -80,7 +81,7 @@ describe('PagerDuty: resolve after a quiet period', () => {
     expect(new Set(events.map((e) => e.dedup_key)).size).toBe(1);
     expect(events[2]).toEqual({ routing_key: 'RK', event_action: 'resolve', dedup_key: events[0].dedup_key });
     expect(at[2] - at[1]).toBeGreaterThanOrEqual(550); // quiet measured from the last repeat
-    await sink.close();
+    await sink.shutdown();
     expect(r.received.length).toBe(3);
   });
 
@@ -91,12 +92,12 @@ describe('PagerDuty: resolve after a quiet period', () => {
     const first = buildSink(cfg, { name: 'pd', spoolDir: dir });
     first.write(base);
     await until(() => r.received.length === 1);
-    await first.close();
+    await first.shutdown();
     expect(existsSync(join(dir, 'pd', 'open-problems.jsonl'))).toBe(true);
     const second = buildSink(cfg, { name: 'pd', spoolDir: dir });
     await until(() => r.received.length === 2, 5_000);
     expect(r.bodies<{ event_action: string }>().map((e) => e.event_action)).toEqual(['trigger', 'resolve']);
-    await second.close();
+    await second.shutdown();
   });
 });
 
@@ -108,13 +109,13 @@ describe('per-sink filter', () => {
     sink.write({ ...base, priority: 'Critical', tags: ['container'] }); // taken
     sink.write({ ...base, priority: 'Warning', tags: ['container'] }); // below the floor
     sink.write({ ...base, priority: 'Critical', tags: ['network'] }); // no wanted tag
-    await sink.close();
+    await sink.shutdown();
     expect(r.received.length).toBe(1);
     expect(obs.n).toMatchObject({ sent: 1, filtered: 2 });
     const byRule = buildSink({ type: 'webhook', url: `${r.url}/hook`, rules: ['Terminal shell in container'], aggregateSeconds: 0 }, { name: 'w2', observer: obs });
     byRule.write(base);
     byRule.write({ ...base, rule: 'Terminal shell in container' });
-    await byRule.close();
+    await byRule.shutdown();
     expect(r.bodies<{ rule: string }>().map((b) => b.rule)).toEqual(['Read sensitive file', 'Terminal shell in container']);
     expect(obs.n.filtered).toBe(3);
   });
@@ -126,7 +127,7 @@ describe('per-sink filter', () => {
     for (let i = 0; i < 5; i++) sink.write(base);
     sink.write({ ...base, output_fields: { ...base.output_fields, 'peregrine.resolved': true } });
     await sink.flush(); // closes the window: the follow-up goes out
-    await sink.close();
+    await sink.shutdown();
     expect(obs.n).toMatchObject({ folded: 4, sent: 3 });
     const bodies = r.bodies<{ output_fields: Record<string, unknown> }>();
     expect(bodies[1].output_fields['peregrine.resolved']).toBe(true);
@@ -148,7 +149,7 @@ describe('secrets stay out of logs', () => {
       buildSink({ type: 'webhook', url: 'http://127.0.0.1:9/hook/HOOKSECRET', maxAttempts: 1 }, { name: 'hook', logger }),
     ];
     for (const s of sinks) s.write(base);
-    await Promise.all(sinks.map((s) => s.close(Date.now() + 2_000)));
+    await Promise.all(sinks.map((s) => s.shutdown(deadlineIn(2_000))));
     const text = logs.join('');
     expect(text).toContain('alert rejected by the receiver'); // slack: 400
     expect(text).toContain('receiver down'); // pagerduty: 500, spooled
@@ -187,7 +188,7 @@ describe('file sink', () => {
     const line = (i: number): Alert => ({ ...base, output: `alert ${i} ${'x'.repeat(300)}` });
     for (let i = 0; i < 60; i++) sink.write(line(i)); // ~33 KB: more than the three files keep
     await sink.flush();
-    await sink.close();
+    await sink.shutdown();
     const read = (p: string): number[] => readFileSync(p, 'utf8').trim().split('\n').map((l) => Number(/alert (\d+)/.exec((JSON.parse(l) as Alert).output)![1]));
     const files = [`${path}.2`, `${path}.1`, path];
     for (const f of files) {
@@ -205,7 +206,7 @@ describe('file sink', () => {
     const dir = mkdtempSync(join(tmpdir(), 'file-'));
     const sink = buildSink({ type: 'file', path: join(dir, 'a', 'b', 'alerts.jsonl') }, { name: 'file' });
     sink.write(base);
-    await sink.close();
+    await sink.shutdown();
     expect(readFileSync(join(dir, 'a', 'b', 'alerts.jsonl'), 'utf8')).toContain('"rule":"Read sensitive file"');
     expect(() => buildSink({ type: 'file', path: dir }, { name: 'audit' })).toThrow(`file sink audit: cannot open ${dir}: EISDIR; check the path and that the agent may write there`);
   });
@@ -213,7 +214,7 @@ describe('file sink', () => {
   it('never rotates a device (/dev/null) however much is written', async () => {
     const sink = buildSink({ type: 'file', path: '/dev/null', maxSizeMB: 0.001 }, { name: 'null' });
     for (let i = 0; i < 100; i++) sink.write(base);
-    await sink.close();
+    await sink.shutdown();
     expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
     expect(existsSync('/dev/null.1')).toBe(false);
   });
@@ -229,7 +230,7 @@ describe('file sink', () => {
     await sink.flush();
     sink.reopen();
     sink.write({ ...base, output: 'after' });
-    await sink.close();
+    await sink.shutdown();
     expect(readFileSync(`${path}.rotated`, 'utf8')).toContain('still the old file');
     expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as Alert).output)).toEqual(['after']);
   });

@@ -12,6 +12,7 @@ import { makeCerts } from './helpers/certs.js';
 import { collect, until } from './helpers/wait.js';
 import { connect, shadowRead } from './helpers/sensor-events.js';
 import { loadProtoRoot } from '../src/transport/index.js';
+import { deadlineIn } from '../src/lifecycle.js';
 
 const table = new FieldKeyTable();
 const get = (e: SyscallEvent, k: string): unknown => e.get(table, k);
@@ -29,7 +30,7 @@ afterEach(async () => {
 async function pair(listen: string, serverTls?: object, clientTls?: object): Promise<{ server: SensorServer; source: PeregrineSensorSource; address: string }> {
   const server = new SensorServer({ listen, tls: serverTls, maxBatchEvents: 100 });
   const bound = await server.start();
-  cleanup.push(() => server.shutdown(500));
+  cleanup.push(() => server.shutdown(deadlineIn(500)));
   const source = new PeregrineSensorSource({ address: bound, tls: clientTls }, table);
   await source.start();
   cleanup.push(() => source.shutdown());
@@ -151,7 +152,7 @@ describe('Peregrine sensor source over real gRPC', () => {
     const port = addr.split(':').pop()!;
     const restarted = new SensorServer({ listen: `127.0.0.1:${port}` });
     await restarted.start();
-    cleanup.push(() => restarted.shutdown(500));
+    cleanup.push(() => restarted.shutdown(deadlineIn(500)));
     await until(() => restarted.stats.subscribers === 1, 15_000);
     restarted.publish([connect()]);
     const [e] = await take(source, 1, 15_000);
@@ -162,7 +163,7 @@ describe('Peregrine sensor source over real gRPC', () => {
   it('a slow consumer pauses the stream instead of losing events', async () => {
     const server = new SensorServer({ listen: '127.0.0.1:0', maxBatchEvents: 100 });
     const addr = await server.start();
-    cleanup.push(() => server.shutdown(500));
+    cleanup.push(() => server.shutdown(deadlineIn(500)));
     const source = new PeregrineSensorSource({ address: addr, bufferEvents: 200 }, table);
     await source.start();
     cleanup.push(() => source.shutdown());
@@ -188,7 +189,7 @@ describe('certificate rotation', () => {
     copyFileSync(a.ca, f('ca.crt'));
     const server = new SensorServer({ listen: '127.0.0.1:0', tls: { cert: f('server.crt'), key: f('server.key') } });
     const addr = await server.start();
-    cleanup.push(() => server.shutdown(500));
+    cleanup.push(() => server.shutdown(deadlineIn(500)));
     const source = new PeregrineSensorSource({ address: addr, tls: { ca: f('ca.crt'), serverName: 'localhost' }, reconnect: { baseMs: 100, maxMs: 500 } }, table);
     await source.start();
     cleanup.push(() => source.shutdown());
@@ -210,7 +211,7 @@ describe('overflow policies', () => {
     it(`${policy}: a full buffer drops and counts instead of pausing`, async () => {
       const server = new SensorServer({ listen: '127.0.0.1:0', maxBatchEvents: 100 });
       const addr = await server.start();
-      cleanup.push(() => server.shutdown(500));
+      cleanup.push(() => server.shutdown(deadlineIn(500)));
       const source = new PeregrineSensorSource({ address: addr, bufferEvents: 300, overflow: policy }, table);
       await source.start();
       cleanup.push(() => source.shutdown());

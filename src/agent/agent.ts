@@ -9,6 +9,7 @@ import { sourcePluginFor, type EventSource } from '../sources/index.js';
 import { AgentMetrics, HealthServer, silentLogger, type Logger } from '../telemetry/index.js';
 import { RulesFetcher } from './rules-fetcher.js';
 import { RulesManager } from './rules-manager.js';
+import { deadlineIn, msLeft, settleBy, type Deadline } from '../lifecycle.js';
 
 export interface AgentOptions {
   readonly stdout?: NodeJS.WritableStream;
@@ -82,7 +83,8 @@ export class Agent {
       return sourcePluginFor(type)!.build(options, { table: this.table, logger: this.log, eventTypes });
     });
     this.pipeline = new EventPipeline(this.sources, () => this.rules.engine, this.sinks, this.metrics, this.log);
-    this.pipeline.start();
+    await Promise.all(this.sinks.map((s) => s.start()));
+    await this.pipeline.start();
     for (const s of this.sources) await s.start();
     this.statsTimer = setInterval(() => this.exportSourceStats(), 1_000);
     this.statsTimer.unref();
@@ -155,34 +157,26 @@ export class Agent {
    * `deadlineMs` (default: the configured `shutdown.deadlineSeconds`), whatever peers do: slow
    * or stuck clients are disconnected, what sinks cannot deliver is spooled. Idempotent.
    */
-  shutdown(deadlineMs = this.config.shutdown.deadlineSeconds * 1_000): Promise<void> {
+  shutdown(deadline: Deadline = deadlineIn(this.config.shutdown.deadlineSeconds * 1_000)): Promise<void> {
     this.stopping ??= (async () => {
-      const deadlineAt = Date.now() + deadlineMs;
-      const left = (): number => Math.max(0, deadlineAt - Date.now());
+      const t0 = Date.now();
+      const total = msLeft(deadline);
       clearInterval(this.statsTimer);
-      this.rules.close();
-      this.fetcher?.close();
+      await this.rules.shutdown();
+      await this.fetcher?.shutdown();
       // sources get a third of the time to finish what they are reading, the pipeline until the
       // sinks' share begins, the sinks until just before the deadline
-      const sourcesMs = Math.floor(deadlineMs / 3);
-      await within(Promise.all(this.sources.map((s) => s.shutdown(sourcesMs))), sourcesMs + 100);
-      await within(this.pipeline?.done ?? Promise.resolve(), Math.max(0, left() - Math.min(deadlineMs / 2, 5_000)));
-      this.pipeline?.stop();
+      const sources = deadlineIn(Math.floor(total / 3));
+      await settleBy(Promise.all(this.sources.map((s) => s.shutdown(sources))), deadlineIn(msLeft(sources) + 100));
+      await this.pipeline?.shutdown(deadlineIn(Math.max(0, msLeft(deadline) - Math.min(total / 2, 5_000))));
       this.exportSourceStats();
-      const sinksDeadline = Date.now() + Math.max(100, left() - 300);
-      await within(Promise.all(this.sinks.map((s) => s.close(sinksDeadline))), Math.max(100, left() - 200));
-      await within(this.health?.close() ?? Promise.resolve(), left());
-      this.log.info({ tookMs: deadlineMs - left() }, 'agent stopped');
+      const sinks = deadlineIn(Math.max(100, msLeft(deadline) - 300));
+      await settleBy(Promise.all(this.sinks.map((s) => s.shutdown(sinks))), deadlineIn(Math.max(100, msLeft(deadline) - 200)));
+      await this.health?.shutdown(deadline);
+      this.log.info({ tookMs: Date.now() - t0 }, 'agent stopped');
     })();
     return this.stopping;
   }
-}
-
-/** Waits for `p`, but no longer than `ms`. */
-async function within(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
 }
 
 /** The node's name: configured, else NODE_NAME (the DaemonSet's downward API), else the hostname. */

@@ -116,7 +116,8 @@ export class RulesFetcher {
     return true;
   }
 
-  close(): void {
+  /** Stops polling (a fetch in flight ends at its own deadline; its result is ignored). Idempotent. */
+  async shutdown(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
   }
 }

@@ -117,7 +117,8 @@ export class RulesManager {
     this.timer = setTimeout(() => this.load('file change'), 300);
   }
 
-  close(): void {
+  /** Stops watching (no reload starts after this). Idempotent. */
+  async shutdown(): Promise<void> {
     clearTimeout(this.timer);
     for (const w of this.watchers) w.close();
     this.watchers = [];

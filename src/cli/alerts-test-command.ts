@@ -30,7 +30,7 @@ export const alertsTestCommand: CommandImpl = {
       output_fields: { 'peregrine.test': true },
     };
     for (const s of sinks) s.write(alert);
-    await Promise.all(sinks.map((s) => s.close()));
+    await Promise.all(sinks.map((s) => s.shutdown()));
     let failed = 0;
     for (const s of sinks) {
       const o = outcomes.get(s.name) ?? [];

@@ -7,6 +7,7 @@ import { errorMessage } from '../event/index.js';
 import { SensorSetupError, checkSensorHost, startBundledSensor, type BundledSensor } from '../sensor/index.js';
 import { createLogger, type Logger } from '../telemetry/index.js';
 import type { CommandImpl, CommandIO } from './command.js';
+import { deadlineIn } from '../lifecycle.js';
 
 const SENSOR_SOCKET = '/run/peregrine/sensor.sock';
 
@@ -45,8 +46,8 @@ export const runCommand: CommandImpl = {
     try {
       await agent.start();
     } catch (err) {
-      await agent.shutdown(2_000);
-      await embeddedSensor?.stop(2_000);
+      await agent.shutdown(deadlineIn(2_000));
+      await embeddedSensor?.shutdown(deadlineIn(2_000));
       if (err instanceof RulesLoadError) io.stderr.write(`peregrine run: ${err.message}\n`);
       else io.stderr.write(`peregrine run: cannot start: ${errorMessage(err)}\n`);
       return 1;
@@ -58,7 +59,7 @@ export const runCommand: CommandImpl = {
         if (++signals > 1) return resolve(130);
         const t0 = Date.now();
         // the agent and the sensor stop side by side, both within the deadline
-        void Promise.all([agent.shutdown(deadlineMs), embeddedSensor?.stop(Math.min(3_000, deadlineMs / 2))]).then(() => {
+        void Promise.all([agent.shutdown(deadlineIn(deadlineMs)), embeddedSensor?.shutdown(deadlineIn(Math.min(3_000, deadlineMs / 2)))]).then(() => {
           io.stderr.write(`peregrine run: stopped in ${Date.now() - t0} ms\n`);
           resolve(0);
         });
@@ -69,9 +70,9 @@ export const runCommand: CommandImpl = {
         agent.reopenOutputs();
         agent.reload('SIGHUP');
       });
-      void agent.finished.then(() => agent.shutdown(deadlineMs)).then(() => resolve(0));
+      void agent.finished.then(() => agent.shutdown(deadlineIn(deadlineMs))).then(() => resolve(0));
     });
-    await embeddedSensor?.stop(1_000);
+    await embeddedSensor?.shutdown(deadlineIn(1_000));
     return code;
   },
 };

@@ -49,7 +49,7 @@ export const sensorCommand: CommandImpl = {
       let signals = 0;
       const stop = (): void => {
         if (++signals > 1) return resolve(130);
-        void sensor.stop().then(() => {
+        void sensor.shutdown().then(() => {
           io.stderr.write(`peregrine sensor: stopped; ${JSON.stringify({ ...capture.stats, ...server.stats })}\n`);
           resolve(0);
         });

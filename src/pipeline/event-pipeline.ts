@@ -5,6 +5,7 @@ import type { AlertSink } from '../sinks/index.js';
 import { RateLimiter, type AgentMetrics, type Logger } from '../telemetry/index.js';
 import type { Engine } from '../engine/index.js';
 import { errorMessage } from '../event/index.js';
+import { settleBy, type Deadline } from '../lifecycle.js';
 
 /**
  * The RxJS wiring: every source's batches merged → evaluated with the engine current at the
@@ -27,7 +28,8 @@ export class EventPipeline {
     this.done = new Promise((r) => (this.finish = r));
   }
 
-  start(): void {
+  /** Subscribes to every source; resolves at once (batches flow as sources deliver them). */
+  async start(): Promise<void> {
     // Only the async-iterator protocol is exposed to RxJS (so nothing else about a source's
     // buffer, such as a length, makes `from` treat it as an array).
     const streams = this.sources.map((s) => from({ [Symbol.asyncIterator]: () => s.batches()[Symbol.asyncIterator]() }));
@@ -77,7 +79,9 @@ export class EventPipeline {
     this.metrics.eventsEvaluated.inc(evaluated);
   }
 
-  stop(): void {
+  /** Lets the sources' last batches drain until `deadline`, then unsubscribes. Idempotent. */
+  async shutdown(deadline: Deadline): Promise<void> {
+    await settleBy(this.done, deadline);
     this.sub?.unsubscribe();
     this.finish();
   }

@@ -101,6 +101,7 @@ class ItemReader {
     });
   }
 
+  /** Reads one item of the top-level sequence; undefined (after a diagnostic) when it is not usable. */
   item(node: Node): RuleFileItem | undefined {
     this.kind = 'file';
     this.itemName = undefined;
@@ -109,6 +110,25 @@ class ItemReader {
       return undefined;
     }
     const map = node as YAMLMap<unknown, unknown>;
+    const pairs = this.pairs(map);
+    if (pairs.has('required_engine_version')) return this.engineVersion(pairs.get('required_engine_version')!.value as Node);
+    if (pairs.has('required_plugin_versions')) return this.pluginVersions(pairs.get('required_plugin_versions')!.value as Node);
+    const kind = (['rule', 'macro', 'list'] as const).find((k) => pairs.has(k));
+    if (!kind) {
+      const keys = [...pairs.keys()].join(', ');
+      this.diag(map, 'LOAD_UNKNOWN_ITEM', `unknown item with keys [${keys}]: expected rule, macro, list, required_engine_version or required_plugin_versions; it is ignored`, 'warning');
+      return undefined;
+    }
+    const base = this.named(map, kind, pairs);
+    if (!base) return undefined;
+    const val = (k: string): Node | undefined => (pairs.get(k)?.value ?? undefined) as Node | undefined;
+    if (kind === 'list') return this.list(base, val('items'));
+    if (kind === 'macro') return { kind, ...base, condition: this.text(val('condition'), 'condition') };
+    return this.rule(base, val);
+  }
+
+  /** The item's keys (plain strings only) and their pairs. */
+  private pairs(map: YAMLMap<unknown, unknown>): Map<string, Pair<unknown, unknown>> {
     const pairs = new Map<string, Pair<unknown, unknown>>();
     for (const pair of map.items) {
       const k = isScalar(pair.key) ? String(pair.key.value) : undefined;
@@ -118,40 +138,38 @@ class ItemReader {
       }
       pairs.set(k, pair);
     }
-    const pos = this.pos(map);
-    if (pairs.has('required_engine_version')) {
-      this.kind = 'required_engine_version';
-      const v = pairs.get('required_engine_version')!.value as Node;
-      if (!isScalar(v) || v.value === null || typeof v.value === 'object') {
-        this.diag(v, 'LOAD_ERR_YAML_VALIDATE', 'required_engine_version must be a version such as "0.57.0" (or a number)');
-        return undefined;
-      }
-      return { kind: 'required_engine_version', version: String(v.value), pos: this.pos(v) };
-    }
-    if (pairs.has('required_plugin_versions')) {
-      this.kind = 'required_plugin_versions';
-      const v = pairs.get('required_plugin_versions')!.value as Node;
-      if (!isSeq(v)) {
-        this.diag(v, 'LOAD_ERR_YAML_VALIDATE', 'required_plugin_versions must be a sequence of {name, version}');
-        return undefined;
-      }
-      const plugins: Array<{ name: string; version: string }> = [];
-      for (const p of v.items) {
-        const js = (p as Node).toJSON() as Record<string, unknown> | null;
-        if (!js || typeof js !== 'object' || typeof js.name !== 'string' || js.version === undefined) {
-          this.diag(p as Node, 'LOAD_ERR_YAML_VALIDATE', 'each required plugin needs a "name" and a "version"');
-          continue;
-        }
-        plugins.push({ name: js.name, version: String(js.version) });
-      }
-      return { kind: 'required_plugin_versions', plugins, pos: this.pos(v) };
-    }
-    const kind = (['rule', 'macro', 'list'] as const).find((k) => pairs.has(k));
-    if (!kind) {
-      const keys = [...pairs.keys()].join(', ');
-      this.diag(map, 'LOAD_UNKNOWN_ITEM', `unknown item with keys [${keys}]: expected rule, macro, list, required_engine_version or required_plugin_versions; it is ignored`, 'warning');
+    return pairs;
+  }
+
+  private engineVersion(v: Node): RuleFileItem | undefined {
+    this.kind = 'required_engine_version';
+    if (!isScalar(v) || v.value === null || typeof v.value === 'object') {
+      this.diag(v, 'LOAD_ERR_YAML_VALIDATE', 'required_engine_version must be a version such as "0.57.0" (or a number)');
       return undefined;
     }
+    return { kind: 'required_engine_version', version: String(v.value), pos: this.pos(v) };
+  }
+
+  private pluginVersions(v: Node): RuleFileItem | undefined {
+    this.kind = 'required_plugin_versions';
+    if (!isSeq(v)) {
+      this.diag(v, 'LOAD_ERR_YAML_VALIDATE', 'required_plugin_versions must be a sequence of {name, version}');
+      return undefined;
+    }
+    const plugins: Array<{ name: string; version: string }> = [];
+    for (const p of v.items) {
+      const js = (p as Node).toJSON() as Record<string, unknown> | null;
+      if (!js || typeof js !== 'object' || typeof js.name !== 'string' || js.version === undefined) {
+        this.diag(p as Node, 'LOAD_ERR_YAML_VALIDATE', 'each required plugin needs a "name" and a "version"');
+        continue;
+      }
+      plugins.push({ name: js.name, version: String(js.version) });
+    }
+    return { kind: 'required_plugin_versions', plugins, pos: this.pos(v) };
+  }
+
+  /** What lists, macros and rules share: the name, unknown keys warned about, append and override. */
+  private named(map: YAMLMap<unknown, unknown>, kind: 'rule' | 'macro' | 'list', pairs: Map<string, Pair<unknown, unknown>>) {
     this.kind = kind;
     const nameNode = pairs.get(kind)!.value as Node;
     if (!isScalar(nameNode) || nameNode.value === null || nameNode.value === '' || typeof nameNode.value === 'object') {
@@ -168,31 +186,32 @@ class ItemReader {
       }
     }
     const keys = new Set(pairs.keys());
-    const val = (k: string): Node | undefined => (pairs.get(k)?.value ?? undefined) as Node | undefined;
-    const append = this.bool(val('append'), 'append') ?? false;
-    const override = this.override(val('override'), kind);
-    const base = { name, pos, keys, append, override };
-    if (kind === 'list') {
-      const itemsNode = val('items');
-      let items: Array<Located<string>> | undefined;
-      if (itemsNode !== undefined || keys.has('items')) {
-        if (itemsNode === undefined || itemsNode === null || (isScalar(itemsNode) && itemsNode.value === null)) items = [];
-        else if (!isSeq(itemsNode)) this.diag(itemsNode, 'LOAD_ERR_YAML_VALIDATE', `'items' of list '${name}' must be a sequence, such as [a, b]`);
-        else {
-          items = [];
-          for (const it of itemsNode.items) {
-            const n = it as Node;
-            if (!isScalar(n) || n.value === null || typeof n.value === 'object') {
-              this.diag(n, 'LOAD_ERR_YAML_VALIDATE', `items of list '${name}' must be strings or numbers`);
-              continue;
-            }
-            items.push({ value: String(n.value), pos: this.pos(n) });
+    const append = this.bool((pairs.get('append')?.value ?? undefined) as Node | undefined, 'append') ?? false;
+    const override = this.override((pairs.get('override')?.value ?? undefined) as Node | undefined, kind);
+    return { name, pos: this.pos(map), keys, append, override };
+  }
+
+  private list(base: NonNullable<ReturnType<ItemReader['named']>>, itemsNode: Node | undefined): RuleFileItem {
+    let items: Array<Located<string>> | undefined;
+    if (itemsNode !== undefined || base.keys.has('items')) {
+      if (itemsNode === undefined || itemsNode === null || (isScalar(itemsNode) && itemsNode.value === null)) items = [];
+      else if (!isSeq(itemsNode)) this.diag(itemsNode, 'LOAD_ERR_YAML_VALIDATE', `'items' of list '${base.name}' must be a sequence, such as [a, b]`);
+      else {
+        items = [];
+        for (const it of itemsNode.items) {
+          const n = it as Node;
+          if (!isScalar(n) || n.value === null || typeof n.value === 'object') {
+            this.diag(n, 'LOAD_ERR_YAML_VALIDATE', `items of list '${base.name}' must be strings or numbers`);
+            continue;
           }
+          items.push({ value: String(n.value), pos: this.pos(n) });
         }
       }
-      return { kind, ...base, items };
     }
-    if (kind === 'macro') return { kind, ...base, condition: this.text(val('condition'), 'condition') };
+    return { kind: 'list', ...base, items };
+  }
+
+  private rule(base: NonNullable<ReturnType<ItemReader['named']>>, val: (k: string) => Node | undefined): RuleFileItem {
     const prioNode = val('priority');
     let priority: Located<(typeof PRIORITIES)[number]> | undefined;
     if (prioNode !== undefined) {
@@ -203,7 +222,7 @@ class ItemReader {
     }
     const sourceNode = val('source');
     return {
-      kind, ...base,
+      kind: 'rule', ...base,
       desc: this.text(val('desc'), 'desc')?.text,
       condition: this.text(val('condition'), 'condition'),
       output: this.text(val('output'), 'output'),

@@ -9,6 +9,7 @@ import { silentLogger, type Logger } from '../telemetry/index.js';
 import type { SensorEvent } from './batch-encoder.js';
 import { BpftraceAssembler } from './bpftrace-assembler.js';
 import { TRACEFS_SYSCALLS, bpftraceProgram } from './bpftrace-program.js';
+import { deadlineIn, msLeft, type Deadline } from '../lifecycle.js';
 
 export interface CaptureOptions {
   readonly bpftrace: string;
@@ -78,7 +79,7 @@ export interface CaptureStats {
  * jitter), forever, and while it is not capturing `capturing` is false with the reason
  * (`onState` is told at each change). bpftrace gets SIGKILL when this process dies, however it
  * dies (parent-death signal), so no capture outlives its agent.
- * Lifecycle: `start()` resolves once the probes are attached; `stop()` is idempotent.
+ * Lifecycle (src/lifecycle.ts): `start()` resolves once the probes are attached; `shutdown()` is idempotent.
  */
 export class BpftraceCapture {
   readonly stats: CaptureStats = { events: 0, kernelLost: 0, parseErrors: 0, restarts: 0, restartFailures: 0 };
@@ -225,15 +226,15 @@ export class BpftraceCapture {
     this.opts.onEvents(batch);
   }
 
-  /** Stops bpftrace (SIGINT, then SIGKILL after `deadlineMs`) and removes its files. Idempotent. */
-  async stop(deadlineMs = 3_000): Promise<void> {
+  /** Stops bpftrace (SIGINT, then SIGKILL at `deadline`) and removes its files. Idempotent. */
+  async shutdown(deadline: Deadline = deadlineIn(3_000)): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.restartTimer);
     this.capturingNow = false; // no onState: stopping is not a failure
     this.why = 'stopped';
     const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) await this.terminate(child, deadlineMs);
+    if (child && child.exitCode === null && child.signalCode === null) await this.terminate(child, msLeft(deadline));
     rmSync(this.tmpDir, { recursive: true, force: true });
   }
 

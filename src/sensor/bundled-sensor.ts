@@ -6,6 +6,7 @@ import type { Logger } from '../telemetry/index.js';
 import { BpftraceCapture } from './bpftrace-capture.js';
 import { SensorSetupError } from './sensor-checks.js';
 import { SensorServer } from './sensor-server.js';
+import { deadlineIn, msLeft, type Deadline } from '../lifecycle.js';
 
 /** A running bundled sensor: capture feeding the sensor API server. */
 export interface BundledSensor {
@@ -13,7 +14,7 @@ export interface BundledSensor {
   readonly capture: BpftraceCapture;
   readonly server: SensorServer;
   /** Stops the capture, then the server (upstream first), within `deadlineMs`. Idempotent. */
-  stop(deadlineMs?: number): Promise<void>;
+  shutdown(deadline?: Deadline): Promise<void>;
 }
 
 /** Where and how the bundled sensor serves. */
@@ -57,16 +58,16 @@ export async function startBundledSensor(opts: BundledSensorOptions): Promise<Bu
   try {
     await capture.start();
   } catch (err) {
-    await capture.stop();
+    await capture.shutdown();
     await server.shutdown();
     throw new Error(`bpftrace could not attach its probes: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   let stopping: Promise<void> | undefined;
   return {
     address, capture, server,
-    stop: (deadlineMs = 3_000) => (stopping ??= (async () => {
-      await capture.stop(Math.max(100, deadlineMs - 500));
-      await server.shutdown(500);
+    shutdown: (deadline = deadlineIn(3_000)) => (stopping ??= (async () => {
+      await capture.shutdown(deadlineIn(Math.max(100, msLeft(deadline) - 500)));
+      await server.shutdown(deadlineIn(Math.min(500, Math.max(100, msLeft(deadline)))));
     })()),
   };
 }

@@ -4,6 +4,7 @@ import { codec, loadProtoRoot } from '../transport/index.js';
 import { grpcTarget, passThrough, serverCredentials, type TlsFiles } from '../transport/index.js';
 import { silentLogger, type Logger } from '../telemetry/index.js';
 import { encodeBatch, type SensorEvent } from './batch-encoder.js';
+import { deadlineIn, msLeft, type Deadline } from '../lifecycle.js';
 
 export interface SensorServerOptions {
   /** `unix:///run/peregrine/sensor.sock` or `host:port` (`127.0.0.1:0` picks a port). */
@@ -169,7 +170,7 @@ export class SensorServer {
   }
 
   /** Stops accepting, ends every stream, and closes within the deadline. Idempotent. */
-  async shutdown(deadlineMs = 2_000): Promise<void> {
+  async shutdown(deadline: Deadline = deadlineIn(2_000)): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const call of this.subscribers) call.end();
@@ -178,7 +179,7 @@ export class SensorServer {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
         resolve();
-      }, deadlineMs);
+      }, msLeft(deadline));
       this.server.tryShutdown(() => {
         clearTimeout(timer);
         resolve();

@@ -1,4 +1,5 @@
 import type { Alert } from '../event/index.js';
+import type { Deadline } from '../lifecycle.js';
 
 /** What happened to an alert at a sink (the `outcome` label of `peregrine_alerts_total`). */
 export type SinkOutcome = 'sent' | 'failed' | 'retried' | 'dropped' | 'spooled' | 'filtered' | 'folded';
@@ -35,9 +36,11 @@ export interface AlertSink {
   readonly name: string;
   write(alert: Alert): void;
   flush(): Promise<void>;
-  close(deadlineAt?: number): Promise<void>;
+  /** Ready when built: resolves at once (the lifecycle's first step; see src/lifecycle.ts). */
+  start(): Promise<void>;
+  shutdown(deadline?: Deadline): Promise<void>;
   reopen(): void;
-  stats(): SinkStats;
+  readonly stats: SinkStats;
 }
 
 /** Base of the wrappers (filter, folding, resolving): forwards everything but `write`. */
@@ -50,19 +53,23 @@ export abstract class SinkWrapper implements AlertSink {
 
   abstract write(alert: Alert): void;
 
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+
   flush(): Promise<void> {
     return this.inner.flush();
   }
 
-  close(deadlineAt?: number): Promise<void> {
-    return this.inner.close(deadlineAt);
+  shutdown(deadline?: Deadline): Promise<void> {
+    return this.inner.shutdown(deadline);
   }
 
   reopen(): void {
     this.inner.reopen();
   }
 
-  stats(): SinkStats {
-    return this.inner.stats();
+  get stats(): SinkStats {
+    return this.inner.stats;
   }
 }

@@ -7,6 +7,7 @@ import { DeliveryError } from './delivery-error.js';
 import type { DiskSpool } from './disk-spool.js';
 import { decodeSpoolRecord, encodeSpoolRecord, type SpoolRecord } from './spool-record.js';
 import { errorMessage } from '../event/index.js';
+import type { Deadline } from '../lifecycle.js';
 
 export interface DeliveringSinkOptions {
   readonly name: string;
@@ -267,7 +268,11 @@ export class DeliveringSink implements AlertSink {
     this.drop(n, reason, err?.message);
   }
 
-  close(deadlineAt?: number): Promise<void> {
+  /** Ready when built. */
+  async start(): Promise<void> {}
+
+  shutdown(deadline?: Deadline): Promise<void> {
+    const deadlineAt = deadline?.at;
     this.closePromise ??= (async () => {
       this.closing = true;
       const waitMs = Math.min(this.opts.drainMs ?? 5_000, (deadlineAt ?? Infinity) - Date.now());
@@ -297,7 +302,7 @@ export class DeliveringSink implements AlertSink {
     // no files to reopen: the transport's connections are re-established on their own
   }
 
-  stats(): SinkStats {
+  get stats(): SinkStats {
     return { queued: this.queue.length + this.held.length + this.inFlight.size, spooled: this.opts.spool?.size ?? 0, spoolBytes: this.opts.spool?.bytes ?? 0, up: !this.down };
   }
 }

@@ -143,7 +143,10 @@ export class FileSink implements AlertSink {
     this.drain();
   }
 
-  async close(): Promise<void> {
+  /** Ready when built. */
+  async start(): Promise<void> {}
+
+  async shutdown(): Promise<void> {
     this.drain();
     this.closeFd();
   }
@@ -158,7 +161,7 @@ export class FileSink implements AlertSink {
     }
   }
 
-  stats(): SinkStats {
+  get stats(): SinkStats {
     return { queued: this.lines.length, spooled: 0, spoolBytes: 0, up: this.fd !== undefined };
   }
 }

@@ -2,6 +2,7 @@ import type { Alert } from '../event/index.js';
 import { NO_OBSERVER, SinkWrapper, type AlertSink, type SinkObserver } from './alert-sink.js';
 import { alertIdentity } from './formats/index.js';
 import { isResolution } from './resolving-sink.js';
+import type { Deadline } from '../lifecycle.js';
 
 /** Output fields a folded follow-up carries (and message formats show). */
 export const REPEAT_FIELDS = { count: 'peregrine.repeat_count', first: 'peregrine.first_seen', last: 'peregrine.last_seen' } as const;
@@ -106,8 +107,8 @@ export class FoldingSink extends SinkWrapper {
     return this.inner.flush();
   }
 
-  override close(deadlineAt?: number): Promise<void> {
+  override shutdown(deadline?: Deadline): Promise<void> {
     this.closeAll();
-    return this.inner.close(deadlineAt);
+    return this.inner.shutdown(deadline);
   }
 }

@@ -4,6 +4,7 @@ import { SinkWrapper, type AlertSink } from './alert-sink.js';
 import { alertIdentity } from './formats/index.js';
 import { decodeSpoolRecord, encodeSpoolRecord } from './spool-record.js';
 import { writeFileAtomic } from './write-file-atomic.js';
+import type { Deadline } from '../lifecycle.js';
 
 /** Output field marking an alert as the resolution of earlier ones (same rule × workload × node). */
 export const RESOLVED_FIELD = 'peregrine.resolved';
@@ -87,12 +88,12 @@ export class ResolvingSink extends SinkWrapper {
     }
   }
 
-  override close(deadlineAt?: number): Promise<void> {
+  override shutdown(deadline?: Deadline): Promise<void> {
     clearInterval(this.timer);
     this.sweep();
     if (this.statePath) {
       writeFileAtomic(this.statePath, [...this.open.values()].map((o) => encodeSpoolRecord({ alert: o.alert, at: o.at })).join('\n'));
     }
-    return this.inner.close(deadlineAt);
+    return this.inner.shutdown(deadline);
   }
 }

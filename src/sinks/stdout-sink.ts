@@ -64,7 +64,10 @@ export class StdoutSink implements AlertSink {
     });
   }
 
-  close(): Promise<void> {
+  /** Ready when built. */
+  async start(): Promise<void> {}
+
+  shutdown(): Promise<void> {
     return this.flush();
   }
 
@@ -72,7 +75,7 @@ export class StdoutSink implements AlertSink {
     // standard output is not reopened
   }
 
-  stats(): SinkStats {
+  get stats(): SinkStats {
     return { queued: 0, spooled: 0, spoolBytes: 0, up: true };
   }
 }

@@ -1,4 +1,5 @@
 import type { Alert, SyscallEvent } from '../event/index.js';
+import type { Deadline } from '../lifecycle.js';
 
 /** What a source delivers: engine events (sensors) or alerts (Falco), in batches. */
 export type SourceBatch =
@@ -38,7 +39,8 @@ export function emptyStats(): SourceStats {
 /**
  * One input of the pipeline. Lifecycle: `start()` connects (and keeps reconnecting, forever,
  * with backoff) and resolves once started (not once connected); batches are read with
- * `batches()`; `shutdown(deadlineMs)` is idempotent, stops taking input and ends `batches()`.
+ * `batches()`; `shutdown(deadline)` is idempotent (and safe before `start()`), stops taking input
+ * and ends `batches()` by the deadline. See src/lifecycle.ts.
  */
 export interface EventSource {
   readonly name: string;
@@ -53,5 +55,5 @@ export interface EventSource {
   start(): Promise<void>;
   /** The delivered batches, in order, until shutdown. One consumer. */
   batches(): AsyncIterable<SourceBatch>;
-  shutdown(deadlineMs?: number): Promise<void>;
+  shutdown(deadline?: Deadline): Promise<void>;
 }

@@ -13,6 +13,7 @@ import { SourceBuffer } from './source-buffer.js';
 import { DEFAULT_FALCO_HTTP_LISTEN } from '../defaults.js';
 import { z } from 'zod';
 import { TlsSchema, defineSourcePlugin, isLoopbackListen } from './source-plugin.js';
+import { deadlineIn, msLeft, type Deadline } from '../lifecycle.js';
 export { DEFAULT_FALCO_HTTP_LISTEN };
 
 export interface FalcoHttpSourceOptions {
@@ -198,10 +199,10 @@ export class FalcoHttpSource implements EventSource {
   }
 
   /**
-   * Stops taking alerts: idle connections close at once, requests being read get up to
-   * `deadlineMs` (at most 2 s) to finish, then every connection is dropped (slow clients too).
+   * Stops taking alerts: idle connections close at once, requests being read get until
+   * `deadline` (at most 2 s) to finish, then every connection is dropped (slow clients too).
    */
-  async shutdown(deadlineMs = 2_000): Promise<void> {
+  async shutdown(deadline: Deadline = deadlineIn(2_000)): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const f of this.watched) unwatchFile(f);
@@ -211,7 +212,7 @@ export class FalcoHttpSource implements EventSource {
         const t = setTimeout(() => {
           server.closeAllConnections();
           resolve();
-        }, Math.min(deadlineMs, 2_000));
+        }, Math.min(msLeft(deadline), 2_000));
         server.close(() => {
           clearTimeout(t);
           resolve();

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** What the metrics read of a sink at each scrape. */
 export interface SinkGauges {
   readonly name: string;
-  stats(): { readonly queued: number; readonly spooled: number; readonly spoolBytes: number; readonly up: boolean };
+  readonly stats: { readonly queued: number; readonly spooled: number; readonly spoolBytes: number; readonly up: boolean };
 }
 
 /**
@@ -45,11 +45,11 @@ export class AgentMetrics {
     this.sinks = sinks;
   }
 
-  private sinkGauge(name: string, help: string, value: (s: ReturnType<SinkGauges['stats']>) => number): Gauge {
+  private sinkGauge(name: string, help: string, value: (s: SinkGauges['stats']) => number): Gauge {
     const gauge: Gauge = new Gauge({
       name, help, labelNames: ['sink'], registers: [this.registry],
       collect: () => {
-        for (const s of this.sinks()) gauge.set({ sink: s.name }, value(s.stats()));
+        for (const s of this.sinks()) gauge.set({ sink: s.name }, value(s.stats));
       },
     });
     return gauge;

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AgentMetrics } from './agent-metrics.js';
+import { settleBy, type Deadline } from '../lifecycle.js';
 
 /** What readiness means: rules loaded and every required source connected. */
 export interface Readiness {
@@ -63,12 +64,13 @@ export class HealthServer {
   }
 
   /** Stops listening and drops every open connection at once (slow clients included). Idempotent. */
-  async close(): Promise<void> {
+  /** Stops listening and cuts every open connection at once (slow clients included); by `deadline` at the latest. */
+  async shutdown(deadline: Deadline): Promise<void> {
     const s = this.server;
     this.server = undefined;
     if (!s) return;
     const closed = new Promise<void>((r) => s.close(() => r()));
     s.closeAllConnections();
-    await closed;
+    await settleBy(closed, deadline);
   }
 }
