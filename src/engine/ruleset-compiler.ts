@@ -5,7 +5,7 @@ import {
   parseCondition, valueFromText, type Compiled, type CompileScope, type Expr, type ItemKind, type LoadCode, type Value,
 } from '../lang/index.js';
 import {
-  collectDefinitions, readRuleSources, type Definitions, type ListDef, type RuleFile, type SourceText,
+  collectDefinitions, readRuleSources, type Definitions, type ExceptionDef, type ListDef, type RuleDef, type RuleFile, type SourceText,
 } from '../rules/index.js';
 import type { CompiledRule } from './compiled-rule.js';
 import { ExceptionShapeError, buildExceptionExpr } from './exception-builder.js';
@@ -32,6 +32,20 @@ export interface LoadResult {
   readonly definitions: Definitions;
   /** Lists with nested lists spliced, as conditions see them. */
   readonly lists: ReadonlyMap<string, readonly Value[]>;
+}
+
+/** A span of a condition or output text (absent: the item's own position is used). */
+interface SpanIn {
+  readonly text: SourceText | undefined;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** The item a diagnostic is about. */
+interface ItemRef {
+  readonly kind: ItemKind;
+  readonly name: string;
+  readonly pos: { file: string; line: number; column: number };
 }
 
 /** Loads and compiles rules files (paths or directories) in order. Never throws on bad input. */
@@ -109,7 +123,13 @@ class RulesetCompiler {
     return rules;
   }
 
-  private diag(severity: 'error' | 'warning', code: LoadCode, message: string, text: SourceText | undefined, start: number, end: number, kind: ItemKind, name: string, fallback: { file: string; line: number; column: number }): void {
+  /**
+   * Adds a diagnostic for the span `start..end` of `text` (a condition or output) of item `kind`
+   * `name`; at the item's position `fallback` when there is no text.
+   */
+  private diag(severity: 'error' | 'warning', code: LoadCode, message: string, at: SpanIn, item: ItemRef): void {
+    const { text, start, end } = at;
+    const { kind, name, pos: fallback } = item;
     const p = text ? text.locate(start) : fallback;
     const e = text && end > start ? text.locate(end) : undefined;
     this.bag.add({ severity, code, message, ...p, itemKind: kind, itemName: name, endLine: e?.line, endColumn: e?.column });
@@ -198,7 +218,7 @@ class RulesetCompiler {
           throw new MacroFailedError(n, err as ConditionError, s, e);
         }
       },
-      warn: (code, message, s, e) => this.diag('warning', code, message, text, s, e, kind, name, fallback),
+      warn: (code, message, s, e) => this.diag('warning', code, message, { text, start: s, end: e }, { kind, name, pos: fallback }),
     };
   }
 
@@ -223,7 +243,7 @@ class RulesetCompiler {
         expr = parseCondition(def.condition.text);
       } catch (err) {
         if (!(err instanceof ConditionError)) throw err;
-        this.diag('error', err.code, err.message, def.condition, err.start, err.end, 'macro', name, def.pos);
+        this.diag('error', err.code, err.message, { text: def.condition, start: err.start, end: err.end }, { kind: 'macro', name, pos: def.pos });
         return fail(new MacroFailedError(name, err, 0, 0));
       }
       try {
@@ -235,13 +255,13 @@ class RulesetCompiler {
         if (err instanceof MacroFailedError) {
           // A loop is reported once, at the macro that starts it.
           if (err.inner.message === `reference loop in macro '${name}'`) {
-            this.diag('error', 'LOAD_ERR_VALIDATE', `${err.inner.message}: macros must not refer to themselves through other macros`, def.condition, err.start, err.end, 'macro', name, def.pos);
+            this.diag('error', 'LOAD_ERR_VALIDATE', `${err.inner.message}: macros must not refer to themselves through other macros`, { text: def.condition, start: err.start, end: err.end }, { kind: 'macro', name, pos: def.pos });
           }
           return fail(new MacroFailedError(name, err.inner, 0, 0, err.origin, err.deferred));
         }
         if (err.code === 'LOAD_ERR_VALIDATE') {
           // undefined macro: Falco reports it at the macro
-          this.diag('error', err.code, err.message, def.condition, err.start, err.end, 'macro', name, def.pos);
+          this.diag('error', err.code, err.message, { text: def.condition, start: err.start, end: err.end }, { kind: 'macro', name, pos: def.pos });
           return fail(new MacroFailedError(name, err, 0, 0));
         }
         // field and value errors: reported at each rule that uses the macro, pointing into it
@@ -252,7 +272,8 @@ class RulesetCompiler {
     }
   }
 
-  private compileRule(def: Definitions['rules'] extends Map<string, infer R> ? R : never, order: number, ruleDeps: Set<string>): CompiledRule | undefined {
+  /** Compiles one rule: condition, then its exceptions, then its output; undefined after a diagnostic. */
+  private compileRule(def: RuleDef, order: number, ruleDeps: Set<string>): CompiledRule | undefined {
     const { name } = def;
     if (!SUPPORTED_SOURCES.has(def.source)) {
       this.bag.add({ severity: 'warning', code: 'LOAD_UNKNOWN_SOURCE', message: `rule source '${def.source}' is not supported (supported: ${[...SUPPORTED_SOURCES].join(', ')}); the rule is skipped`, ...def.pos, itemKind: 'rule', itemName: name });
@@ -262,54 +283,19 @@ class RulesetCompiler {
     this.currentDeps = ruleDeps;
     try {
       let compiled: Compiled;
-      let expr: Expr;
       try {
-        expr = parseCondition(def.condition.text);
-        compiled = compileExpr(expr, this.scope(def.condition, 'rule', name, def.pos));
+        compiled = compileExpr(parseCondition(def.condition.text), this.scope(def.condition, 'rule', name, def.pos));
       } catch (err) {
         this.conditionFailure(err, def.condition, name, def.pos, def.skipIfUnknownFilter);
         return undefined;
       }
       for (const ex of def.exceptions) {
-        const fields = ex.fields === undefined ? [] : typeof ex.fields === 'string' ? [ex.fields] : ex.fields;
-        for (const f of fields) {
-          const m = /^([^[\]]+)(?:\[(.*)\])?$/.exec(f.trim());
-          try {
-            compileOperand({ kind: 'field', name: m?.[1] ?? f, arg: m?.[2], span: { start: 0, end: 0 } }, this.table);
-          } catch (err) {
-            if (!(err instanceof ConditionError)) throw err;
-            this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `exception '${ex.name}' of rule '${name}': field '${f}': ${err.message}`, ...ex.pos, itemKind: 'exception', itemName: ex.name });
-            return undefined;
-          }
-        }
-        let exExpr: Expr | undefined;
-        try {
-          exExpr = buildExceptionExpr(ex);
-        } catch (err) {
-          if (!(err instanceof ExceptionShapeError)) throw err;
-          this.bag.add({ severity: 'error', code: err.code, message: `${err.message} (rule '${name}')`, ...ex.pos, itemKind: 'exception', itemName: ex.name });
-          return undefined;
-        }
-        if (!exExpr) continue;
-        try {
-          const exc = compileExpr(exExpr, this.scope(undefined, 'rule', name, ex.pos));
-          const p = compiled.pred;
-          const q = exc.pred;
-          compiled = { pred: (e) => p(e) && !q(e), types: andInfo([compiled.types, notInfo(exc.types)]), size: addSizes(compiled.size, exc.size, 2) };
-        } catch (err) {
-          if (!(err instanceof ConditionError)) throw err;
-          this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `exception '${ex.name}' of rule '${name}': ${err.message}`, ...ex.pos, itemKind: 'exception', itemName: ex.name });
-          return undefined;
-        }
+        const next = this.withException(compiled, ex, name);
+        if (!next) return undefined;
+        compiled = next;
       }
-      let output: OutputFormat;
-      try {
-        output = OutputFormat.compile(def.output.text.replace(/\s+$/, ''), this.table);
-      } catch (err) {
-        if (!(err instanceof ConditionError)) throw err;
-        this.diag('error', err.code, err.message, def.output, err.start, err.end, 'rule', name, def.pos);
-        return undefined;
-      }
+      const output = this.compileOutput(def);
+      if (!output) return undefined;
       // Falco warns when a rule's event-type set is empty (all) or larger than 100 types.
       if ((isAll(compiled.types.t) || compiled.types.t.neg) && def.warnEvttypes) {
         this.bag.add({ severity: 'warning', code: 'LOAD_NO_EVTTYPE', message: 'rule matches too many evt.type values: it runs on every event, which costs performance; add an evt.type restriction (or warn_evttypes: false)', ...def.pos, itemKind: 'rule', itemName: name });
@@ -323,6 +309,54 @@ class RulesetCompiler {
     }
   }
 
+  /**
+   * The rule's condition with one exception applied (`condition and not exception`): its fields
+   * checked, its shape turned into a condition, compiled. Undefined after a diagnostic.
+   */
+  private withException(compiled: Compiled, ex: ExceptionDef, rule: string): Compiled | undefined {
+    const bad = (code: LoadCode, message: string): undefined => {
+      this.bag.add({ severity: 'error', code, message, ...ex.pos, itemKind: 'exception', itemName: ex.name });
+      return undefined;
+    };
+    const fields = ex.fields === undefined ? [] : typeof ex.fields === 'string' ? [ex.fields] : ex.fields;
+    for (const f of fields) {
+      const m = /^([^[\]]+)(?:\[(.*)\])?$/.exec(f.trim());
+      try {
+        compileOperand({ kind: 'field', name: m?.[1] ?? f, arg: m?.[2], span: { start: 0, end: 0 } }, this.table);
+      } catch (err) {
+        if (!(err instanceof ConditionError)) throw err;
+        return bad('LOAD_ERR_VALIDATE', `exception '${ex.name}' of rule '${rule}': field '${f}': ${err.message}`);
+      }
+    }
+    let exExpr: Expr | undefined;
+    try {
+      exExpr = buildExceptionExpr(ex);
+    } catch (err) {
+      if (!(err instanceof ExceptionShapeError)) throw err;
+      return bad(err.code, `${err.message} (rule '${rule}')`);
+    }
+    if (!exExpr) return compiled;
+    try {
+      const exc = compileExpr(exExpr, this.scope(undefined, 'rule', rule, ex.pos));
+      const p = compiled.pred;
+      const q = exc.pred;
+      return { pred: (e) => p(e) && !q(e), types: andInfo([compiled.types, notInfo(exc.types)]), size: addSizes(compiled.size, exc.size, 2) };
+    } catch (err) {
+      if (!(err instanceof ConditionError)) throw err;
+      return bad('LOAD_ERR_VALIDATE', `exception '${ex.name}' of rule '${rule}': ${err.message}`);
+    }
+  }
+
+  private compileOutput(def: RuleDef): OutputFormat | undefined {
+    try {
+      return OutputFormat.compile(def.output.text.replace(/\s+$/, ''), this.table);
+    } catch (err) {
+      if (!(err instanceof ConditionError)) throw err;
+      this.diag('error', err.code, err.message, { text: def.output, start: err.start, end: err.end }, { kind: 'rule', name: def.name, pos: def.pos });
+      return undefined;
+    }
+  }
+
   private conditionFailure(err: unknown, text: SourceText, name: string, pos: { file: string; line: number; column: number }, skip: boolean): void {
     if (!(err instanceof ConditionError)) throw err;
     const unknown = err instanceof UnknownFieldError ? err : err instanceof MacroFailedError && err.inner instanceof UnknownFieldError ? err.inner : undefined;
@@ -333,10 +367,10 @@ class RulesetCompiler {
     if (err instanceof MacroFailedError) {
       if (!err.deferred) return; // already reported where the macro is
       const m = this.defs.macros.get(err.origin);
-      this.diag('error', err.inner.code, `${err.inner.message} (in macro '${err.origin}')`, m?.condition, err.inner.start, err.inner.end, 'rule', name, m?.pos ?? pos);
+      this.diag('error', err.inner.code, `${err.inner.message} (in macro '${err.origin}')`, { text: m?.condition, start: err.inner.start, end: err.inner.end }, { kind: 'rule', name, pos: m?.pos ?? pos });
       return;
     }
-    this.diag('error', err.code, err.message, text, err.start, err.end, 'rule', name, pos);
+    this.diag('error', err.code, err.message, { text, start: err.start, end: err.end }, { kind: 'rule', name, pos: pos });
   }
 
   private reportUnused(ruleDeps: Set<string>): void {

@@ -7,12 +7,27 @@ import type { Engine } from '../engine/index.js';
 import { errorMessage } from '../event/index.js';
 import { settleBy, type Deadline } from '../lifecycle.js';
 
+/** What a pipeline has processed so far. */
+export interface PipelineStats {
+  batches: number;
+  /** Events evaluated against the rules. */
+  events: number;
+  /** Alerts emitted: rule matches and alerts passed through from Falco sources. */
+  alerts: number;
+}
+
 /**
- * The RxJS wiring: every source's batches merged → evaluated with the engine current at the
- * start of each batch → alerts to every sink. Per-event failures are caught, counted and logged
- * at a bounded rate; they never end the stream. `done` resolves when every source has ended.
+ * Sources → engine → sinks. Every batch is evaluated with the engine current at its start; each
+ * match becomes an alert written to every sink; alerts from Falco sources pass through. Per-event
+ * failures are caught, counted and logged at a bounded rate; they never end the stream.
+ *
+ * Two ways to drive it, one processing path: `start()` (the daemon) merges every source's
+ * batches on RxJS as they come; `drain(after)` (one-shot runs such as `peregrine replay`) reads
+ * them in turn and awaits `after()` between batches, so a slow consumer of the output holds the
+ * input back instead of buffering it. `done` resolves when every source has ended.
  */
 export class EventPipeline {
+  readonly stats: PipelineStats = { batches: 0, events: 0, alerts: 0 };
   private sub: Subscription | undefined;
   private readonly limiter = new RateLimiter();
   readonly done: Promise<void>;
@@ -43,12 +58,31 @@ export class EventPipeline {
     });
   }
 
+  /**
+   * Processes every source's batches until all have ended (one-shot runs), awaiting `after`
+   * between batches; then resolves `done`.
+   */
+  async drain(after: () => Promise<void> = async () => {}): Promise<void> {
+    try {
+      await Promise.all(this.sources.map(async (s) => {
+        for await (const b of s.batches()) {
+          this.batch(b);
+          await after();
+        }
+      }));
+    } finally {
+      this.finish();
+    }
+  }
+
   /** Emits an alert to every sink (also used for Peregrine's internal alerts). */
   emit(alert: Alert): void {
+    this.stats.alerts++;
     for (const s of this.sinks) s.write(alert);
   }
 
   private batch(b: SourceBatch): void {
+    this.stats.batches++;
     if (b.kind === 'alerts') {
       this.metrics.eventsDecoded.inc({ source: b.source }, b.alerts.length);
       for (const a of b.alerts) this.emit(a);
@@ -77,6 +111,7 @@ export class EventPipeline {
       }
     }
     this.metrics.eventsEvaluated.inc(evaluated);
+    this.stats.events += evaluated;
   }
 
   /** Lets the sources' last batches drain until `deadline`, then unsubscribes. Idempotent. */

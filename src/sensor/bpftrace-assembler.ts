@@ -251,67 +251,106 @@ export class BpftraceAssembler {
     return base ? resolve(base, path) : path;
   }
 
+  /**
+   * Falco's `evt.arg.*` for one call, from its raw arguments (table-driven: {@link ARG_MAPPERS}),
+   * and the descriptor it acts on (a file, or a socket with both ends).
+   */
   private mapArgs(sc: string, pid: number, ret: number, raw: Record<string, string>, sock: string[][], named?: [string, number]): { params: Record<string, string>; fd?: SensorFd } {
     const params: Record<string, string> = {};
-    let fd: SensorFd | undefined;
     const path = (k = 'path', dir = 'dirfd'): string => this.resolvePath(pid, raw[k] ?? '', raw[dir]);
-    if (OPENS.has(sc)) {
-      const name = path();
-      params.name = name;
-      if (raw.flags !== undefined) params.flags = openFlags(Number(raw.flags));
-      else if (sc === 'creat') params.flags = 'O_WRONLY|O_CREAT|O_TRUNC';
-      if (raw.mode !== undefined) params.mode = octalMode(Number(raw.mode));
-      if (raw.dirfd !== undefined) params.dirfd = raw.dirfd === '-100' ? '-100(AT_FDCWD)' : raw.dirfd;
-      if (ret >= 0) fd = { num: ret, type: 'file', name };
-      else fd = { num: -1, type: 'file', name };
-    } else if (sc === 'execve' || sc === 'execveat') {
-      params.filename = path();
-    } else if (sc === 'ptrace') {
-      params.request = ptraceRequest(Number(raw.request));
-      params.pid = raw.tpid;
-    } else if (sc === 'socket') {
-      params.domain = socketDomain(Number(raw.domain));
-      params.type = raw.type;
-      params.proto = raw.proto;
-    } else if (sc === 'symlink' || sc === 'symlinkat') {
-      params.target = raw.target;
-      params.linkpath = path('linkpath', 'newdirfd');
-    } else if (sc === 'link' || sc === 'linkat' || sc.startsWith('rename')) {
-      params.oldpath = path('oldpath', 'olddirfd');
-      params.newpath = path('newpath', 'newdirfd');
-    } else if (sc === 'unlink' || sc === 'unlinkat' || sc === 'rmdir') {
-      params.name = path();
-      params.path = params.name;
-    } else if (sc === 'mkdir' || sc === 'mkdirat') {
-      params.path = path();
-      params.mode = octalMode(Number(raw.mode));
-    } else if (sc === 'chmod' || sc === 'fchmodat') {
-      params.filename = path();
-      params.mode = octalMode(Number(raw.mode));
-    } else {
-      for (const [k, v] of Object.entries(raw)) params[k === 'dir' ? 'dir' : k] = v;
-    }
-    for (const [k, v] of Object.entries(raw)) if (params[k] === undefined && !['path', 'tpid', 'dirfd', 'newdirfd', 'olddirfd'].includes(k)) params[k] = v;
+    const mapper = OPENS.has(sc) ? mapOpen : ARG_MAPPERS[sc] ?? (sc.startsWith('rename') ? ARG_MAPPERS.rename : undefined);
+    if (mapper) mapper({ sc, raw, params, path });
+    else for (const [k, v] of Object.entries(raw)) params[k] = v;
+    for (const [k, v] of Object.entries(raw)) if (params[k] === undefined && !RESOLVED_ARGS.has(k)) params[k] = v;
+    let fd: SensorFd | undefined = OPENS.has(sc) ? { num: ret >= 0 ? ret : -1, type: 'file', name: params.name } : undefined;
     const s = sock[0];
-    if (s) {
-      const v6 = s[2] === '6';
-      const [lip, lport, rip, rport] = [s[3], Number(s[4]), s[5], Number(s[6])];
-      const l4 = s[7] === '6' ? 'tcp' : s[7] === '17' ? 'udp' : s[7] === '1' ? 'icmp' : 'raw';
-      const server = sc === 'accept' || sc === 'accept4' || sc === 'listen' || sc === 'bind';
-      const [cip, cport, sip, sport] = server ? [rip, rport, lip, lport] : [lip, lport, rip, rport];
-      const num = sc === 'accept' || sc === 'accept4' ? ret : Number(raw.fd ?? raw.oldfd ?? -1);
-      fd = { num, type: v6 ? 'ipv6' : 'ipv4', name: `${cip}:${cport}->${sip}:${sport}`, cip, sip, cport, sport, l4proto: l4, isServer: server };
-      if (sc === 'connect') params.tuple = fd.name!;
-    }
-    if (named) {
-      // sends: the named address is the server; receives: it is the peer (client)
-      const recv = sc.startsWith('recv');
-      const local = s ? { ip: s[3], port: Number(s[4]) } : { ip: '0.0.0.0', port: 0 };
-      const l4 = s ? (s[7] === '17' ? 'udp' : s[7] === '6' ? 'tcp' : 'raw') : 'udp';
-      const [cip, cport, sip, sport] = recv ? [named[0], named[1], local.ip, local.port] : [local.ip, local.port, named[0], named[1]];
-      fd = { num: Number(raw.fd ?? -1), type: 'ipv4', name: `${cip}:${cport}->${sip}:${sport}`, cip, sip, cport, sport, l4proto: l4, isServer: recv };
-      params.tuple = fd.name!;
-    }
+    if (s) fd = socketFd(sc, ret, raw, s, params);
+    if (named) fd = namedAddressFd(sc, raw, s, named, params);
     return { params, fd };
   }
+}
+
+/** What an argument mapper gets: the call, its raw arguments, the params to fill, and path resolution. */
+interface ArgContext {
+  readonly sc: string;
+  readonly raw: Readonly<Record<string, string>>;
+  readonly params: Record<string, string>;
+  /** The path argument `k`, resolved against directory fd argument `dir` (or the cwd). */
+  readonly path: (k?: string, dir?: string) => string;
+}
+
+/** Raw arguments that mappers turn into resolved paths or other names (not copied as they are). */
+const RESOLVED_ARGS: ReadonlySet<string> = new Set(['path', 'tpid', 'dirfd', 'newdirfd', 'olddirfd']);
+
+const mapOpen = ({ sc, raw, params, path }: ArgContext): void => {
+  params.name = path();
+  if (raw.flags !== undefined) params.flags = openFlags(Number(raw.flags));
+  else if (sc === 'creat') params.flags = 'O_WRONLY|O_CREAT|O_TRUNC';
+  if (raw.mode !== undefined) params.mode = octalMode(Number(raw.mode));
+  if (raw.dirfd !== undefined) params.dirfd = raw.dirfd === '-100' ? '-100(AT_FDCWD)' : raw.dirfd;
+};
+const mapExec = ({ params, path }: ArgContext): void => void (params.filename = path());
+const mapLink = ({ params, path }: ArgContext): void => {
+  params.oldpath = path('oldpath', 'olddirfd');
+  params.newpath = path('newpath', 'newdirfd');
+};
+const mapSymlink = ({ raw, params, path }: ArgContext): void => {
+  params.target = raw.target;
+  params.linkpath = path('linkpath', 'newdirfd');
+};
+const mapRemove = ({ params, path }: ArgContext): void => {
+  params.name = path();
+  params.path = params.name;
+};
+const mapMkdir = ({ raw, params, path }: ArgContext): void => {
+  params.path = path();
+  params.mode = octalMode(Number(raw.mode));
+};
+const mapChmod = ({ raw, params, path }: ArgContext): void => {
+  params.filename = path();
+  params.mode = octalMode(Number(raw.mode));
+};
+
+/** Per syscall, how its raw arguments become Falco's `evt.arg.*` (opens: {@link mapOpen}); others are copied. */
+const ARG_MAPPERS: Readonly<Record<string, (c: ArgContext) => void>> = {
+  execve: mapExec, execveat: mapExec,
+  ptrace: ({ raw, params }) => {
+    params.request = ptraceRequest(Number(raw.request));
+    params.pid = raw.tpid;
+  },
+  socket: ({ raw, params }) => {
+    params.domain = socketDomain(Number(raw.domain));
+    params.type = raw.type;
+    params.proto = raw.proto;
+  },
+  symlink: mapSymlink, symlinkat: mapSymlink,
+  link: mapLink, linkat: mapLink, rename: mapLink,
+  unlink: mapRemove, unlinkat: mapRemove, rmdir: mapRemove,
+  mkdir: mapMkdir, mkdirat: mapMkdir,
+  chmod: mapChmod, fchmodat: mapChmod,
+};
+
+const l4Name = (proto: string | undefined, fallback: string): string => (proto === '6' ? 'tcp' : proto === '17' ? 'udp' : proto === '1' ? 'icmp' : fallback);
+
+/** The socket an event acts on (an S record: family, local and remote ends, protocol). */
+function socketFd(sc: string, ret: number, raw: Readonly<Record<string, string>>, s: string[], params: Record<string, string>): SensorFd {
+  const v6 = s[2] === '6';
+  const [lip, lport, rip, rport] = [s[3], Number(s[4]), s[5], Number(s[6])];
+  const server = sc === 'accept' || sc === 'accept4' || sc === 'listen' || sc === 'bind';
+  const [cip, cport, sip, sport] = server ? [rip, rport, lip, lport] : [lip, lport, rip, rport];
+  const num = sc === 'accept' || sc === 'accept4' ? ret : Number(raw.fd ?? raw.oldfd ?? -1);
+  const fd: SensorFd = { num, type: v6 ? 'ipv6' : 'ipv4', name: `${cip}:${cport}->${sip}:${sport}`, cip, sip, cport, sport, l4proto: l4Name(s[7], 'raw'), isServer: server };
+  if (sc === 'connect') params.tuple = fd.name!;
+  return fd;
+}
+
+/** sendto/sendmsg/recvfrom/recvmsg naming an address: sends name the server, receives the peer (client). */
+function namedAddressFd(sc: string, raw: Readonly<Record<string, string>>, s: string[] | undefined, named: [string, number], params: Record<string, string>): SensorFd {
+  const recv = sc.startsWith('recv');
+  const local = s ? { ip: s[3], port: Number(s[4]) } : { ip: '0.0.0.0', port: 0 };
+  const l4 = s ? (s[7] === '17' ? 'udp' : s[7] === '6' ? 'tcp' : 'raw') : 'udp';
+  const [cip, cport, sip, sport] = recv ? [named[0], named[1], local.ip, local.port] : [local.ip, local.port, named[0], named[1]];
+  const fd: SensorFd = { num: Number(raw.fd ?? -1), type: 'ipv4', name: `${cip}:${cport}->${sip}:${sport}`, cip, sip, cport, sport, l4proto: l4, isServer: recv };
+  params.tuple = fd.name!;
+  return fd;
 }
