@@ -9,8 +9,15 @@ const timeout = process.env.FUZZ_RUNS ? 24 * 3600_000 : 60_000;
  * README's test command, through scripts/test) runs everything.
  */
 const UNIT = [
-  'src/**/*.test.ts', 'test/rules-loading.test.ts', 'test/rules-lint-explain.test.ts', 'test/rules-test.test.ts',
-  'test/fuzz-rules.test.ts', 'test/plugins-conformance.test.ts', 'test/sink-delivery.test.ts', 'test/sink-wrappers.test.ts', 'test/sources-sensor.test.ts',
+  'src/**/*.test.ts',
+  'test/rules-loading.test.ts',
+  'test/rules-lint-explain.test.ts',
+  'test/rules-test.test.ts',
+  'test/fuzz-rules.test.ts',
+  'test/plugins-conformance.test.ts',
+  'test/sink-delivery.test.ts',
+  'test/sink-wrappers.test.ts',
+  'test/sources-sensor.test.ts',
 ];
 
 export default defineConfig({

@@ -8,9 +8,22 @@ import { counter, pipelineThroughput, UPSTREAM_RULES } from './pipeline-bench.js
 
 /** Alerts spread over workloads (distinct rule × workload × node: folding passes them all). */
 const alert = (i: number): Alert => ({
-  time: new Date().toISOString(), rule: 'Read sensitive file untrusted', priority: 'Warning', source: 'syscall', tags: ['filesystem', 'mitre_credential_access'], hostname: 'node-1',
+  time: new Date().toISOString(),
+  rule: 'Read sensitive file untrusted',
+  priority: 'Warning',
+  source: 'syscall',
+  tags: ['filesystem', 'mitre_credential_access'],
+  hostname: 'node-1',
   output: `Sensitive file opened for reading by non-trusted program | file=/etc/shadow process=cat${i} user=root`,
-  output_fields: { 'evt.time': 1_764_410_400_000_000_000n + BigInt(i), 'fd.name': '/etc/shadow', 'proc.name': `cat${i}`, 'user.name': 'root', 'k8s.ns.name': 'shop', 'k8s.pod.name': `web-${i}`, 'k8s.workload.name': `web-${i}` },
+  output_fields: {
+    'evt.time': 1_764_410_400_000_000_000n + BigInt(i),
+    'fd.name': '/etc/shadow',
+    'proc.name': `cat${i}`,
+    'user.name': 'root',
+    'k8s.ns.name': 'shop',
+    'k8s.pod.name': `web-${i}`,
+    'k8s.workload.name': `web-${i}`,
+  },
 });
 
 /**
@@ -22,7 +35,10 @@ const alert = (i: number): Alert => ({
 export async function alertsSuite(): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'alerts-bench-'));
   const rx = await startBenchServer([], './webhook-receiver.js');
-  const sink = buildSink({ type: 'webhook', url: rx.address, minPriority: 'Debug', aggregateSeconds: 60 }, { name: 'bench', spoolDir: dir });
+  const sink = buildSink(
+    { type: 'webhook', url: rx.address, minPriority: 'Debug', aggregateSeconds: 60 },
+    { name: 'bench', spoolDir: dir },
+  );
   const received = async (): Promise<number> => (await rx.ask<{ count: number }>()).count;
   const produce = async (from: number, n: number): Promise<void> => {
     for (let i = from; i < from + n;) {
@@ -42,10 +58,21 @@ export async function alertsSuite(): Promise<Record<string, number>> {
 
   // the pipeline while a sink is down: one alert per connect event, every one spooled
   const connects = join(dir, 'connects.yaml');
-  writeFileSync(connects, '- rule: Every connect\n  desc: bench\n  condition: evt.type = connect\n  output: "%proc.name %fd.name"\n  priority: warning\n');
+  writeFileSync(
+    connects,
+    '- rule: Every connect\n  desc: bench\n  condition: evt.type = connect\n  output: "%proc.name %fd.name"\n  priority: warning\n',
+  );
   const total = 1_000_000;
   const rules = [...UPSTREAM_RULES, connects];
-  const downSink = ['  - type: webhook', '    url: http://127.0.0.1:9/down', '    aggregateSeconds: 0', '    maxAttempts: 1', 'spool:', `  dir: ${join(dir, 'spool')}`, ''].join('\n');
+  const downSink = [
+    '  - type: webhook',
+    '    url: http://127.0.0.1:9/down',
+    '    aggregateSeconds: 0',
+    '    maxAttempts: 1',
+    'spool:',
+    `  dir: ${join(dir, 'spool')}`,
+    '',
+  ].join('\n');
   // alternating runs, best of each: the first run in a process is slower (JIT), and this VM is noisy
   const base: number[] = [];
   const down: number[] = [];
@@ -59,7 +86,11 @@ export async function alertsSuite(): Promise<Record<string, number>> {
   const pipelineEventsPerSec = Math.max(...base);
   const pipelineEventsPerSecSinkDown = Math.max(...down);
   return {
-    alertsPerSec, spooledDuringRun: spooled,
-    pipelineEventsPerSec, pipelineEventsPerSecSinkDown, sinkDownRatio: Math.round((pipelineEventsPerSecSinkDown / pipelineEventsPerSec) * 100) / 100, spooledWhileDown,
+    alertsPerSec,
+    spooledDuringRun: spooled,
+    pipelineEventsPerSec,
+    pipelineEventsPerSecSinkDown,
+    sinkDownRatio: Math.round((pipelineEventsPerSecSinkDown / pipelineEventsPerSec) * 100) / 100,
+    spooledWhileDown,
   };
 }

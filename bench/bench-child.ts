@@ -10,7 +10,9 @@ export interface BenchChild {
 
 /** Starts a bench child (default bench-server.js) in its own process (its own core); resolves once it prints `LISTENING <address>`. */
 export function startBenchServer(args: readonly string[], script = './bench-server.js'): Promise<BenchChild> {
-  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), [...args], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -18,11 +20,13 @@ export function startBenchServer(args: readonly string[], script = './bench-serv
       const m = /LISTENING (\S+)/.exec(out);
       if (m) {
         resolve({
-          address: m[1], kill: () => child.kill(),
-          ask: <T>() => new Promise<T>((res) => {
-            child.once('message', (msg) => res(msg as T));
-            child.send({});
-          }),
+          address: m[1],
+          kill: () => child.kill(),
+          ask: <T>() =>
+            new Promise<T>((res) => {
+              child.once('message', (msg) => res(msg as T));
+              child.send({});
+            }),
         });
       }
     });

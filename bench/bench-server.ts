@@ -21,15 +21,47 @@ function traceEvents(): SensorEvent[] {
       if (!line) continue;
       const j = JSON.parse(line) as Record<string, string | number | boolean>;
       const s = (k: string): string | undefined => (j[k] === undefined ? undefined : String(j[k]));
-      const n = (k: string): number | undefined => (typeof j[k] === 'number' ? (j[k] as number) : undefined);
+      const n = (k: string): number | undefined => (typeof j[k] === 'number' ? j[k] : undefined);
       out.push({
-        tsNs: BigInt(Math.trunc(Number(j['evt.time'] ?? 0))), type: String(j['evt.type']), res: n('evt.rawres') ?? 0,
-        tid: n('thread.tid') ?? 0, pid: n('proc.pid') ?? 0, ppid: n('proc.ppid'), vpid: n('proc.vpid'), sid: n('proc.sid'),
-        name: s('proc.name') ?? '', exe: s('proc.exe'), exepath: s('proc.exepath'), args: s('proc.args'), cwd: s('proc.cwd'),
-        tty: n('proc.tty'), uid: n('user.uid'), loginuid: n('user.loginuid'), user: s('user.name'), group: s('group.name'),
-        ancestors: [1, 2, 3, 4, 5].map((i) => ({ name: s(`proc.aname[${i}]`), pid: n(`proc.apid[${i}]`) })).filter((a) => a.name),
-        fd: n('fd.num') !== undefined ? { num: n('fd.num')!, type: s('fd.type') ?? 'file', name: s('fd.name'), cip: s('fd.cip'), sip: s('fd.sip'), cport: n('fd.cport'), sport: n('fd.sport'), l4proto: s('fd.l4proto') } : undefined,
-        params: Object.fromEntries(Object.entries(j).filter(([k]) => k.startsWith('evt.arg.')).map(([k, v]) => [k.slice(8), String(v)])),
+        tsNs: BigInt(Math.trunc(Number(j['evt.time'] ?? 0))),
+        type: String(j['evt.type']),
+        res: n('evt.rawres') ?? 0,
+        tid: n('thread.tid') ?? 0,
+        pid: n('proc.pid') ?? 0,
+        ppid: n('proc.ppid'),
+        vpid: n('proc.vpid'),
+        sid: n('proc.sid'),
+        name: s('proc.name') ?? '',
+        exe: s('proc.exe'),
+        exepath: s('proc.exepath'),
+        args: s('proc.args'),
+        cwd: s('proc.cwd'),
+        tty: n('proc.tty'),
+        uid: n('user.uid'),
+        loginuid: n('user.loginuid'),
+        user: s('user.name'),
+        group: s('group.name'),
+        ancestors: [1, 2, 3, 4, 5]
+          .map((i) => ({ name: s(`proc.aname[${i}]`), pid: n(`proc.apid[${i}]`) }))
+          .filter((a) => a.name),
+        fd:
+          n('fd.num') !== undefined
+            ? {
+                num: n('fd.num')!,
+                type: s('fd.type') ?? 'file',
+                name: s('fd.name'),
+                cip: s('fd.cip'),
+                sip: s('fd.sip'),
+                cport: n('fd.cport'),
+                sport: n('fd.sport'),
+                l4proto: s('fd.l4proto'),
+              }
+            : undefined,
+        params: Object.fromEntries(
+          Object.entries(j)
+            .filter(([k]) => k.startsWith('evt.arg.'))
+            .map(([k, v]) => [k.slice(8), String(v)]),
+        ),
         containerId: s('container.id'),
       });
     }
@@ -41,19 +73,81 @@ function tetragonMessages(): Buffer[] {
   const root = loadProtoRoot();
   const t = root.lookupType('tetragon.GetEventsResponse');
   const time = { seconds: 1764424800, nanos: 1 };
-  const pod = { namespace: 'shop', name: 'web-1', container: { id: 'containerd://3ad7b26ded6d1c2b', name: 'web', image: { name: 'nginx:1.27' } }, pod_labels: { app: 'web' }, workload: 'web', workload_kind: 'Deployment' };
-  const proc = (binary: string, args: string, pid: number): object => ({ exec_id: `e${pid}`, pid: { value: pid }, uid: { value: 0 }, cwd: '/', binary, arguments: args, start_time: time, auid: { value: 4294967295 }, pod, docker: '3ad7b26ded6d' });
+  const pod = {
+    namespace: 'shop',
+    name: 'web-1',
+    container: { id: 'containerd://3ad7b26ded6d1c2b', name: 'web', image: { name: 'nginx:1.27' } },
+    pod_labels: { app: 'web' },
+    workload: 'web',
+    workload_kind: 'Deployment',
+  };
+  const proc = (binary: string, args: string, pid: number): object => ({
+    exec_id: `e${pid}`,
+    pid: { value: pid },
+    uid: { value: 0 },
+    cwd: '/',
+    binary,
+    arguments: args,
+    start_time: time,
+    auid: { value: 4294967295 },
+    pod,
+    docker: '3ad7b26ded6d',
+  });
   const parent = proc('/bin/bash', '', 100);
   const msgs: object[] = [];
   for (let i = 0; i < 50; i++) {
-    msgs.push({ process_exec: { process: proc(`/usr/bin/tool${i % 7}`, `--arg ${i}`, 1000 + i), parent, ancestors: [proc('/sbin/init', '', 1)] }, node_name: 'n', time });
-    msgs.push({ process_kprobe: { process: proc('/usr/bin/cat', `/etc/file${i}`, 2000 + i), parent, function_name: 'security_file_permission', args: [{ file_arg: { path: `/etc/file${i}` } }, { int_arg: 4 }], return: { int_arg: 0 }, action: 1 }, node_name: 'n', time });
-    msgs.push({ process_kprobe: { process: proc('/usr/bin/curl', 'x', 3000 + i), parent, function_name: 'tcp_connect', args: [{ sock_arg: { family: 'AF_INET', protocol: 'IPPROTO_TCP', saddr: '10.0.0.5', daddr: `10.1.0.${i}`, sport: 40000 + i, dport: 443 } }], action: 1 }, node_name: 'n', time });
+    msgs.push({
+      process_exec: {
+        process: proc(`/usr/bin/tool${i % 7}`, `--arg ${i}`, 1000 + i),
+        parent,
+        ancestors: [proc('/sbin/init', '', 1)],
+      },
+      node_name: 'n',
+      time,
+    });
+    msgs.push({
+      process_kprobe: {
+        process: proc('/usr/bin/cat', `/etc/file${i}`, 2000 + i),
+        parent,
+        function_name: 'security_file_permission',
+        args: [{ file_arg: { path: `/etc/file${i}` } }, { int_arg: 4 }],
+        return: { int_arg: 0 },
+        action: 1,
+      },
+      node_name: 'n',
+      time,
+    });
+    msgs.push({
+      process_kprobe: {
+        process: proc('/usr/bin/curl', 'x', 3000 + i),
+        parent,
+        function_name: 'tcp_connect',
+        args: [
+          {
+            sock_arg: {
+              family: 'AF_INET',
+              protocol: 'IPPROTO_TCP',
+              saddr: '10.0.0.5',
+              daddr: `10.1.0.${i}`,
+              sport: 40000 + i,
+              dport: 443,
+            },
+          },
+        ],
+        action: 1,
+      },
+      node_name: 'n',
+      time,
+    });
   }
   return msgs.map((m) => Buffer.from(t.encode(t.fromObject(m)).finish()));
 }
 
-async function writeAll(call: grpc.ServerWritableStream<unknown, Buffer>, msgs: Buffer[], total: number): Promise<void> {
+async function writeAll(
+  call: grpc.ServerWritableStream<unknown, Buffer>,
+  msgs: Buffer[],
+  total: number,
+): Promise<void> {
   for (let i = 0; i < total; i++) {
     if (!call.write(msgs[i % msgs.length])) await new Promise<void>((r) => call.once('drain', () => r()));
   }
@@ -71,22 +165,36 @@ if (kind === 'sensor-paced') {
   const req = codec<object>(root, 'peregrine.sensor.v1.SubscribeRequest');
   payload = [];
   messages = 0;
-  server.addService({ Subscribe: { path: '/peregrine.sensor.v1.Sensor/Subscribe', requestStream: false, responseStream: true, requestSerialize: req.serialize, requestDeserialize: req.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize } },
-    { Subscribe: (call: grpc.ServerWritableStream<unknown, Buffer>) => {
-      let sent = 0;
-      const per = Math.max(1, Math.round(rate / 100));
-      const timer = setInterval(() => {
-        const now = BigInt(Date.now()) * 1_000_000n;
-        const chunk = Array.from({ length: per }, (_, i) => ({ ...evs[(sent + i) % evs.length], tsNs: now }));
-        call.write(encodeBatch(42, sent + 1, chunk));
-        sent += per;
-        if (sent >= count) {
-          clearInterval(timer);
-          call.end();
-        }
-      }, 10);
-      call.on('cancelled', () => clearInterval(timer));
-    } });
+  server.addService(
+    {
+      Subscribe: {
+        path: '/peregrine.sensor.v1.Sensor/Subscribe',
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: req.serialize,
+        requestDeserialize: req.deserialize,
+        responseSerialize: passThrough.serialize,
+        responseDeserialize: passThrough.deserialize,
+      },
+    },
+    {
+      Subscribe: (call: grpc.ServerWritableStream<unknown, Buffer>) => {
+        let sent = 0;
+        const per = Math.max(1, Math.round(rate / 100));
+        const timer = setInterval(() => {
+          const now = BigInt(Date.now()) * 1_000_000n;
+          const chunk = Array.from({ length: per }, (_, i) => ({ ...evs[(sent + i) % evs.length], tsNs: now }));
+          call.write(encodeBatch(42, sent + 1, chunk));
+          sent += per;
+          if (sent >= count) {
+            clearInterval(timer);
+            call.end();
+          }
+        }, 10);
+        call.on('cancelled', () => clearInterval(timer));
+      },
+    },
+  );
 } else if (kind === 'sensor') {
   const evs = traceEvents();
   const per = 1024;
@@ -97,14 +205,38 @@ if (kind === 'sensor-paced') {
     payload.push(encodeBatch(42, b * per + 1, chunk));
   }
   const req = codec<object>(root, 'peregrine.sensor.v1.SubscribeRequest');
-  server.addService({ Subscribe: { path: '/peregrine.sensor.v1.Sensor/Subscribe', requestStream: false, responseStream: true, requestSerialize: req.serialize, requestDeserialize: req.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize } },
-    { Subscribe: (call: grpc.ServerWritableStream<unknown, Buffer>) => void writeAll(call, payload, messages) });
+  server.addService(
+    {
+      Subscribe: {
+        path: '/peregrine.sensor.v1.Sensor/Subscribe',
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: req.serialize,
+        requestDeserialize: req.deserialize,
+        responseSerialize: passThrough.serialize,
+        responseDeserialize: passThrough.deserialize,
+      },
+    },
+    { Subscribe: (call: grpc.ServerWritableStream<unknown, Buffer>) => void writeAll(call, payload, messages) },
+  );
 } else {
   payload = tetragonMessages();
   messages = count;
   const req = codec<object>(root, 'tetragon.GetEventsRequest');
-  server.addService({ GetEvents: { path: '/tetragon.FineGuidanceSensors/GetEvents', requestStream: false, responseStream: true, requestSerialize: req.serialize, requestDeserialize: req.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize } },
-    { GetEvents: (call: grpc.ServerWritableStream<unknown, Buffer>) => void writeAll(call, payload, messages) });
+  server.addService(
+    {
+      GetEvents: {
+        path: '/tetragon.FineGuidanceSensors/GetEvents',
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: req.serialize,
+        requestDeserialize: req.deserialize,
+        responseSerialize: passThrough.serialize,
+        responseDeserialize: passThrough.deserialize,
+      },
+    },
+    { GetEvents: (call: grpc.ServerWritableStream<unknown, Buffer>) => void writeAll(call, payload, messages) },
+  );
 }
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) throw err;

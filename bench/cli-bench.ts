@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../src/defaults.js';
 
-const RULE = '- rule: Read shadow\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n  output: "%proc.name read %fd.name"\n  priority: WARNING\n';
+const RULE =
+  '- rule: Read shadow\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n  output: "%proc.name read %fd.name"\n  priority: WARNING\n';
 
 function wallMs(args: readonly string[]): number {
   const t0 = performance.now();
@@ -36,7 +37,10 @@ export function cliSuite(): Record<string, number> {
   }
   const n = median(node);
   return {
-    helpMs: Math.round(median(help)), validateMs: Math.round(median(validate)), nodeMs: Math.round(n),
-    helpRatio: Math.round((median(help) / n) * 100) / 100, validateRatio: Math.round((median(validate) / n) * 100) / 100,
+    helpMs: Math.round(median(help)),
+    validateMs: Math.round(median(validate)),
+    nodeMs: Math.round(n),
+    helpRatio: Math.round((median(help) / n) * 100) / 100,
+    validateRatio: Math.round((median(validate) / n) * 100) / 100,
   };
 }

@@ -20,14 +20,24 @@ export async function counter(agent: Agent, name: string, labels: Record<string,
 
 /** Quantile from the latency histogram's buckets (linear inside a bucket). */
 async function quantile(agent: Agent, q: number): Promise<number> {
-  const m = (await agent.metrics.registry.getMetricsAsJSON()).find((x) => x.name === 'peregrine_pipeline_latency_seconds');
-  const buckets = (m?.values ?? []).filter((v) => (v as { metricName?: string }).metricName?.endsWith('_bucket')).map((v) => ({ le: Number(v.labels.le), n: Number(v.value) })).sort((a, b) => a.le - b.le);
+  const m = (await agent.metrics.registry.getMetricsAsJSON()).find(
+    (x) => x.name === 'peregrine_pipeline_latency_seconds',
+  );
+  const buckets = (m?.values ?? [])
+    .filter((v) => (v as { metricName?: string }).metricName?.endsWith('_bucket'))
+    .map((v) => ({ le: Number(v.labels.le), n: Number(v.value) }))
+    .sort((a, b) => a.le - b.le);
   const total = buckets[buckets.length - 1]?.n ?? 0;
   const target = total * q;
   let prevLe = 0;
   let prevN = 0;
   for (const b of buckets) {
-    if (b.n >= target) return (prevLe + ((target - prevN) / Math.max(1, b.n - prevN)) * ((Number.isFinite(b.le) ? b.le : prevLe * 2) - prevLe)) * 1000;
+    if (b.n >= target)
+      return (
+        (prevLe +
+          ((target - prevN) / Math.max(1, b.n - prevN)) * ((Number.isFinite(b.le) ? b.le : prevLe * 2) - prevLe)) *
+        1000
+      );
     prevLe = b.le;
     prevN = b.n;
   }
@@ -35,11 +45,19 @@ async function quantile(agent: Agent, q: number): Promise<number> {
 }
 
 function agentFor(address: string, rules: readonly string[], out: string, extra = ''): Agent {
-  return new Agent(loadConfig(`rules:\n  paths: [${rules.join(', ')}]\n  ruleMatching: all\nsources:\n  - type: sensor\n    address: ${address}\n    bufferEvents: 1048576\nsinks:\n  - type: file\n    path: ${out}\n${extra}metrics:\n  listen: 127.0.0.1:0\nlog:\n  level: silent\n`));
+  return new Agent(
+    loadConfig(
+      `rules:\n  paths: [${rules.join(', ')}]\n  ruleMatching: all\nsources:\n  - type: sensor\n    address: ${address}\n    bufferEvents: 1048576\nsinks:\n  - type: file\n    path: ${out}\n${extra}metrics:\n  listen: 127.0.0.1:0\nlog:\n  level: silent\n`,
+    ),
+  );
 }
 
 /** Events/s end to end for `total` events served as fast as the agent takes them. */
-export async function pipelineThroughput(total: number, rules: readonly string[] = RULES, extraSinks = ''): Promise<{ eventsPerSec: number; rssMB: number; agent: Agent }> {
+export async function pipelineThroughput(
+  total: number,
+  rules: readonly string[] = RULES,
+  extraSinks = '',
+): Promise<{ eventsPerSec: number; rssMB: number; agent: Agent }> {
   const srv = await startBenchServer(['sensor', String(total)]);
   const a = agentFor(srv.address, rules, '/dev/null', extraSinks);
   await a.start();
@@ -68,7 +86,10 @@ export async function pipelineSuite(): Promise<Record<string, number>> {
   const { eventsPerSec, rssMB } = await pipelineThroughput(1_000_000);
   // latency at 20,000 events/s: every open alerts (an extra rule), time from event to alert
   const all = join(dir, 'all-opens.yaml');
-  writeFileSync(all, '- rule: Every event\n  desc: bench\n  condition: evt.type in (open, openat, execve, connect)\n  output: "%fd.name"\n  priority: debug\n');
+  writeFileSync(
+    all,
+    '- rule: Every event\n  desc: bench\n  condition: evt.type in (open, openat, execve, connect)\n  output: "%fd.name"\n  priority: debug\n',
+  );
   const paced = await startBenchServer(['sensor-paced', String(100_000), '20000']);
   const b = agentFor(paced.address, [...RULES, all], process.env.PIPELINE_BENCH_SINK ?? join(dir, 'alerts.jsonl'));
   await b.start();

@@ -18,8 +18,16 @@ import { cliSuite } from './cli-bench.js';
 const UPSTREAM = FALCO_REFERENCE;
 const RULES = FALCO_UPSTREAM_RULES;
 const TRACES = [
-  'sysdig-inspect__502Error', 'libs__curl_google', 'libs__sample', 'falco__cat_write', 'falco__open-multiple-files',
-  'falco__connect_localhost', 'libs__test_ipv6_client', 'libs__single_ipv6_conn', 'falco__syscall', 'falco__ping_sendto',
+  'sysdig-inspect__502Error',
+  'libs__curl_google',
+  'libs__sample',
+  'falco__cat_write',
+  'falco__open-multiple-files',
+  'falco__connect_localhost',
+  'libs__test_ipv6_client',
+  'libs__single_ipv6_conn',
+  'falco__syscall',
+  'falco__ping_sendto',
 ];
 const TARGET_EVENTS = 300_000;
 
@@ -30,12 +38,19 @@ function gc(): void {
 /** A realistic mix: the real traces, repeated, with varied pids, names and paths. */
 function buildLines(): string[] {
   const base: string[] = [];
-  for (const t of TRACES) base.push(...readFileSync(`${UPSTREAM}traces/${t}.jsonl`, 'utf8').split('\n').filter(Boolean));
+  for (const t of TRACES)
+    base.push(...readFileSync(`${UPSTREAM}traces/${t}.jsonl`, 'utf8').split('\n').filter(Boolean));
   const out: string[] = [];
   for (let round = 0; out.length < TARGET_EVENTS; round++) {
     for (const l of base) {
       if (out.length >= TARGET_EVENTS) break;
-      out.push(round === 0 ? l : l.replace(/"proc\.pid":(\d+)/, (_m, p: string) => `"proc.pid":${Number(p) + round}`).replace(/"fd\.name":"\/tmp\//, `"fd.name":"/tmp/r${round}-`));
+      out.push(
+        round === 0
+          ? l
+          : l
+              .replace(/"proc\.pid":(\d+)/, (_m, p: string) => `"proc.pid":${Number(p) + round}`)
+              .replace(/"fd\.name":"\/tmp\//, `"fd.name":"/tmp/r${round}-`),
+      );
     }
   }
   return out;
@@ -82,7 +97,14 @@ function engineSuite(): Record<string, number> {
   };
 }
 
-const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = { engine: engineSuite, sources: sourcesSuite, sensor: sensorSuite, pipeline: pipelineSuite, alerts: alertsSuite, cli: cliSuite };
+const SUITES: Record<string, () => Record<string, number> | Promise<Record<string, number>>> = {
+  engine: engineSuite,
+  sources: sourcesSuite,
+  sensor: sensorSuite,
+  pipeline: pipelineSuite,
+  alerts: alertsSuite,
+  cli: cliSuite,
+};
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string' } } });
 const result: Record<string, unknown> = {};
@@ -96,7 +118,10 @@ if (values.only) {
 } else {
   // Each suite in a fresh process: one suite's heap and JIT state must not skew the next.
   for (const n of Object.keys(SUITES)) {
-    const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--only', n], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--only', n], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     if (r.status !== 0) {
       process.stderr.write(`bench: suite ${n} failed (exit ${r.status})\n`);
       process.exit(1);

@@ -54,13 +54,15 @@ export async function sensorSuite(): Promise<Record<string, number>> {
   } catch {
     /* no compiler: Node generator */
   }
-  const gen = spawn(cmd[0], [...cmd.slice(1), file, String(rate), String(ms), String(wantExecs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const gen = spawn(cmd[0], [...cmd.slice(1), file, String(rate), String(ms), String(wantExecs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   loadPid = gen.pid!;
   const cpu0 = process.cpuUsage();
   const bt0 = cpuSeconds(capture.pid!);
   const t0 = performance.now();
   let out = '';
-  gen.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  gen.stdout.on('data', (c: Buffer) => (out += c.toString()));
   await new Promise((r) => gen.once('exit', r));
   const loadSecs = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 1_500)); // drain

@@ -15,7 +15,11 @@ export const PROTO_DIR = `${PROJECT_ROOT}proto`;
  */
 export const FALCO_REFERENCE = `${resolve(PROJECT_ROOT, process.env.PEREGRINE_FALCO_REFERENCE || '../shared/falco-upstream')}/`;
 /** Falco's three upstream default rule files in {@link FALCO_REFERENCE}, in load order. */
-export const FALCO_UPSTREAM_RULES: readonly string[] = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => `${FALCO_REFERENCE}rules/${f}`);
+export const FALCO_UPSTREAM_RULES: readonly string[] = [
+  'falco_rules.yaml',
+  'falco-incubating_rules.yaml',
+  'falco-sandbox_rules.yaml',
+].map((f) => `${FALCO_REFERENCE}rules/${f}`);
 
 /** The daemon's configuration file, read when it exists and no --config is given. */
 export const DEFAULT_CONFIG_PATH = '/etc/peregrine/config.yaml';

@@ -9,7 +9,11 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+const code = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+});
 process.exitCode = code;
 // Whatever a command leaves behind (a peer that holds a socket open, a stuck child) cannot keep
 // the process alive past this: the timer does not itself keep the process running, so normal

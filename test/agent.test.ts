@@ -1,6 +1,15 @@
 /** The daemon (Agent) in-process and as `peregrine run`: pipeline, reload, metrics, health, drain. */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +21,8 @@ import { until, untilAsync } from './helpers/wait.js';
 import { deadlineIn } from '../src/lifecycle.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const RULE = (name: string, proc: string): string => `- rule: ${name}\n  desc: d\n  condition: evt.type = openat and proc.name = ${proc}\n  output: "%proc.name opened %fd.name"\n  priority: warning\n`;
+const RULE = (name: string, proc: string): string =>
+  `- rule: ${name}\n  desc: d\n  condition: evt.type = openat and proc.name = ${proc}\n  output: "%proc.name opened %fd.name"\n  priority: warning\n`;
 
 async function get(url: string): Promise<{ status: number; text: string }> {
   const res = await fetch(url);
@@ -23,14 +33,21 @@ describe('agent', () => {
   it('replay source → rules → file sink; metrics pass promtool; readiness', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'agent-'));
     const events = join(dir, 'events.jsonl');
-    writeFileSync(events, [
-      { 'evt.type': 'openat', 'proc.name': 'cat', 'fd.name': '/etc/shadow', 'evt.time': 1764424801000000000 },
-      { 'evt.type': 'openat', 'proc.name': 'ls', 'fd.name': '/tmp' },
-      'not json',
-    ].map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join('\n') + '\n');
+    writeFileSync(
+      events,
+      [
+        { 'evt.type': 'openat', 'proc.name': 'cat', 'fd.name': '/etc/shadow', 'evt.time': 1764424801000000000 },
+        { 'evt.type': 'openat', 'proc.name': 'ls', 'fd.name': '/tmp' },
+        'not json',
+      ]
+        .map((x) => (typeof x === 'string' ? x : JSON.stringify(x)))
+        .join('\n') + '\n',
+    );
     writeFileSync(join(dir, 'rules.yaml'), RULE('Cat opens', 'cat'));
     const out = join(dir, 'alerts.jsonl');
-    const cfg = loadConfig(`rules:\n  paths: [${join(dir, 'rules.yaml')}]\nsources:\n  - type: replay\n    path: ${events}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\n`);
+    const cfg = loadConfig(
+      `rules:\n  paths: [${join(dir, 'rules.yaml')}]\nsources:\n  - type: replay\n    path: ${events}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\n`,
+    );
     const agent = new Agent(cfg);
     await agent.start();
     await agent.finished;
@@ -49,7 +66,10 @@ describe('agent', () => {
     const ready = await get(`http://${agent.metricsAddress}/readyz`);
     expect([ready.status, ready.text]).toEqual([503, 'not ready: source replay not connected\n']); // the replay has ended
     await agent.shutdown();
-    const alerts = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { rule: string });
+    const alerts = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { rule: string });
     expect(alerts.map((a) => a.rule)).toEqual(['Cat opens']);
   });
 
@@ -63,7 +83,9 @@ describe('agent', () => {
     symlinkSync('..data/rules.yaml', join(rules, 'rules.yaml'));
     const port = await freePort();
     const out = join(dir, 'alerts.jsonl');
-    const cfg = loadConfig(`rules:\n  paths: [${rules}]\nsources:\n  - type: falco-http\n    listen: 127.0.0.1:${port}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\n`);
+    const cfg = loadConfig(
+      `rules:\n  paths: [${rules}]\nsources:\n  - type: falco-http\n    listen: 127.0.0.1:${port}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\n`,
+    );
     const agent = new Agent(cfg);
     await agent.start();
     try {
@@ -90,8 +112,15 @@ describe('agent', () => {
 
   it('a rules file with errors stops start-up with its diagnostics', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bad-'));
-    writeFileSync(join(dir, 'r.yaml'), '- rule: x\n  desc: d\n  condition: evt.type = open and proc.nam = x\n  output: o\n  priority: info\n');
-    const agent = new Agent(loadConfig(`rules:\n  paths: [${join(dir, 'r.yaml')}]\nsources:\n  - type: replay\n    path: /dev/null\nmetrics:\n  listen: 127.0.0.1:0\n`));
+    writeFileSync(
+      join(dir, 'r.yaml'),
+      '- rule: x\n  desc: d\n  condition: evt.type = open and proc.nam = x\n  output: o\n  priority: info\n',
+    );
+    const agent = new Agent(
+      loadConfig(
+        `rules:\n  paths: [${join(dir, 'r.yaml')}]\nsources:\n  - type: replay\n    path: /dev/null\nmetrics:\n  listen: 127.0.0.1:0\n`,
+      ),
+    );
     await expect(agent.start()).rejects.toThrow(RulesLoadError);
     await agent.shutdown();
   });
@@ -104,7 +133,10 @@ describe('peregrine run (child process)', () => {
     let err = '';
     let code = 0;
     try {
-      execFileSync(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], { encoding: 'utf8', stdio: 'pipe' });
+      execFileSync(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], {
+        encoding: 'utf8',
+        stdio: 'pipe',
+      });
     } catch (e) {
       code = (e as { status: number }).status;
       err = (e as { stderr: string }).stderr;
@@ -117,14 +149,22 @@ describe('peregrine run (child process)', () => {
   it('takes Falco alerts by HTTP, prints them, and drains on SIGTERM (exit 0)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'run-'));
     const port = await freePort();
-    writeFileSync(join(dir, 'c.yaml'), `sources:\n  - type: falco-http\n    listen: 127.0.0.1:${port}\nmetrics:\n  listen: 127.0.0.1:0\nlog:\n  level: warn\n`);
-    const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      join(dir, 'c.yaml'),
+      `sources:\n  - type: falco-http\n    listen: 127.0.0.1:${port}\nmetrics:\n  listen: 127.0.0.1:0\nlog:\n  level: warn\n`,
+    );
+    const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));
     child.stderr.on('data', (c) => (err += c));
     await until(() => err.includes('running;'), 20_000);
-    const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify({ rule: 'From Falco', priority: 'Critical', output: 'x', output_fields: {} }) });
+    const res = await fetch(`http://127.0.0.1:${port}/`, {
+      method: 'POST',
+      body: JSON.stringify({ rule: 'From Falco', priority: 'Critical', output: 'x', output_fields: {} }),
+    });
     expect(res.status).toBe(200);
     await until(() => out.includes('"rule":"From Falco"'), 5_000);
     child.kill('SIGTERM');
@@ -136,12 +176,25 @@ describe('peregrine run (child process)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hup-'));
     const port = await freePort();
     const out = join(dir, 'alerts.jsonl');
-    writeFileSync(join(dir, 'c.yaml'), `sources:\n  - type: falco-http\n    listen: 127.0.0.1:${port}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\nlog:\n  level: warn\n`);
-    const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      join(dir, 'c.yaml'),
+      `sources:\n  - type: falco-http\n    listen: 127.0.0.1:${port}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\nlog:\n  level: warn\n`,
+    );
+    const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (c) => (err += c));
-    const post = (rule: string): Promise<Response> => fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify({ rule, priority: 'Critical', output: rule, output_fields: {} }) });
-    const lines = (p: string): string[] => readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { rule: string }).rule);
+    const post = (rule: string): Promise<Response> =>
+      fetch(`http://127.0.0.1:${port}/`, {
+        method: 'POST',
+        body: JSON.stringify({ rule, priority: 'Critical', output: rule, output_fields: {} }),
+      });
+    const lines = (p: string): string[] =>
+      readFileSync(p, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { rule: string }).rule);
     try {
       await until(() => err.includes('running;'), 20_000);
       await post('Before rotation');
@@ -166,15 +219,28 @@ describe('hot reload under a steady stream', () => {
     const { SensorServer } = await import('../src/sensor/index.js');
     const dir = mkdtempSync(join(tmpdir(), 'steady-'));
     const rules = join(dir, 'rules.yaml');
-    const ruleText = (name: string): string => `- rule: ${name}\n  desc: d\n  condition: evt.type = openat\n  output: "%evt.num"\n  priority: info\n`;
+    const ruleText = (name: string): string =>
+      `- rule: ${name}\n  desc: d\n  condition: evt.type = openat\n  output: "%evt.num"\n  priority: info\n`;
     writeFileSync(rules, ruleText('A'));
     const server = new SensorServer({ listen: '127.0.0.1:0', maxBatchEvents: 50 });
     const address = await server.start();
     const out = join(dir, 'alerts.jsonl');
-    const agent = new Agent(loadConfig(`rules:\n  paths: [${rules}]\nsources:\n  - type: sensor\n    address: ${address}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\n`));
+    const agent = new Agent(
+      loadConfig(
+        `rules:\n  paths: [${rules}]\nsources:\n  - type: sensor\n    address: ${address}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\n`,
+      ),
+    );
     await agent.start();
     await until(() => server.stats.subscribers === 1);
-    const ev = (i: number) => ({ tsNs: 1_764_424_800_000_000_000n + BigInt(i), type: 'openat', res: 3, tid: 1, pid: 1, name: 'cat', fd: { num: 3, type: 'file', name: `/f${i}` } });
+    const ev = (i: number) => ({
+      tsNs: 1_764_424_800_000_000_000n + BigInt(i),
+      type: 'openat',
+      res: 3,
+      tid: 1,
+      pid: 1,
+      name: 'cat',
+      fd: { num: 3, type: 'file', name: `/f${i}` },
+    });
     const total = 20_000;
     let swaps = 0;
     for (let i = 0; i < total; i += 500) {
@@ -189,7 +255,10 @@ describe('hot reload under a steady stream', () => {
     await until(() => readFileSync(out, 'utf8').split('\n').filter(Boolean).length >= total, 20_000);
     await agent.shutdown();
     await server.shutdown(deadlineIn(500));
-    const nums = readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { output_fields: { 'evt.num': number } }).output_fields['evt.num']);
+    const nums = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { output_fields: { 'evt.num': number } }).output_fields['evt.num']);
     expect(nums.length).toBe(total);
     expect(new Set(nums).size).toBe(total);
     expect(swaps).toBeGreaterThanOrEqual(10);
@@ -204,19 +273,25 @@ describe('rules published over HTTPS', () => {
     const certs = makeCerts();
     let body = RULE('Remote1', 'cat');
     let notModified = 0;
-    const server = https.createServer({ cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) }, (req, res) => {
-      const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 12)}"`;
-      if (req.headers['if-none-match'] === etag) {
-        notModified++;
-        res.writeHead(304).end();
-        return;
-      }
-      res.writeHead(200, { etag, 'content-type': 'application/yaml' }).end(body);
-    });
+    const server = https.createServer(
+      { cert: readFileSync(certs.serverCert), key: readFileSync(certs.serverKey) },
+      (req, res) => {
+        const etag = `"${createHash('sha256').update(body).digest('hex').slice(0, 12)}"`;
+        if (req.headers['if-none-match'] === etag) {
+          notModified++;
+          res.writeHead(304).end();
+          return;
+        }
+        res.writeHead(200, { etag, 'content-type': 'application/yaml' }).end(body);
+      },
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `https://localhost:${(server.address() as { port: number }).port}/team/rules.yaml`;
     const dir = mkdtempSync(join(tmpdir(), 'urls-'));
-    const cfg = (): ReturnType<typeof loadConfig> => loadConfig(`rules:\n  paths: []\n  cacheDir: ${dir}\n  urls:\n    - url: ${url}\n      pollSeconds: 1\n      ca: ${certs.ca}\nsources:\n  - type: replay\n    path: /dev/null\nmetrics:\n  listen: 127.0.0.1:0\n`);
+    const cfg = (): ReturnType<typeof loadConfig> =>
+      loadConfig(
+        `rules:\n  paths: []\n  cacheDir: ${dir}\n  urls:\n    - url: ${url}\n      pollSeconds: 1\n      ca: ${certs.ca}\nsources:\n  - type: replay\n    path: /dev/null\nmetrics:\n  listen: 127.0.0.1:0\n`,
+      );
     const agent = new Agent(cfg());
     try {
       await agent.start();
@@ -227,7 +302,9 @@ describe('rules published over HTTPS', () => {
     } finally {
       await agent.shutdown();
     }
-    const pinnedCfg = loadConfig(`rules:\n  paths: []\n  cacheDir: ${mkdtempSync(join(tmpdir(), 'urls-'))}\n  urls:\n    - url: ${url}\n      sha256: "${'0'.repeat(64)}"\n      ca: ${certs.ca}\nsources:\n  - type: replay\n    path: /dev/null\nmetrics:\n  listen: 127.0.0.1:0\n`);
+    const pinnedCfg = loadConfig(
+      `rules:\n  paths: []\n  cacheDir: ${mkdtempSync(join(tmpdir(), 'urls-'))}\n  urls:\n    - url: ${url}\n      sha256: "${'0'.repeat(64)}"\n      ca: ${certs.ca}\nsources:\n  - type: replay\n    path: /dev/null\nmetrics:\n  listen: 127.0.0.1:0\n`,
+    );
     const p = new Agent(pinnedCfg);
     await expect(p.start()).rejects.toThrow(/does not match the pinned/);
     await p.shutdown();
@@ -261,17 +338,37 @@ describe('peregrine run delivering to a real HTTP receiver (webhook sink)', () =
     const port = (receiver.address() as { port: number }).port;
     const dir = mkdtempSync(join(tmpdir(), 'webhook-'));
     const falcoPort = await freePort();
-    writeFileSync(join(dir, 'c.yaml'), [
-      'sources:', `  - type: falco-http`, `    listen: 127.0.0.1:${falcoPort}`,
-      'sinks:', '  - type: webhook', `    url: http://127.0.0.1:${port}/hook`, '    hmacSecret: k3y', '    concurrency: 1',
-      'metrics:', '  listen: 127.0.0.1:0', 'log:', '  level: warn', 'spool:', `  dir: ${join(dir, 'spool')}`,
-    ].join('\n') + '\n');
-    const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      join(dir, 'c.yaml'),
+      [
+        'sources:',
+        `  - type: falco-http`,
+        `    listen: 127.0.0.1:${falcoPort}`,
+        'sinks:',
+        '  - type: webhook',
+        `    url: http://127.0.0.1:${port}/hook`,
+        '    hmacSecret: k3y',
+        '    concurrency: 1',
+        'metrics:',
+        '  listen: 127.0.0.1:0',
+        'log:',
+        '  level: warn',
+        'spool:',
+        `  dir: ${join(dir, 'spool')}`,
+      ].join('\n') + '\n',
+    );
+    const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (c) => (err += c));
     try {
       await until(() => err.includes('running;'), 20_000);
-      const post = (rule: string): Promise<Response> => fetch(`http://127.0.0.1:${falcoPort}/`, { method: 'POST', body: JSON.stringify({ rule, priority: 'Warning', output: rule, output_fields: {} }) });
+      const post = (rule: string): Promise<Response> =>
+        fetch(`http://127.0.0.1:${falcoPort}/`, {
+          method: 'POST',
+          body: JSON.stringify({ rule, priority: 'Warning', output: rule, output_fields: {} }),
+        });
       for (const r of ['A1', 'Reject me', 'A2', 'A3', 'A4', 'A5']) expect((await post(r)).status).toBe(200);
       await new Promise((r) => setTimeout(r, 300));
       child.kill('SIGTERM');
@@ -292,15 +389,32 @@ describe('peregrine run with a receiver that is down (spool)', () => {
   it('spools while the receiver is down, keeps the spool across a restart, and delivers it after the restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spool-daemon-'));
     const [hookPort, falcoPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-    writeFileSync(join(dir, 'c.yaml'), [
-      'sources:', '  - type: falco-http', `    listen: 127.0.0.1:${falcoPort}`,
-      'sinks:', '  - type: webhook', '    name: hook', `    url: http://127.0.0.1:${hookPort}/hook`, '    maxAttempts: 1', '    aggregateSeconds: 0',
-      'spool:', `  dir: ${join(dir, 'spool')}`, 'metrics:', `  listen: 127.0.0.1:${metricsPort}`, 'log:', '  level: info',
-    ].join('\n') + '\n');
+    writeFileSync(
+      join(dir, 'c.yaml'),
+      [
+        'sources:',
+        '  - type: falco-http',
+        `    listen: 127.0.0.1:${falcoPort}`,
+        'sinks:',
+        '  - type: webhook',
+        '    name: hook',
+        `    url: http://127.0.0.1:${hookPort}/hook`,
+        '    maxAttempts: 1',
+        '    aggregateSeconds: 0',
+        'spool:',
+        `  dir: ${join(dir, 'spool')}`,
+        'metrics:',
+        `  listen: 127.0.0.1:${metricsPort}`,
+        'log:',
+        '  level: info',
+      ].join('\n') + '\n',
+    );
     const start = async (): Promise<{ child: ReturnType<typeof spawn>; err: () => string }> => {
-      const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [join(ROOT, 'bin/peregrine.js'), 'run', '--config', join(dir, 'c.yaml')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let err = '';
-      child.stderr!.on('data', (c) => (err += c));
+      child.stderr.on('data', (c) => (err += c));
       await until(() => err.includes('running;') || child.exitCode !== null, 20_000);
       expect(child.exitCode, err).toBeNull();
       return { child, err: () => err };
@@ -314,20 +428,39 @@ describe('peregrine run with a receiver that is down (spool)', () => {
       const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text);
       return m ? Number(m[1]) : NaN;
     };
-    const spooledOnDisk = (): number => readdirSync(join(dir, 'spool', 'hook')).filter((f) => f.endsWith('.jsonl'))
-      .reduce((n, f) => n + readFileSync(join(dir, 'spool', 'hook', f), 'utf8').split('\n').filter(Boolean).length, 0);
+    const spooledOnDisk = (): number =>
+      readdirSync(join(dir, 'spool', 'hook'))
+        .filter((f) => f.endsWith('.jsonl'))
+        .reduce(
+          (n, f) =>
+            n +
+            readFileSync(join(dir, 'spool', 'hook', f), 'utf8')
+              .split('\n')
+              .filter(Boolean).length,
+          0,
+        );
 
     // 1. the receiver is down: alerts go to the spool
     const first = await start();
     try {
       for (let i = 0; i < 30; i++) {
-        const res = await fetch(`http://127.0.0.1:${falcoPort}/`, { method: 'POST', body: JSON.stringify({ rule: `Spooled ${i}`, priority: 'Warning', output: `o${i}`, output_fields: {} }) });
+        const res = await fetch(`http://127.0.0.1:${falcoPort}/`, {
+          method: 'POST',
+          body: JSON.stringify({ rule: `Spooled ${i}`, priority: 'Warning', output: `o${i}`, output_fields: {} }),
+        });
         expect(res.status).toBe(200);
       }
       await until(() => first.err().includes('receiver down'), 10_000);
-      await untilAsync(async () => (await metric('peregrine_sink_spooled{sink="hook"}')) + (await metric('peregrine_sink_queue_depth{sink="hook"}')) === 30);
+      await untilAsync(
+        async () =>
+          (await metric('peregrine_sink_spooled{sink="hook"}')) +
+            (await metric('peregrine_sink_queue_depth{sink="hook"}')) ===
+          30,
+      );
       expect(await metric('peregrine_sink_up{sink="hook"}')).toBe(0);
-      execFileSync('promtool', ['check', 'metrics'], { input: (await get(`http://127.0.0.1:${metricsPort}/metrics`)).text });
+      execFileSync('promtool', ['check', 'metrics'], {
+        input: (await get(`http://127.0.0.1:${metricsPort}/metrics`)).text,
+      });
       expect(await stop(first.child), first.err()).toBe(0);
     } finally {
       if (first.child.exitCode === null) first.child.kill('SIGKILL');
@@ -342,7 +475,9 @@ describe('peregrine run with a receiver that is down (spool)', () => {
     try {
       await until(() => got().length >= 30, 15_000);
       expect(second.err()).toMatch(/delivering alerts spooled before the restart/);
-      await untilAsync(async () => (await metric('peregrine_alerts_total{sink="hook",outcome="sent",reason=""}')) === 30);
+      await untilAsync(
+        async () => (await metric('peregrine_alerts_total{sink="hook",outcome="sent",reason=""}')) === 30,
+      );
       expect(await stop(second.child)).toBe(0);
     } finally {
       if (second.child.exitCode === null) second.child.kill('SIGKILL');

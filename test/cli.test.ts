@@ -11,14 +11,16 @@ describe('peregrine CLI (built binary)', () => {
   it('--help lists every command with one line each', () => {
     const r = peregrine(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['run', 'replay', 'rules validate', 'rules list', 'fields', 'plugins list']) expect(r.out).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
+    for (const c of ['run', 'replay', 'rules validate', 'rules list', 'fields', 'plugins list'])
+      expect(r.out).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
   });
 
   it('a command group has its own help: `rules --help` lists its commands (exit 0); bare `rules` too (exit 2)', () => {
     const h = peregrine(['rules', '--help']);
     expect(h.code).toBe(0);
     expect(h.out).toMatch(/^peregrine rules — /);
-    for (const c of ['validate', 'list', 'test', 'lint', 'explain']) expect(h.out).toMatch(new RegExp(`^  rules ${c} +\\S`, 'm'));
+    for (const c of ['validate', 'list', 'test', 'lint', 'explain'])
+      expect(h.out).toMatch(new RegExp(`^  rules ${c} +\\S`, 'm'));
     expect(h.out).not.toMatch(/^ {2}run /m);
     const bare = peregrine(['rules']);
     expect([bare.code, bare.out]).toEqual([2, h.out]);
@@ -41,13 +43,25 @@ describe('peregrine CLI (built binary)', () => {
   it('rules validate exits 1 on errors (with file:line:column and a code frame) and 2 on bad usage', () => {
     const dir = mkdtempSync(join(tmpdir(), 'peregrine-'));
     const f = join(dir, 'bad.yaml');
-    writeFileSync(f, '- rule: r\n  desc: d\n  condition: evt.type=open and proc.nam=x\n  output: o\n  priority: info\n');
+    writeFileSync(
+      f,
+      '- rule: r\n  desc: d\n  condition: evt.type=open and proc.nam=x\n  output: o\n  priority: info\n',
+    );
     const r = peregrine(['rules', 'validate', f]);
     expect(r.code).toBe(1);
     expect(r.out).toContain(`${f}:3:32: error LOAD_ERR_COMPILE_CONDITION: unknown field 'proc.nam'`);
     expect(r.out).toMatch(/\^{8}/);
-    const j = JSON.parse(peregrine(['rules', 'validate', '--json', f]).out) as { errors: Array<Record<string, unknown>> };
-    expect(j.errors[0]).toMatchObject({ file: f, line: 3, column: 32, code: 'LOAD_ERR_COMPILE_CONDITION', itemKind: 'rule', itemName: 'r' });
+    const j = JSON.parse(peregrine(['rules', 'validate', '--json', f]).out) as {
+      errors: Array<Record<string, unknown>>;
+    };
+    expect(j.errors[0]).toMatchObject({
+      file: f,
+      line: 3,
+      column: 32,
+      code: 'LOAD_ERR_COMPILE_CONDITION',
+      itemKind: 'rule',
+      itemName: 'r',
+    });
     expect(peregrine(['rules', 'validate']).code).toBe(2);
     expect(peregrine(['rules', 'validate', '--bogus', f]).code).toBe(2);
   });
@@ -62,12 +76,43 @@ describe('peregrine CLI (built binary)', () => {
   it('replay prints Falco JSON alerts, honours --append-field and summarises bad lines on stderr', () => {
     const trace = `${UPSTREAM}traces/falco__cat_write.jsonl`;
     const input = `not json\n${readFileSync(trace, 'utf8')}`;
-    const r = peregrine(['replay', '--rules', `${UPSTREAM}regression/rules/single_rule.yaml`, '--events', '-', '--append-field', 'proc.pid', '--hostname', 'h1'], input);
+    const r = peregrine(
+      [
+        'replay',
+        '--rules',
+        `${UPSTREAM}regression/rules/single_rule.yaml`,
+        '--events',
+        '-',
+        '--append-field',
+        'proc.pid',
+        '--hostname',
+        'h1',
+      ],
+      input,
+    );
     expect(r.code).toBe(0);
-    const alerts = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const alerts = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(alerts.length).toBe(8);
-    expect(Object.keys(alerts[0])).toEqual(['hostname', 'output', 'priority', 'rule', 'source', 'tags', 'time', 'output_fields']);
-    expect(alerts[0]).toMatchObject({ hostname: 'h1', rule: 'open_from_cat', priority: 'Warning', source: 'syscall', time: '2016-08-04T16:17:57.881781397Z' });
+    expect(Object.keys(alerts[0])).toEqual([
+      'hostname',
+      'output',
+      'priority',
+      'rule',
+      'source',
+      'tags',
+      'time',
+      'output_fields',
+    ]);
+    expect(alerts[0]).toMatchObject({
+      hostname: 'h1',
+      rule: 'open_from_cat',
+      priority: 'Warning',
+      source: 'syscall',
+      time: '2016-08-04T16:17:57.881781397Z',
+    });
     expect(alerts[0].output_fields).toMatchObject({ 'proc.cmdline': 'cat /dev/null', 'proc.pid': 20072 });
     expect(r.out).toContain('"evt.time":1470327477881781397');
     expect(r.err).toMatch(/skipping bad event at -:line 1: not valid JSON/);
@@ -79,7 +124,9 @@ describe('peregrine CLI (built binary)', () => {
     const trace = `${UPSTREAM}traces/falco__cat_write.jsonl`;
     expect(peregrine(['replay', '--rules', rules, '--events', '-', '--strict'], '{"evt.type":\n').code).toBe(1);
     const first = peregrine(['replay', '--rules', rules, '--events', trace]).out.trim().split('\n');
-    const all = peregrine(['replay', '--rules', rules, '--events', trace, '--rule-matching', 'all']).out.trim().split('\n');
+    const all = peregrine(['replay', '--rules', rules, '--events', trace, '--rule-matching', 'all'])
+      .out.trim()
+      .split('\n');
     expect(first.length).toBe(7);
     expect(all.length).toBe(8);
     expect(peregrine(['replay', '--rules', rules, '--events', trace, '--rule-matching', 'some']).code).toBe(2);

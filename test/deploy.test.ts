@@ -14,19 +14,25 @@ const DEPLOY = fileURLToPath(new URL('../deploy/', import.meta.url));
 type Obj = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string } };
 
 const MODELS: Record<string, new (o: never) => { validate(): void }> = {
-  'v1/Namespace': core.Namespace as never, 'v1/ServiceAccount': core.ServiceAccount as never, 'v1/ConfigMap': core.ConfigMap as never,
-  'v1/Service': core.Service as never, 'apps/v1/DaemonSet': apps.DaemonSet as never,
-  'rbac.authorization.k8s.io/v1/ClusterRole': rbac.ClusterRole as never, 'rbac.authorization.k8s.io/v1/ClusterRoleBinding': rbac.ClusterRoleBinding as never,
+  'v1/Namespace': core.Namespace,
+  'v1/ServiceAccount': core.ServiceAccount,
+  'v1/ConfigMap': core.ConfigMap,
+  'v1/Service': core.Service,
+  'apps/v1/DaemonSet': apps.DaemonSet,
+  'rbac.authorization.k8s.io/v1/ClusterRole': rbac.ClusterRole,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': rbac.ClusterRoleBinding,
 };
 
 function docs(file: string): Obj[] {
-  return parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as Obj).filter((o) => o && o.kind);
+  return parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as Obj)
+    .filter((o) => o && o.kind);
 }
 
 /** Kustomize's strategic merge, as far as these manifests use it (lists merged by name, $patch: delete). */
 function merge(base: unknown, patch: unknown): unknown {
   if (Array.isArray(base) && Array.isArray(patch)) {
-    const out = [...base] as Array<Record<string, unknown>>;
+    const out = [...(base as Array<Record<string, unknown>>)];
     for (const p of patch as Array<Record<string, unknown>>) {
       const i = out.findIndex((b) => b.name === p.name);
       if (p.$patch === 'delete') {
@@ -46,7 +52,10 @@ function merge(base: unknown, patch: unknown): unknown {
 
 /** The objects a kustomization renders (resources, then patches applied). */
 function build(dir: string): Obj[] {
-  const k = parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0].toJS() as { resources: string[]; patches?: Array<{ path: string }> };
+  const k = parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0].toJS() as {
+    resources: string[];
+    patches?: Array<{ path: string }>;
+  };
   let objs: Obj[] = [];
   for (const r of k.resources) {
     const p = join(dir, r);
@@ -74,10 +83,22 @@ for (const variant of ['base', 'overlays/tetragon']) {
         expect(() => new Model(o as never).validate(), `${o.kind}/${o.metadata.name}`).not.toThrow();
       }
     });
-    it('the agent configuration validates with Peregrine\'s own schema and the DaemonSet fits it', () => {
-      const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'peregrine-config') as unknown as { data: Record<string, string> };
+    it("the agent configuration validates with Peregrine's own schema and the DaemonSet fits it", () => {
+      const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'peregrine-config') as unknown as {
+        data: Record<string, string>;
+      };
       const cfg = loadConfig(cm.data['config.yaml'], `${variant}/config.yaml`);
-      const ds = objs.find((o) => o.kind === 'DaemonSet') as unknown as { spec: { template: { spec: { hostPID: boolean; tolerations: unknown[]; containers: Array<{ name: string; env?: Array<{ name: string }> }> } } } };
+      const ds = objs.find((o) => o.kind === 'DaemonSet') as unknown as {
+        spec: {
+          template: {
+            spec: {
+              hostPID: boolean;
+              tolerations: unknown[];
+              containers: Array<{ name: string; env?: Array<{ name: string }> }>;
+            };
+          };
+        };
+      };
       const pod = ds.spec.template.spec;
       expect(pod.hostPID).toBe(true);
       expect(pod.tolerations).toEqual([{ operator: 'Exists' }]);
@@ -94,6 +115,9 @@ for (const variant of ['base', 'overlays/tetragon']) {
 }
 
 it('configuration and rules are mounted as directories, not subPath (hot reload sees ConfigMap updates)', () => {
-  const ds = docs(join(DEPLOY, 'base/daemonset.yaml'))[0] as unknown as { spec: { template: { spec: { containers: Array<{ volumeMounts?: Array<{ subPath?: string }> }> } } } };
-  for (const c of ds.spec.template.spec.containers) for (const m of c.volumeMounts ?? []) expect(m.subPath).toBeUndefined();
+  const ds = docs(join(DEPLOY, 'base/daemonset.yaml'))[0] as unknown as {
+    spec: { template: { spec: { containers: Array<{ volumeMounts?: Array<{ subPath?: string }> }> } } };
+  };
+  for (const c of ds.spec.template.spec.containers)
+    for (const m of c.volumeMounts ?? []) expect(m.subPath).toBeUndefined();
 });

@@ -34,11 +34,16 @@ interface FalcoTest {
 
 /** Tests that do not apply to a rule engine, each with the reason. */
 const SKIPPED: Record<string, string> = {
-  grpc_unix_socket_outputs: 'Falco gRPC output server: an output channel, not the engine (the sources issue covers Falco gRPC as an input)',
-  file_output_strict: "Falco's text file output (json_output: false); Peregrine's file sink writes Falco JSON alerts whose `output` is this text, checked by stdout_output_strict",
-  program_output_strict: 'Falco program output channel (pipes alerts to a command); Peregrine has no program sink; the content is checked by stdout_output_strict',
-  json_output_no_output_property: 'Falco output config option json_include_output_property; Peregrine alerts always carry "output"',
-  json_output_no_tags_property: 'Falco output config option json_include_tags_property; Peregrine alerts always carry "tags"',
+  grpc_unix_socket_outputs:
+    'Falco gRPC output server: an output channel, not the engine (the sources issue covers Falco gRPC as an input)',
+  file_output_strict:
+    "Falco's text file output (json_output: false); Peregrine's file sink writes Falco JSON alerts whose `output` is this text, checked by stdout_output_strict",
+  program_output_strict:
+    'Falco program output channel (pipes alerts to a command); Peregrine has no program sink; the content is checked by stdout_output_strict',
+  json_output_no_output_property:
+    'Falco output config option json_include_output_property; Peregrine alerts always carry "output"',
+  json_output_no_tags_property:
+    'Falco output config option json_include_tags_property; Peregrine alerts always carry "tags"',
 };
 
 const tests = JSON.parse(readFileSync(`${REG}tests-on-available-traces.json`, 'utf8')) as FalcoTest[];
@@ -81,7 +86,9 @@ describe('Falco regression suite', () => {
         return;
       }
       expect(alerts.length).toBeGreaterThan(0);
-      const levels = (Array.isArray(t.detect_level) ? t.detect_level : [t.detect_level ?? 'Debug']).map((l) => parsePriority(l)!);
+      const levels = (Array.isArray(t.detect_level) ? t.detect_level : [t.detect_level ?? 'Debug']).map((l) =>
+        parsePriority(l)!,
+      );
       // Falco's harness: every detect_level is seen at least once... when it is a list it means "any of"
       const minRank = Math.max(...levels.map(priorityRank));
       expect(alerts.some((a) => priorityRank(a.priority) <= minRank)).toBe(true);
@@ -91,17 +98,40 @@ describe('Falco regression suite', () => {
       }
       if (t.stdout_contains) {
         const re = new RegExp(t.stdout_contains, 'm');
-        const out = t.json_output ? alerts.map((a) => alertToJson(a)).join('\n') : alerts.map((a) => textLine(a, !!t.time_iso_8601)).join('\n');
+        const out = t.json_output
+          ? alerts.map((a) => alertToJson(a)).join('\n')
+          : alerts.map((a) => textLine(a, !!t.time_iso_8601)).join('\n');
         expect(out).toMatch(re);
       }
       for (const o of t.output_strictly_contains ?? []) {
-        const expected = readFileSync(`${REG}${Object.values(o)[0]}`, 'utf8').split('\n').filter(Boolean);
+        const expected = readFileSync(`${REG}${Object.values(o)[0]}`, 'utf8')
+          .split('\n')
+          .filter(Boolean);
         if (t.json_output) {
-          const got = alerts.map((a) => ({ rule: a.rule, priority: a.priority, tags: a.tags, time: a.time, hostname: a.hostname, output: textLine(a, true), fields: { ...a.output_fields, 'evt.time': undefined } }));
-          const want = expected.map((l) => JSON.parse(l.replace(/:(\d{16,})/g, ':"$1"')) as Record<string, unknown>).map((j) => ({
-            rule: j.rule, priority: j.priority, tags: j.tags, time: j.time, hostname: j.hostname, output: j.output,
-            fields: { ...(j.output_fields as Record<string, unknown>), 'evt.time.iso8601': undefined, 'evt.time': undefined },
+          const got = alerts.map((a) => ({
+            rule: a.rule,
+            priority: a.priority,
+            tags: a.tags,
+            time: a.time,
+            hostname: a.hostname,
+            output: textLine(a, true),
+            fields: { ...a.output_fields, 'evt.time': undefined },
           }));
+          const want = expected
+            .map((l) => JSON.parse(l.replace(/:(\d{16,})/g, ':"$1"')) as Record<string, unknown>)
+            .map((j) => ({
+              rule: j.rule,
+              priority: j.priority,
+              tags: j.tags,
+              time: j.time,
+              hostname: j.hostname,
+              output: j.output,
+              fields: {
+                ...(j.output_fields as Record<string, unknown>),
+                'evt.time.iso8601': undefined,
+                'evt.time': undefined,
+              },
+            }));
           for (const w of want) delete (w.fields as Record<string, unknown>)['evt.time.iso8601'];
           expect(got.map((g) => ({ ...g, fields: { ...g.fields } }))).toEqual(want);
         } else {

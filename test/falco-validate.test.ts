@@ -52,13 +52,21 @@ describe("Falco's validate expectations", () => {
   it('found the 41 cases', () => expect(all.length).toBe(41));
   for (const [name, c] of all) {
     it(name, () => {
-      const files = (Array.isArray(c.validate_rules_file) ? c.validate_rules_file : [c.validate_rules_file]).map((f) => `${REG}${f}`);
+      const files = (Array.isArray(c.validate_rules_file) ? c.validate_rules_file : [c.validate_rules_file]).map(
+        (f) => `${REG}${f}`,
+      );
       const load = loadRules(files);
       for (const e of c.validate_errors ?? []) {
-        expect(load.diagnostics.errors.some((d) => matches(d, e)), `error ${JSON.stringify(e)} in ${JSON.stringify(load.diagnostics.errors.map((d) => [d.code, d.itemKind, d.itemName, d.message]))}`).toBe(true);
+        expect(
+          load.diagnostics.errors.some((d) => matches(d, e)),
+          `error ${JSON.stringify(e)} in ${JSON.stringify(load.diagnostics.errors.map((d) => [d.code, d.itemKind, d.itemName, d.message]))}`,
+        ).toBe(true);
       }
       for (const e of c.validate_warnings ?? []) {
-        expect(load.diagnostics.warnings.some((d) => matches(d, e)), `warning ${JSON.stringify(e)} in ${JSON.stringify(load.diagnostics.warnings.map((d) => [d.code, d.itemKind, d.itemName]))}`).toBe(true);
+        expect(
+          load.diagnostics.warnings.some((d) => matches(d, e)),
+          `warning ${JSON.stringify(e)} in ${JSON.stringify(load.diagnostics.warnings.map((d) => [d.code, d.itemKind, d.itemName]))}`,
+        ).toBe(true);
       }
       if (!c.validate_errors?.length) expect(load.diagnostics.errors).toEqual([]);
     });

@@ -30,7 +30,10 @@ const CANARY_RULES = `- rule: Fuzz canary
 
 /** Random edits of valid bytes. */
 function mangle(valid: readonly Buffer[], n: number): Buffer[] {
-  const edits = fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 }), fc.constantFrom('flip', 'cut', 'insert')), { minLength: 1, maxLength: 5 });
+  const edits = fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 }), fc.constantFrom('flip', 'cut', 'insert')), {
+    minLength: 1,
+    maxLength: 5,
+  });
   return fc.sample(fc.tuple(fc.constantFrom(...valid), edits), n).map(([buf, es]) => {
     let b = Buffer.from(buf);
     for (const [at, byte, op] of es) {
@@ -77,54 +80,145 @@ describe('fuzz: the daemon under hostile peers on every channel', () => {
     writeFileSync(join(rulesDir, 'canary.yaml'), CANARY_RULES);
     const httpPort = await freePort();
     d = await startDaemon([
-      'sources:', '  - type: sensor', `    address: ${sensor.address}`, '  - type: tetragon', `    address: ${tetragon.address}`,
-      '  - type: falco-grpc', `    address: ${falco.address}`, '  - type: falco-http', `    listen: 127.0.0.1:${httpPort}`, '    rateLimit: {alertsPerSecond: 100000, burst: 100000}',
-      'rules:', `  paths: [${join(rulesDir, 'canary.yaml')}]`, 'log:', '  level: error',
+      'sources:',
+      '  - type: sensor',
+      `    address: ${sensor.address}`,
+      '  - type: tetragon',
+      `    address: ${tetragon.address}`,
+      '  - type: falco-grpc',
+      `    address: ${falco.address}`,
+      '  - type: falco-http',
+      `    listen: 127.0.0.1:${httpPort}`,
+      '    rateLimit: {alertsPerSecond: 100000, burst: 100000}',
+      'rules:',
+      `  paths: [${join(rulesDir, 'canary.yaml')}]`,
+      'log:',
+      '  level: error',
     ]);
     await until(() => sensor.requests.length > 0 && tetragon.requests.length > 0 && falco.requestsSeen() > 0, 20_000);
 
     // gRPC peers: mangled valid messages and random bytes
     sensor.send([...mangle([encodeBatch(1, 1, [shadowRead(), connect()], 1)], n), ...randomBytes(n)]);
-    tetragon.send([...mangle([encode('tetragon.GetEventsResponse', tetragonExec('/usr/bin/nc', '-e /bin/sh')), encode('tetragon.GetEventsResponse', tetragonKprobe('__x64_sys_openat', [{ int_arg: -100 }, { string_arg: '/etc/shadow' }]))], n), ...randomBytes(n)]);
-    const falcoValid = encode('falco.outputs.response', { time: { seconds: 1764424800, nanos: 5 }, priority: 4, rule: 'r', output: 'o', output_fields: { 'proc.name': 'x' }, hostname: 'h', tags: ['t'], source: 'syscall' });
+    tetragon.send([
+      ...mangle(
+        [
+          encode('tetragon.GetEventsResponse', tetragonExec('/usr/bin/nc', '-e /bin/sh')),
+          encode(
+            'tetragon.GetEventsResponse',
+            tetragonKprobe('__x64_sys_openat', [{ int_arg: -100 }, { string_arg: '/etc/shadow' }]),
+          ),
+        ],
+        n,
+      ),
+      ...randomBytes(n),
+    ]);
+    const falcoValid = encode('falco.outputs.response', {
+      time: { seconds: 1764424800, nanos: 5 },
+      priority: 4,
+      rule: 'r',
+      output: 'o',
+      output_fields: { 'proc.name': 'x' },
+      hostname: 'h',
+      tags: ['t'],
+      source: 'syscall',
+    });
     falco.send([...mangle([falcoValid], n), ...randomBytes(n)]);
 
     // HTTP peers: bodies of every shape, broken requests, requests cut mid-body
-    const bodies = fc.sample(fc.oneof(
-      fc.json({ maxDepth: 3 }),
-      fc.string({ maxLength: 200 }),
-      fc.record({ rule: fc.string(), priority: fc.constantFrom('Critical', 'x', ''), output: fc.string(), output_fields: fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
-    ), n);
+    const bodies = fc.sample(
+      fc.oneof(
+        fc.json({ maxDepth: 3 }),
+        fc.string({ maxLength: 200 }),
+        fc
+          .record(
+            {
+              rule: fc.string(),
+              priority: fc.constantFrom('Critical', 'x', ''),
+              output: fc.string(),
+              output_fields: fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })),
+            },
+            { requiredKeys: [] },
+          )
+          .map((o) => JSON.stringify(o)),
+      ),
+      n,
+    );
     const statuses = new Map<number, number>();
     for (const body of bodies) {
-      const r = await fetch(`http://127.0.0.1:${httpPort}/`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      const r = await fetch(`http://127.0.0.1:${httpPort}/`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       await r.arrayBuffer();
     }
     const raw = [
-      'GARBAGE\r\n\r\n', 'POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n', 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
-      `POST / HTTP/1.1\r\nHost: x\r\n${'X-A: b\r\n'.repeat(3000)}\r\n`, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n\u0000\u0001\u0002\u0003',
+      'GARBAGE\r\n\r\n',
+      'POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      `POST / HTTP/1.1\r\nHost: x\r\n${'X-A: b\r\n'.repeat(3000)}\r\n`,
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n\u0000\u0001\u0002\u0003',
       ...fc.sample(fc.string({ maxLength: 300 }), Math.min(n, 50)),
     ];
     for (const r of raw) await rawRequest(httpPort, r, 200);
-    for (let i = 0; i < Math.min(n, 30); i++) await rawRequest(httpPort, `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"rule":"cut`, 50);
+    for (let i = 0; i < Math.min(n, 30); i++)
+      await rawRequest(
+        httpPort,
+        `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"rule":"cut`,
+        50,
+      );
 
     // every bad input counted, per source
     for (const source of ['sensor', 'tetragon', 'falco-grpc']) {
-      await untilAsync(async () => (await d!.metric(`peregrine_events_dropped_total{source="${source}",reason="malformed"}`)) > 0, 15_000);
+      await untilAsync(
+        async () => (await d!.metric(`peregrine_events_dropped_total{source="${source}",reason="malformed"}`)) > 0,
+        15_000,
+      );
     }
-    await untilAsync(async () => (await d!.metric('peregrine_events_dropped_total{source="falco-http",reason="aborted"}')) > 0, 15_000);
+    await untilAsync(
+      async () => (await d!.metric('peregrine_events_dropped_total{source="falco-http",reason="aborted"}')) > 0,
+      15_000,
+    );
     expect(statuses.get(400) ?? 0).toBeGreaterThan(0);
     expect([...statuses.keys()].every((s) => s === 200 || s === 400 || s === 413 || s === 415)).toBe(true);
 
     // still watching: a good input on each channel becomes an alert
     sensor.send([encodeBatch(1, 10_000, [{ ...shadowRead(), name: 'fuzzcanary' }])]);
     tetragon.send([encode('tetragon.GetEventsResponse', tetragonExec('/usr/bin/fuzzcanary', ''))]);
-    falco.send([encode('falco.outputs.response', { time: { seconds: 1764424800, nanos: 0 }, priority: 2, rule: 'Falco canary over gRPC', output: 'o', output_fields: {}, hostname: 'h', tags: [], source: 'syscall' })]);
-    const ok = await fetch(`http://127.0.0.1:${httpPort}/`, { method: 'POST', body: JSON.stringify({ rule: 'Falco canary over HTTP', priority: 'Critical', output: 'o', time: '2026-11-29T13:20:00Z', output_fields: {} }) });
+    falco.send([
+      encode('falco.outputs.response', {
+        time: { seconds: 1764424800, nanos: 0 },
+        priority: 2,
+        rule: 'Falco canary over gRPC',
+        output: 'o',
+        output_fields: {},
+        hostname: 'h',
+        tags: [],
+        source: 'syscall',
+      }),
+    ]);
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/`, {
+      method: 'POST',
+      body: JSON.stringify({
+        rule: 'Falco canary over HTTP',
+        priority: 'Critical',
+        output: 'o',
+        time: '2026-11-29T13:20:00Z',
+        output_fields: {},
+      }),
+    });
     expect(ok.status).toBe(200);
-    await until(() => d!.stdout().includes('"rule":"Falco canary over HTTP"') && d!.stdout().includes('"rule":"Falco canary over gRPC"'), 15_000);
-    await until(() => /canary fuzzcanary from openat/.test(d!.stdout()) && /canary fuzzcanary from execve/.test(d!.stdout()), 15_000);
+    await until(
+      () =>
+        d!.stdout().includes('"rule":"Falco canary over HTTP"') &&
+        d!.stdout().includes('"rule":"Falco canary over gRPC"'),
+      15_000,
+    );
+    await until(
+      () => /canary fuzzcanary from openat/.test(d!.stdout()) && /canary fuzzcanary from execve/.test(d!.stdout()),
+      15_000,
+    );
 
     expect(d.child.exitCode).toBeNull();
     expect((await d.get('/healthz')).status).toBe(200);

@@ -24,7 +24,11 @@ import { loadProtoRoot } from '../src/transport/index.js';
 
 const table = new FieldKeyTable();
 const rootOnly = compileCondition('user.uid = 0 and group.gid = 0', table);
-const uidFields = (e: SyscallEvent): unknown[] => [e.get(table, 'user.uid'), e.get(table, 'group.gid'), e.get(table, 'proc.tty')];
+const uidFields = (e: SyscallEvent): unknown[] => [
+  e.get(table, 'user.uid'),
+  e.get(table, 'group.gid'),
+  e.get(table, 'proc.tty'),
+];
 
 describe('zero is a value, not missing', () => {
   it('sensor API: uid 0, gid 0, tty 0 arrive as 0 and match user.uid = 0; absent ones stay missing', () => {
@@ -50,8 +54,14 @@ describe('zero is a value, not missing', () => {
 
   it('JSON events: 0 is 0, null and absent are missing', () => {
     const d = new FlatEventDecoder(table);
-    expect(uidFields(d.decodeLine('{"evt.type":"openat","user.uid":0,"group.gid":0,"proc.tty":0}', 1))).toEqual([0, 0, 0]);
-    expect(uidFields(d.decodeLine('{"evt.type":"openat","user.uid":null}', 2))).toEqual([undefined, undefined, undefined]);
+    expect(uidFields(d.decodeLine('{"evt.type":"openat","user.uid":0,"group.gid":0,"proc.tty":0}', 1))).toEqual([
+      0, 0, 0,
+    ]);
+    expect(uidFields(d.decodeLine('{"evt.type":"openat","user.uid":null}', 2))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 });
 
@@ -67,14 +77,23 @@ describe('JSON Lines events: out-of-range values and 64-bit integers', () => {
 
   it('times past year 9999, before 1970 or not finite, and numbers out of range are a bad line with its number', () => {
     for (const bad of [
-      '{"evt.type":"openat","evt.time":1e300}', '{"evt.type":"openat","evt.time":-5}', '{"evt.type":"openat","evt.time":"2026-13-45T99:00:00Z"}',
-      '{"evt.type":"openat","evt.time":999999999999999999999999999999}', '{"evt.type":"openat","user.uid":1e400}', '{"evt.type":"openat","proc.pid":"12ab"}',
+      '{"evt.type":"openat","evt.time":1e300}',
+      '{"evt.type":"openat","evt.time":-5}',
+      '{"evt.type":"openat","evt.time":"2026-13-45T99:00:00Z"}',
+      '{"evt.type":"openat","evt.time":999999999999999999999999999999}',
+      '{"evt.type":"openat","user.uid":1e400}',
+      '{"evt.type":"openat","proc.pid":"12ab"}',
     ]) {
       let err: unknown;
       try {
         const e = d.decodeLine(bad, 7);
         // a value may also be read as missing, never as a wrong number or a crash
-        err = e.get(table, 'evt.time') === undefined && e.get(table, 'user.uid') === undefined && e.get(table, 'proc.pid') === undefined ? undefined : new Error(`accepted ${bad}`);
+        err =
+          e.get(table, 'evt.time') === undefined &&
+          e.get(table, 'user.uid') === undefined &&
+          e.get(table, 'proc.pid') === undefined
+            ? undefined
+            : new Error(`accepted ${bad}`);
       } catch (x) {
         err = x;
       }
@@ -85,10 +104,19 @@ describe('JSON Lines events: out-of-range values and 64-bit integers', () => {
 
   it('replay: a line longer than the limit is skipped without buffering it whole; the next line still decodes', async () => {
     const huge = `{"evt.type":"openat","proc.cmdline":"${'x'.repeat(3 * 1024 * 1024)}"}`;
-    const input = Readable.from([`{"evt.type":"openat","proc.name":"a"}\n`, huge.slice(0, 1_000_000), huge.slice(1_000_000), `\n{"evt.type":"openat","proc.name":"b"}\n`]);
+    const input = Readable.from([
+      `{"evt.type":"openat","proc.name":"a"}\n`,
+      huge.slice(0, 1_000_000),
+      huge.slice(1_000_000),
+      `\n{"evt.type":"openat","proc.name":"b"}\n`,
+    ]);
     const items: ReplayItem[] = [];
     for await (const it of readReplay(input, d, 64 * 1024)) items.push(it);
-    expect(items.map((i) => ('event' in i ? i.event.get(table, 'proc.name') : i.error.message))).toEqual(['a', expect.stringMatching(/^line 2: line longer than 65536 bytes/), 'b']);
+    expect(items.map((i) => ('event' in i ? i.event.get(table, 'proc.name') : i.error.message))).toEqual([
+      'a',
+      expect.stringMatching(/^line 2: line longer than 65536 bytes/),
+      'b',
+    ]);
     expect(items.map((i) => i.line)).toEqual([1, 2, 3]);
   });
 });
@@ -113,22 +141,33 @@ describe('secrets read through *File keys', () => {
 
 describe('the sensor listener', () => {
   it('refuses TCP without TLS: exit 1, saying what to do (TLS, a unix socket, or --insecure)', () => {
-    const r = spawnSync(process.execPath, [PEREGRINE, 'sensor', '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [PEREGRINE, 'sensor', '--listen', '127.0.0.1:0'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/refusing to serve syscall events on TCP 127\.0\.0\.1:0 without TLS.*--tls-cert.*--insecure/);
+    expect(r.stderr).toMatch(
+      /refusing to serve syscall events on TCP 127\.0\.0\.1:0 without TLS.*--tls-cert.*--insecure/,
+    );
   });
 
   it('--socket-group: the socket is 0660 and its directory 0750, owned by that group', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'sock-')), 'run');
     const sock = join(dir, 'sensor.sock');
-    const child = spawn(process.execPath, [PEREGRINE, 'sensor', '--listen', `unix://${sock}`, '--socket-group', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [PEREGRINE, 'sensor', '--listen', `unix://${sock}`, '--socket-group', '0'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
-    child.stderr!.on('data', (c) => (err += c));
+    child.stderr.on('data', (c) => (err += c));
     try {
       await until(() => err.includes('serving on') || child.exitCode !== null, 60_000);
       expect(child.exitCode, err).toBeNull();
       expect(existsSync(sock)).toBe(true);
-      expect([(statSync(sock).mode & 0o777).toString(8), statSync(sock).gid, (statSync(dir).mode & 0o777).toString(8)]).toEqual(['660', 0, '750']);
+      expect([
+        (statSync(sock).mode & 0o777).toString(8),
+        statSync(sock).gid,
+        (statSync(dir).mode & 0o777).toString(8),
+      ]).toEqual(['660', 0, '750']);
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));

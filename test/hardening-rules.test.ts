@@ -15,7 +15,6 @@ import { MAX_RULES_FILE_BYTES } from '../src/rules/index.js';
 import { PEREGRINE } from './helpers/daemon.js';
 import { RULE, exponentialMacros } from './helpers/hostile-rules.js';
 
-
 /** A list defined in one file and appended to in others: `files` files of `per` items each. */
 function bigListFiles(dir: string, files: number, per: number): string[] {
   const out: string[] = [];
@@ -32,14 +31,19 @@ describe('hostile lists', () => {
   it('a list that includes a 180,000-item list (built by appends across files) loads: no stack overflow', () => {
     const dir = mkdtempSync(join(tmpdir(), 'biglist-'));
     const files = bigListFiles(dir, 4, 45_000);
-    writeFileSync(join(dir, 'z.yaml'), `- list: outer\n  items: [big, extra]\n${RULE('evt.type = openat and proc.name in (outer)')}`);
+    writeFileSync(
+      join(dir, 'z.yaml'),
+      `- list: outer\n  items: [big, extra]\n${RULE('evt.type = openat and proc.name in (outer)')}`,
+    );
     const load = loadRules([...files, join(dir, 'z.yaml')]);
     expect(load.diagnostics.errors).toEqual([]);
     expect(load.lists.get('outer')!.length).toBe(180_001);
     const ev = new FlatEventDecoder(load.table).decodeObject({ 'evt.type': 'openat', 'proc.name': 'p3x44999' }, 1);
     expect(new Engine(load).evaluate(ev, () => {})).toBe(1);
     // the CLI says so, with no stack trace
-    const r = spawnSync(process.execPath, [PEREGRINE, 'rules', 'validate', ...files, join(dir, 'z.yaml')], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [PEREGRINE, 'rules', 'validate', ...files, join(dir, 'z.yaml')], {
+      encoding: 'utf8',
+    });
     expect([r.status, r.stderr]).toEqual([0, '']);
   });
 
@@ -47,7 +51,10 @@ describe('hostile lists', () => {
     const dir = mkdtempSync(join(tmpdir(), 'listbomb-'));
     const files = bigListFiles(dir, 1, 40_000);
     const bomb = join(dir, 'bomb.yaml');
-    writeFileSync(bomb, `- list: bomb\n  items: [${Array(60).fill('big').join(', ')}]\n${RULE('evt.type = openat and proc.name in (bomb)')}`);
+    writeFileSync(
+      bomb,
+      `- list: bomb\n  items: [${Array(60).fill('big').join(', ')}]\n${RULE('evt.type = openat and proc.name in (bomb)')}`,
+    );
     const load = loadRules([...files, bomb]);
     const err = load.diagnostics.errors.find((d) => d.code === 'LOAD_ERR_LIMIT');
     expect(err).toMatchObject({ file: bomb, line: 1, column: 3, itemKind: 'list', itemName: 'bomb' });
@@ -106,8 +113,15 @@ describe('exponential macros', () => {
     expect(big).toMatchObject({ itemName: 'Exponential', file, severity: 'warning' });
     expect(big!.message).toMatch(/expands to [\d,]+ checks/);
     const load = loadRules([file]);
-    const ev = new FlatEventDecoder(load.table).decodeObject({ 'evt.type': 'openat', 'proc.name': 'never-this-name' }, 1);
-    const x = explainRule(load, load.rules.find((r) => r.name === 'Exponential')!, ev);
+    const ev = new FlatEventDecoder(load.table).decodeObject(
+      { 'evt.type': 'openat', 'proc.name': 'never-this-name' },
+      1,
+    );
+    const x = explainRule(
+      load,
+      load.rules.find((r) => r.name === 'Exponential')!,
+      ev,
+    );
     expect(x.matched).toBe(true);
     const text = explanationText(x);
     expect(text.split('\n').length).toBeLessThan(200);
@@ -115,11 +129,28 @@ describe('exponential macros', () => {
   });
 
   it('the CLI validates, lints and explains it promptly', () => {
-    const v = spawnSync(process.execPath, [PEREGRINE, 'rules', 'validate', file], { encoding: 'utf8', timeout: 30_000 });
+    const v = spawnSync(process.execPath, [PEREGRINE, 'rules', 'validate', file], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(v.status).toBe(0);
     const l = spawnSync(process.execPath, [PEREGRINE, 'rules', 'lint', file], { encoding: 'utf8', timeout: 30_000 });
     expect(l.stdout + l.stderr).toMatch(/LINT_LARGE_EXPANSION/);
-    const e = spawnSync(process.execPath, [PEREGRINE, 'rules', 'explain', '--rules', file, '--event', '{"evt.type":"openat","proc.name":"cat"}', '--rule', 'Exponential'], { encoding: 'utf8', timeout: 30_000 });
+    const e = spawnSync(
+      process.execPath,
+      [
+        PEREGRINE,
+        'rules',
+        'explain',
+        '--rules',
+        file,
+        '--event',
+        '{"evt.type":"openat","proc.name":"cat"}',
+        '--rule',
+        'Exponential',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     expect([e.status, e.signal]).toEqual([0, null]);
     expect(e.stdout).toMatch(/macro m34/);
   });

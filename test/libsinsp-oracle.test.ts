@@ -19,19 +19,29 @@ const rules = JSON.parse(readFileSync(`${UPSTREAM}oracle/rule-matches.json`, 'ut
  * Cases where the JSON Lines cannot reproduce libsinsp's answer. Each is still run: the test
  * asserts that the difference is exactly the one explained here, and nothing else.
  */
-const KNOWN_DIFFERENCES: Record<string, { reason: string; explains: (scap: string, missing: number[], extra: number[], byNum: (n: number) => SyscallEvent) => boolean }> = {
+const KNOWN_DIFFERENCES: Record<
+  string,
+  {
+    reason: string;
+    explains: (scap: string, missing: number[], extra: number[], byNum: (n: number) => SyscallEvent) => boolean;
+  }
+> = {
   'macro:interactive': {
-    reason: 'proc.aname (any ancestor): on psp/run_as_user_0_container libsinsp finds sshd above the 7 ancestor levels sysdig -j printed (proc.aname[1..7]); every missing event has all 7 printed levels and no sshd among them',
+    reason:
+      'proc.aname (any ancestor): on psp/run_as_user_0_container libsinsp finds sshd above the 7 ancestor levels sysdig -j printed (proc.aname[1..7]); every missing event has all 7 printed levels and no sshd among them',
     explains: (scap, missing, extra, byNum) =>
-      scap === 'falco/psp/run_as_user_0_container.scap' && extra.length === 0 &&
+      scap === 'falco/psp/run_as_user_0_container.scap' &&
+      extra.length === 0 &&
       missing.every((n) => {
         const names = [1, 2, 3, 4, 5, 6, 7].map((i) => byNum(n).get(table, `proc.aname[${i}]`));
         return names.every((x) => typeof x === 'string') && !names.includes('sshd');
       }),
   },
   'macro:outbound': {
-    reason: 'event 229 of 502Error (sendmsg on an unconnected UDP socket): every field the JSON Lines carry satisfies the condition (udp, connected false, name_changed true, rawres 199, public server address); libsinsp 0.29.3 resolved the fd differently at evaluation time than the values it printed',
-    explains: (scap, missing, extra) => scap === 'sysdig-inspect/502Error.scap' && missing.length === 0 && extra.length === 1 && extra[0] === 229,
+    reason:
+      'event 229 of 502Error (sendmsg on an unconnected UDP socket): every field the JSON Lines carry satisfies the condition (udp, connected false, name_changed true, rawres 199, public server address); libsinsp 0.29.3 resolved the fd differently at evaluation time than the values it printed',
+    explains: (scap, missing, extra) =>
+      scap === 'sysdig-inspect/502Error.scap' && missing.length === 0 && extra.length === 1 && extra[0] === 229,
   },
 };
 
@@ -42,7 +52,10 @@ function trace(scap: string): SyscallEvent[] {
   let evs = traceCache.get(scap);
   if (!evs) {
     const file = `${UPSTREAM}traces/${scap.replace(/\.scap$/, '').replace(/\//g, '__')}.jsonl`;
-    evs = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l, i) => decoder.decodeLine(l, i + 1));
+    evs = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l, i) => decoder.decodeLine(l, i + 1));
     traceCache.set(scap, evs);
   }
   return evs;
@@ -73,7 +86,8 @@ describe('libsinsp oracle: macros (falco_rules.yaml)', () => {
         }
         expect({ scap, nums: got }).toEqual({ scap, nums: want });
       }
-      if (known) expect(differences, 'the known difference still exists (else remove it from KNOWN_DIFFERENCES)').toBe(1);
+      if (known)
+        expect(differences, 'the known difference still exists (else remove it from KNOWN_DIFFERENCES)').toBe(1);
     });
   }
 });

@@ -21,7 +21,8 @@ const dir = mkdtempSync(join(tmpdir(), 'conformance-'));
 function resolveFiles(o: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (k.endsWith('File') && typeof v === 'string') out[k.slice(0, -4)] = k === 'urlFile' ? 'https://hooks.example.invalid/services/T0/B0/secret' : `value-of-${k}`;
+    if (k.endsWith('File') && typeof v === 'string')
+      out[k.slice(0, -4)] = k === 'urlFile' ? 'https://hooks.example.invalid/services/T0/B0/secret' : `value-of-${k}`;
     else out[k] = v;
   }
   return out;
@@ -61,7 +62,9 @@ describe('every source plug-in', () => {
         expect(Date.now() - t0).toBeLessThan(2_000);
       });
       it('refuses options its schema rejects, with the key', () => {
-        expect(() => p.build({ ...p.example, noSuchOption: 1 }, { table: new FieldKeyTable() })).toThrow(/noSuchOption/);
+        expect(() => p.build({ ...p.example, noSuchOption: 1 }, { table: new FieldKeyTable() })).toThrow(
+          /noSuchOption/,
+        );
       });
     });
   }
@@ -80,7 +83,10 @@ describe('every sink plug-in', () => {
         if (p.type === 'file') o.path = join(dir, 'alerts.jsonl');
         if (typeof o.url === 'string') o.url = `http://127.0.0.1:${await freePort()}/`;
         if (p.remote) o.allowInsecure = true;
-        const unstarted = buildSink({ type: p.type, ...o }, { name: `${p.type}-unstarted`, spoolDir: join(dir, 'spool') });
+        const unstarted = buildSink(
+          { type: p.type, ...o },
+          { name: `${p.type}-unstarted`, spoolDir: join(dir, 'spool') },
+        );
         await expect(unstarted.shutdown(deadlineIn(1_000))).resolves.toBeUndefined();
         const sink = buildSink({ type: p.type, ...o }, { name: p.type, spoolDir: join(dir, 'spool') });
         await sink.start();
@@ -97,7 +103,9 @@ describe('peregrine plugins list', () => {
   it('lists every source and sink with its description and example (--json)', () => {
     const r = peregrine(['plugins', 'list', '--json']);
     expect(r.code).toBe(0);
-    const { plugins } = JSON.parse(r.out) as { plugins: Array<{ family: string; type: string; description: string; example: { type: string } }> };
+    const { plugins } = JSON.parse(r.out) as {
+      plugins: Array<{ family: string; type: string; description: string; example: { type: string } }>;
+    };
     expect(plugins.filter((x) => x.family === 'source').map((x) => x.type)).toEqual(SOURCE_PLUGINS.map((x) => x.type));
     expect(plugins.filter((x) => x.family === 'sink').map((x) => x.type)).toEqual(SINK_PLUGINS.map((x) => x.type));
     for (const x of plugins) expect(x.example.type).toBe(x.type);

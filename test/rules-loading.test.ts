@@ -32,7 +32,12 @@ const base = `
   output: "%proc.name opened %fd.name"
   priority: info
 `;
-const open = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ 'evt.type': 'open', 'proc.name': name, 'fd.name': '/x', ...extra });
+const open = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  'evt.type': 'open',
+  'proc.name': name,
+  'fd.name': '/x',
+  ...extra,
+});
 
 describe('items, append and override', () => {
   it('loads lists, macros and rules; priority is case-insensitive with the info alias', () => {
@@ -43,7 +48,9 @@ describe('items, append and override', () => {
     expect(fires(l, open('vi'))).toEqual([]);
   });
   it('legacy append on lists, macros and rules', () => {
-    const l = load(base, `
+    const l = load(
+      base,
+      `
 - list: bins
   items: [vi]
   append: true
@@ -53,14 +60,17 @@ describe('items, append and override', () => {
 - rule: R
   condition: and fd.name != /secret
   append: true
-`);
+`,
+    );
     expect(l.diagnostics.errors).toEqual([]);
     expect(fires(l, open('vi'))).toEqual(['R']);
     expect(fires(l, { 'evt.type': 'creat', 'proc.name': 'cat', 'fd.name': '/y' })).toEqual(['R']);
     expect(fires(l, open('cat', { 'fd.name': '/secret' }))).toEqual([]);
   });
   it('override append and replace per key', () => {
-    const l = load(base, `
+    const l = load(
+      base,
+      `
 - list: bins
   items: [vi]
   override: {items: replace}
@@ -70,7 +80,8 @@ describe('items, append and override', () => {
   priority: critical
   tags: [t1]
   override: {condition: append, output: append, priority: replace, tags: append}
-`);
+`,
+    );
     expect(l.diagnostics.errors).toEqual([]);
     expect(fires(l, open('cat'))).toEqual([]);
     expect(fires(l, open('vi'))).toEqual(['R']);
@@ -81,7 +92,9 @@ describe('items, append and override', () => {
     expect(engine.alert(r, ev).output).toMatch(/vi opened \/x \(more\)$/);
   });
   it('a later definition replaces an earlier one and keeps its position', () => {
-    const l = load(base + `
+    const l = load(
+      base +
+        `
 - rule: S
   desc: d
   condition: evt.type = open
@@ -92,7 +105,8 @@ describe('items, append and override', () => {
   condition: evt.type = open and proc.name = vi
   output: r2
   priority: info
-`);
+`,
+    );
     expect(l.rules.map((r) => r.name)).toEqual(['R', 'S']);
     expect(fires(l, open('vi'))).toEqual(['R', 'S']);
   });
@@ -102,7 +116,10 @@ describe('items, append and override', () => {
     expect(fires(l, open('cat'))).toEqual([]);
   });
   it('exceptions: tuples, single field with in/pmatch, quoted values, values appended later', () => {
-    const l = load(base.replace('  priority: info', `  priority: info
+    const l = load(
+      base.replace(
+        '  priority: info',
+        `  priority: info
   exceptions:
     - name: by_name_and_file
       fields: [proc.name, fd.name]
@@ -115,13 +132,16 @@ describe('items, append and override', () => {
       comps: pmatch
       values: [/opt]
     - name: later
-      fields: proc.name`), `
+      fields: proc.name`,
+      ),
+      `
 - rule: R
   exceptions:
     - name: later
       values: [less]
   override: {exceptions: append}
-`);
+`,
+    );
     expect(l.diagnostics.errors).toEqual([]);
     expect(fires(l, open('cat', { 'fd.name': '/tmp/a' }))).toEqual([]);
     expect(fires(l, open('cat', { 'fd.name': '/etc/a' }))).toEqual(['R']);
@@ -129,7 +149,9 @@ describe('items, append and override', () => {
     expect(fires(l, open('less', { 'fd.name': '/etc/a' }))).toEqual([]);
   });
   it('rule_matching first stops at the first rule in load order', () => {
-    const l = load(base + base.replace('- rule: R', '- rule: R2').replace(/- (list|macro): .*\n\s+(items|condition): .*\n/g, ''));
+    const l = load(
+      base + base.replace('- rule: R', '- rule: R2').replace(/- (list|macro): .*\n\s+(items|condition): .*\n/g, ''),
+    );
     const engine = new Engine(l, { hostname: 'h' });
     const got: string[] = [];
     engine.evaluate(new FlatEventDecoder(l.table).decodeObject(open('cat'), 1), (r) => got.push(r.name));
@@ -153,19 +175,24 @@ describe('diagnostics (golden)', () => {
     'unknown-field': base.replace('proc.name in (bins)', 'proc.nmae in (bins)'),
     'unbalanced-parens': base.replace('is_open and proc.name in (bins)', '(is_open and proc.name in (bins)'),
     'undefined-macro': base.replace('is_open and', 'is_opened and'),
-    'macro-loop': '- macro: a\n  condition: b\n- macro: b\n  condition: a\n- rule: r\n  desc: d\n  condition: evt.type=open and a\n  output: o\n  priority: info\n',
-    'list-loop': '- list: a\n  items: [open]\n- list: b\n  items: [a]\n- list: a\n  items: [b]\n- rule: r\n  desc: d\n  condition: evt.type in (a)\n  output: o\n  priority: info\n',
-    'wrong-types': '- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o\n  priority: loud\n  enabled: maybe\n  tags: x\n',
+    'macro-loop':
+      '- macro: a\n  condition: b\n- macro: b\n  condition: a\n- rule: r\n  desc: d\n  condition: evt.type=open and a\n  output: o\n  priority: info\n',
+    'list-loop':
+      '- list: a\n  items: [open]\n- list: b\n  items: [a]\n- list: a\n  items: [b]\n- rule: r\n  desc: d\n  condition: evt.type in (a)\n  output: o\n  priority: info\n',
+    'wrong-types':
+      '- rule: r\n  desc: d\n  condition: evt.type=open\n  output: o\n  priority: loud\n  enabled: maybe\n  tags: x\n',
     'missing-keys': '- rule: r\n  condition: evt.type=open\n',
     'dangling-append': '- macro: m\n  condition: evt.type=open\n  append: true\n',
     'bad-override': base + '- rule: R\n  condition: and x\n  override: {condition: prepend}\n',
     'no-evttype': '- rule: r\n  desc: d\n  condition: proc.name=x\n  output: o\n  priority: info\n',
-    'unsafe-na': '- rule: r\n  desc: d\n  condition: evt.type=open and proc.name = <NA>\n  output: o\n  priority: info\n',
+    'unsafe-na':
+      '- rule: r\n  desc: d\n  condition: evt.type=open and proc.name = <NA>\n  output: o\n  priority: info\n',
     'bad-output': '- rule: r\n  desc: d\n  condition: evt.type=open\n  output: "x %proc.nam y"\n  priority: info\n',
     'engine-version': '- required_engine_version: 99.0.0\n',
     'non-utf8': Uint8Array.from([...Buffer.from('- rule: r\n  desc: caf'), 0xe9, 0x0a]),
     'deep-nesting': `- rule: r\n  desc: d\n  condition: ${'('.repeat(400)}evt.type=open${')'.repeat(400)}\n  output: o\n  priority: info\n`,
-    'folded-condition-error': '- rule: r\n  desc: d\n  condition: >\n    evt.type = open and\n    proc.name = x and\n    fd.nmae = y\n  output: o\n  priority: info\n',
+    'folded-condition-error':
+      '- rule: r\n  desc: d\n  condition: >\n    evt.type = open and\n    proc.name = x and\n    fd.nmae = y\n  output: o\n  priority: info\n',
   };
   for (const [name, text] of Object.entries(bad)) {
     it(name, () => {

@@ -18,8 +18,14 @@ describe("Peregrine's default rules", () => {
     expect(load.diagnostics.items).toEqual([]);
     expect(load.rules.length).toBeGreaterThanOrEqual(20);
     for (const r of load.rules) {
-      expect(r.tags.some((t) => t.startsWith('mitre_')), r.name).toBe(true);
-      expect(r.tags.some((t) => /^T\d{4}(\.\d{3})?$/.test(t)), r.name).toBe(true);
+      expect(
+        r.tags.some((t) => t.startsWith('mitre_')),
+        r.name,
+      ).toBe(true);
+      expect(
+        r.tags.some((t) => /^T\d{4}(\.\d{3})?$/.test(t)),
+        r.name,
+      ).toBe(true);
       expect(r.desc.length, r.name).toBeGreaterThan(80);
     }
   });
@@ -31,8 +37,14 @@ describe("Peregrine's default rules", () => {
     const file = readRuleTestFile(`${RULES}/peregrine_rules.test.yaml`);
     for (const r of loadRules([RULES]).rules) {
       const exp = file.cases.flatMap((c) => c.expect).filter((x) => x.rule === r.name);
-      expect(exp.some((x) => x.fires), `${r.name} has a case where it fires`).toBe(true);
-      expect(exp.some((x) => !x.fires), `${r.name} has a case where it stays quiet`).toBe(true);
+      expect(
+        exp.some((x) => x.fires),
+        `${r.name} has a case where it fires`,
+      ).toBe(true);
+      expect(
+        exp.some((x) => !x.fires),
+        `${r.name} has a case where it stays quiet`,
+      ).toBe(true);
     }
   });
 });
@@ -46,12 +58,18 @@ describe('rules test runner', () => {
     expect(run.passed).toBe(1);
     expect(run.failed).toBe(4);
     expect(byName.get('wrong count')!.failures).toEqual([
-      "rule 'Read sensitive file'", '  - expected: fires 2 times', '  + actual:   fired 1 time',
+      "rule 'Read sensitive file'",
+      '  - expected: fires 2 times',
+      '  + actual:   fired 1 time',
     ]);
     expect(byName.get('wrong output field')!.failures).toEqual([
-      "rule 'Read sensitive file' alert 1, output field 'proc.name'", '  - expected: "dog"', '  + actual:   "cat"',
+      "rule 'Read sensitive file' alert 1, output field 'proc.name'",
+      '  - expected: "dog"',
+      '  + actual:   "cat"',
     ]);
-    expect(byName.get('unknown rule')!.failures[0]).toMatch(/rule 'Read sensitive files' is not in the loaded rules; did you mean 'Read sensitive file'/);
+    expect(byName.get('unknown rule')!.failures[0]).toMatch(
+      /rule 'Read sensitive files' is not in the loaded rules; did you mean 'Read sensitive file'/,
+    );
     expect(byName.get('fires but should not')!.failures[1]).toBe('  - expected: does not fire');
     expect(text).toMatch(/✗ wrong count {2}\(.*failing\.test\.yaml:3\)/);
     expect(text).toMatch(/\n1 passed, 4 failed\n$/);
@@ -68,11 +86,17 @@ describe('rules test runner', () => {
   it('CLI: exit 1 on failures, --junit writes JUnit XML', () => {
     const dir = mkdtempSync(join(tmpdir(), 'peregrine-junit-'));
     const junit = join(dir, 'out.xml');
-    const r = spawnSync(process.execPath, [`${ROOT}bin/peregrine.js`, 'rules', 'test', '--junit', junit, FIX], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [`${ROOT}bin/peregrine.js`, 'rules', 'test', '--junit', junit, FIX], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/1 passed, 5 failed/);
     const xml = new XMLParser({ ignoreAttributes: false }).parse(readFileSync(junit, 'utf8')) as {
-      testsuites: { '@_tests': string; '@_failures': string; testsuite: Array<{ testcase: Array<{ '@_name': string; failure?: unknown }> }> };
+      testsuites: {
+        '@_tests': string;
+        '@_failures': string;
+        testsuite: Array<{ testcase: Array<{ '@_name': string; failure?: unknown }> }>;
+      };
     };
     expect(xml.testsuites['@_tests']).toBe('6');
     expect(xml.testsuites['@_failures']).toBe('5');

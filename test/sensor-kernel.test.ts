@@ -65,26 +65,48 @@ afterAll(async () => {
 describe('bundled eBPF sensor on the real kernel', () => {
   it('cat /etc/shadow: exec and open events with the real pid, path, flags and ancestors', async () => {
     run('/usr/bin/cat', ['/etc/shadow']);
-    const open = await waitFor('open of /etc/shadow', (e) => e.name === 'cat' && e.params?.name === '/etc/shadow' && e.res >= 0);
+    const open = await waitFor(
+      'open of /etc/shadow',
+      (e) => e.name === 'cat' && e.params?.name === '/etc/shadow' && e.res >= 0,
+    );
     const exec = await waitFor('exec of cat', (e) => e.type === 'execve' && e.pid === open.pid && e.res === 0);
-    expect(exec).toMatchObject({ exepath: '/usr/bin/cat', exe: '/usr/bin/cat', args: '/etc/shadow', ppid: process.pid, uid: 0, user: 'root', containerId: 'host' });
+    expect(exec).toMatchObject({
+      exepath: '/usr/bin/cat',
+      exe: '/usr/bin/cat',
+      args: '/etc/shadow',
+      ppid: process.pid,
+      uid: 0,
+      user: 'root',
+      containerId: 'host',
+    });
     expect(exec.ancestors![0]).toMatchObject({ pid: process.pid, exepath: process.execPath });
     expect(open.type).toBe('openat');
     expect(open.params!.flags).toMatch(/^O_RDONLY/);
     expect(open.fd).toMatchObject({ type: 'file', name: '/etc/shadow', num: open.res });
     const ev = agentEvent(open);
-    expect([ev.get(table, 'fd.directory'), ev.get(table, 'evt.is_open_read'), ev.get(table, 'proc.pname'), ev.get(table, 'proc.cmdline')]).toEqual(['/etc', true, 'node', 'cat /etc/shadow']);
+    expect([
+      ev.get(table, 'fd.directory'),
+      ev.get(table, 'evt.is_open_read'),
+      ev.get(table, 'proc.pname'),
+      ev.get(table, 'proc.cmdline'),
+    ]).toEqual(['/etc', true, 'node', 'cat /etc/shadow']);
     expect(fired(open)).toEqual(expect.arrayContaining(['Read sensitive file untrusted', 'Read sensitive file']));
   });
 
   it("root's uid and gid are 0, not missing, through the sensor API: a rule on user.uid=0 fires", async () => {
     run('/usr/bin/cat', ['/etc/shadow']);
-    const open = await waitFor('open of /etc/shadow', (e) => e.name === 'cat' && e.params?.name === '/etc/shadow' && e.res >= 0);
+    const open = await waitFor(
+      'open of /etc/shadow',
+      (e) => e.name === 'cat' && e.params?.name === '/etc/shadow' && e.res >= 0,
+    );
     const ev = agentEvent(open);
     expect([ev.get(table, 'user.uid'), ev.get(table, 'group.gid'), ev.get(table, 'user.name')]).toEqual([0, 0, 'root']);
     const dir0 = mkdtempSync(join(tmpdir(), 'uid0-'));
     const rules = join(dir0, 'r.yaml');
-    (await import('node:fs')).writeFileSync(rules, '- rule: Root reads shadow\n  desc: d\n  condition: evt.type = openat and user.uid = 0 and group.gid = 0 and fd.name = /etc/shadow\n  output: "%user.uid %group.gid"\n  priority: warning\n');
+    (await import('node:fs')).writeFileSync(
+      rules,
+      '- rule: Root reads shadow\n  desc: d\n  condition: evt.type = openat and user.uid = 0 and group.gid = 0 and fd.name = /etc/shadow\n  output: "%user.uid %group.gid"\n  priority: warning\n',
+    );
     const engine = new Engine(loadRules([rules], table), { hostname: 't' });
     const got: string[] = [];
     engine.evaluate(ev, (r) => got.push(engine.alert(r, ev).output.split(': ').slice(1).join(': ')));
@@ -93,7 +115,10 @@ describe('bundled eBPF sensor on the real kernel', () => {
 
   it('a shell with a pseudo-terminal has a controlling tty', async () => {
     run('/usr/bin/script', ['-qc', '/bin/sh -c "exec /bin/true peregrine-tty-probe"', '/dev/null']);
-    const e = await waitFor('exec with a tty', (x) => x.type === 'execve' && x.args === 'peregrine-tty-probe' && x.res === 0);
+    const e = await waitFor(
+      'exec with a tty',
+      (x) => x.type === 'execve' && x.args === 'peregrine-tty-probe' && x.res === 0,
+    );
     expect(e.tty).toBeGreaterThan(0);
     expect(e.ancestors!.some((a) => a.name === 'script')).toBe(true);
   });
@@ -106,7 +131,10 @@ describe('bundled eBPF sensor on the real kernel', () => {
       run('/bin/bash', ['-c', `exec 5<>/dev/tcp/127.0.0.1/${port}; exec 0<&5 1>&5; exit 0`]);
       const conn = await waitFor('connect', (e) => e.type === 'connect' && e.fd?.sport === port);
       expect(conn.fd).toMatchObject({ type: 'ipv4', sip: '127.0.0.1', cip: '127.0.0.1', l4proto: 'tcp' });
-      const dup = await waitFor('dup2 onto stdin', (e) => e.type === 'dup2' && e.pid === conn.pid && e.res === 0 && e.fd?.type === 'ipv4');
+      const dup = await waitFor(
+        'dup2 onto stdin',
+        (e) => e.type === 'dup2' && e.pid === conn.pid && e.res === 0 && e.fd?.type === 'ipv4',
+      );
       expect(dup.fd).toMatchObject({ sport: port, sip: '127.0.0.1' });
       await waitFor('dup2 onto stdout', (e) => e.type === 'dup2' && e.pid === conn.pid && e.res === 1);
       expect(fired(dup)).toContain('Reverse shell');
@@ -117,7 +145,10 @@ describe('bundled eBPF sensor on the real kernel', () => {
 
   it('a symlink to /etc/shadow', async () => {
     run('/bin/ln', ['-s', '/etc/shadow', join(dir, 'shadow-link')]);
-    const e = await waitFor('symlink', (x) => (x.type === 'symlinkat' || x.type === 'symlink') && x.params?.linkpath === join(dir, 'shadow-link'));
+    const e = await waitFor(
+      'symlink',
+      (x) => (x.type === 'symlinkat' || x.type === 'symlink') && x.params?.linkpath === join(dir, 'shadow-link'),
+    );
     expect(e.params!.target).toBe('/etc/shadow');
     expect(fired(e)).toContain('Create Symlink Over Sensitive Files');
   });
@@ -137,12 +168,23 @@ describe('bundled eBPF sensor on the real kernel', () => {
   });
 
   it('a program run from a memfd_create file', async () => {
-    run('/usr/bin/python3', ['-c', [
-      'import os', "fd = os.memfd_create('peregrine-payload', 0)", "os.write(fd, open('/bin/sleep', 'rb').read())",
-      "os.execv(f'/proc/self/fd/{fd}', ['payload', '0.5'])",
-    ].join('\n')]);
-    const mk = await waitFor('memfd_create', (x) => x.type === 'memfd_create' && x.params?.name === 'peregrine-payload');
-    const e = await waitFor('exec of the memfd', (x) => x.type === 'execve' && x.pid === mk.pid && x.exe === 'payload' && x.res === 0);
+    run('/usr/bin/python3', [
+      '-c',
+      [
+        'import os',
+        "fd = os.memfd_create('peregrine-payload', 0)",
+        "os.write(fd, open('/bin/sleep', 'rb').read())",
+        "os.execv(f'/proc/self/fd/{fd}', ['payload', '0.5'])",
+      ].join('\n'),
+    ]);
+    const mk = await waitFor(
+      'memfd_create',
+      (x) => x.type === 'memfd_create' && x.params?.name === 'peregrine-payload',
+    );
+    const e = await waitFor(
+      'exec of the memfd',
+      (x) => x.type === 'execve' && x.pid === mk.pid && x.exe === 'payload' && x.res === 0,
+    );
     expect(e.exepath).toMatch(/^\/memfd:peregrine-payload/);
     expect(e.exeFlags! & 2).toBe(2);
     expect(fired(e)).toContain('Fileless execution via memfd');
@@ -151,9 +193,12 @@ describe('bundled eBPF sensor on the real kernel', () => {
   it('ptrace(PTRACE_ATTACH) on a child', async () => {
     const child = spawn('/bin/sleep', ['5']);
     try {
-      run('/usr/bin/python3', ['-c', [
-        'import ctypes, sys', "libc = ctypes.CDLL(None, use_errno=True)", `libc.ptrace(16, ${child.pid}, 0, 0)`,
-      ].join('\n')]);
+      run('/usr/bin/python3', [
+        '-c',
+        ['import ctypes, sys', 'libc = ctypes.CDLL(None, use_errno=True)', `libc.ptrace(16, ${child.pid}, 0, 0)`].join(
+          '\n',
+        ),
+      ]);
       const e = await waitFor('ptrace attach', (x) => x.type === 'ptrace' && x.params?.pid === String(child.pid));
       expect(e.params!.request).toBe('PTRACE_ATTACH');
       expect(e.res).toBe(0);
@@ -187,10 +232,17 @@ describe('peregrine sensor (the command) serving the sensor API on a unix socket
     const { PeregrineSensorSource } = await import('../src/sources/index.js');
     const { fileURLToPath } = await import('node:url');
     const sock = join(dir, 'sensor.sock');
-    const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/peregrine.js', import.meta.url)), 'sensor', '--listen', `unix://${sock}`], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PEREGRINE_LOG_LEVEL: 'warn' } });
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('../bin/peregrine.js', import.meta.url)), 'sensor', '--listen', `unix://${sock}`],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PEREGRINE_LOG_LEVEL: 'warn' } },
+    );
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
-    const source = new PeregrineSensorSource({ address: `unix://${sock}`, reconnect: { baseMs: 100, maxMs: 500 } }, table);
+    const source = new PeregrineSensorSource(
+      { address: `unix://${sock}`, reconnect: { baseMs: 100, maxMs: 500 } },
+      table,
+    );
     try {
       const end = Date.now() + 60_000;
       while (!stderr.includes('serving on')) {
@@ -204,8 +256,16 @@ describe('peregrine sensor (the command) serving the sensor API on a unix socket
       const deadline = Date.now() + 15_000;
       let found: SyscallEvent | undefined;
       while (!found && Date.now() < deadline) {
-        const r = await Promise.race([it.next(), new Promise<IteratorResult<never>>((res) => setTimeout(() => res({ done: true, value: undefined as never }), 1_000))]);
-        if (!r.done && r.value.kind === 'events') found = r.value.events.find((e) => e.get(table, 'fd.name') === '/etc/shadow' && e.get(table, 'proc.name') === 'cat');
+        const r = await Promise.race([
+          it.next(),
+          new Promise<IteratorResult<never>>((res) =>
+            setTimeout(() => res({ done: true, value: undefined as never }), 1_000),
+          ),
+        ]);
+        if (!r.done && r.value.kind === 'events')
+          found = r.value.events.find(
+            (e) => e.get(table, 'fd.name') === '/etc/shadow' && e.get(table, 'proc.name') === 'cat',
+          );
       }
       expect(found, stderr).toBeDefined();
       const hits: string[] = [];
@@ -223,11 +283,16 @@ describe('peregrine sensor (the command) serving the sensor API on a unix socket
 
 describe('bundled eBPF sensor: address-bearing sends and receives', () => {
   it('sendto/sendmsg/recvfrom/recvmsg with an address are reported with both ends; connected sends are not', async () => {
-    run('/usr/bin/python3', ['-c', [
-      'import socket', "r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(('127.0.0.1', 0)); p = r.getsockname()[1]",
-      "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('127.0.0.1', p)); s.sendmsg([b'y'], [], 0, ('127.0.0.1', p))",
-      'r.recvfrom(10); r.recvmsg(10)', "c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.connect(('127.0.0.1', p)); c.send(b'z'); c.sendto(b'w', ('127.0.0.1', p))",
-    ].join('\n')]);
+    run('/usr/bin/python3', [
+      '-c',
+      [
+        'import socket',
+        "r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(('127.0.0.1', 0)); p = r.getsockname()[1]",
+        "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('127.0.0.1', p)); s.sendmsg([b'y'], [], 0, ('127.0.0.1', p))",
+        'r.recvfrom(10); r.recvmsg(10)',
+        "c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.connect(('127.0.0.1', p)); c.send(b'z'); c.sendto(b'w', ('127.0.0.1', p))",
+      ].join('\n'),
+    ]);
     const send = await waitFor('sendto', (e) => e.type === 'sendto' && e.name === 'python3');
     const port = send.fd!.sport!;
     expect(send.fd).toMatchObject({ type: 'ipv4', sip: '127.0.0.1', l4proto: 'udp', isServer: false });
@@ -245,7 +310,8 @@ describe('the main job: peregrine run on embedded defaults', () => {
   it('cat /etc/shadow produces an alert on stdout within a second', async () => {
     const { fileURLToPath } = await import('node:url');
     const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/peregrine.js', import.meta.url)), 'run'], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PEREGRINE_LOG_LEVEL: 'warn', PEREGRINE_METRICS__LISTEN: '127.0.0.1:0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PEREGRINE_LOG_LEVEL: 'warn', PEREGRINE_METRICS__LISTEN: '127.0.0.1:0' },
     });
     let out = '';
     let err = '';
@@ -261,7 +327,8 @@ describe('the main job: peregrine run on embedded defaults', () => {
       await new Promise((r) => setTimeout(r, 500));
       const t0 = Date.now();
       run('/usr/bin/cat', ['/etc/shadow']);
-      while (!out.includes('"rule":"Read sensitive file"') && Date.now() - t0 < 5_000) await new Promise((r) => setTimeout(r, 20));
+      while (!out.includes('"rule":"Read sensitive file"') && Date.now() - t0 < 5_000)
+        await new Promise((r) => setTimeout(r, 20));
       expect(out).toContain('"rule":"Read sensitive file"');
       expect(Date.now() - t0).toBeLessThan(1_000);
     } finally {
@@ -281,18 +348,25 @@ describe('the sensor never goes blind silently', () => {
     const bin = mkdtempSync(join(tmpdir(), 'bpftrace-wrapper-'));
     const wrapper = join(bin, 'bpftrace');
     const mend = (): void => writeFileSync(wrapper, `#!/bin/sh\nexec ${real} "$@"\n`);
-    const breakIt = (): void => writeFileSync(wrapper, '#!/bin/sh\necho "ERROR: simulated: probes cannot attach" >&2\nexit 1\n');
+    const breakIt = (): void =>
+      writeFileSync(wrapper, '#!/bin/sh\necho "ERROR: simulated: probes cannot attach" >&2\nexit 1\n');
     mend();
     chmodSync(wrapper, 0o755);
     const port = await freePort();
     const start = async (): Promise<{ child: ReturnType<typeof spawn>; out: () => string; err: () => string }> => {
       const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/peregrine.js', import.meta.url)), 'run'], {
-        stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, PEREGRINE_LOG_LEVEL: 'warn', PEREGRINE_METRICS__LISTEN: `127.0.0.1:${port}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH}`,
+          PEREGRINE_LOG_LEVEL: 'warn',
+          PEREGRINE_METRICS__LISTEN: `127.0.0.1:${port}`,
+        },
       });
       let out = '';
       let err = '';
-      child.stdout!.on('data', (c) => (out += c));
-      child.stderr!.on('data', (c) => (err += c));
+      child.stdout.on('data', (c) => (out += c));
+      child.stderr.on('data', (c) => (err += c));
       const end = Date.now() + 60_000;
       while (!err.includes('running;')) {
         if (Date.now() > end || child.exitCode !== null) throw new Error(`peregrine run did not start: ${err}`);
@@ -312,8 +386,14 @@ describe('the sensor never goes blind silently', () => {
       }
     };
     const bpftracePid = (agent: number): number | undefined => {
-      const kids = execFileSync('sh', ['-c', `pgrep -P ${agent} || true`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-      return kids.find((k) => /bpftrace/.test(execFileSync('sh', ['-c', `cat /proc/${k}/comm 2>/dev/null || true`], { encoding: 'utf8' })));
+      const kids = execFileSync('sh', ['-c', `pgrep -P ${agent} || true`], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
+      return kids.find((k) =>
+        /bpftrace/.test(execFileSync('sh', ['-c', `cat /proc/${k}/comm 2>/dev/null || true`], { encoding: 'utf8' })),
+      );
     };
 
     const a = await start();
@@ -323,9 +403,13 @@ describe('the sensor never goes blind silently', () => {
       expect(first).toBeDefined();
       breakIt();
       process.kill(first!, 'SIGKILL');
-      await eventually('not ready with the reason', async () => /sensor not capturing/.test((await get('/readyz')).text));
+      await eventually('not ready with the reason', async () =>
+        /sensor not capturing/.test((await get('/readyz')).text),
+      );
       expect((await get('/readyz')).status).toBe(503);
-      await eventually('metric says not capturing', async () => /^peregrine_source_upstream_healthy\{source="[^"]+"\} 0$/m.test((await get('/metrics')).text));
+      await eventually('metric says not capturing', async () =>
+        /^peregrine_source_upstream_healthy\{source="[^"]+"\} 0$/m.test((await get('/metrics')).text),
+      );
       await eventually('internal alert', () => a.out().includes('"rule":"Peregrine internal: sensor not capturing"'));
       await eventually('a restart failed', () => /simulated: probes cannot attach/.test(a.err()));
       mend();
@@ -351,7 +435,11 @@ describe('the sensor never goes blind silently', () => {
     try {
       expect(readdirSync(tmpdir()).filter((d) => d.startsWith(`peregrine-sensor-${a.child.pid}-`))).toEqual([]);
       // ...but a socket a live sensor serves is not taken over
-      const c = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/peregrine.js', import.meta.url)), 'sensor'], { encoding: 'utf8', timeout: 30_000 });
+      const c = spawnSync(
+        process.execPath,
+        [fileURLToPath(new URL('../bin/peregrine.js', import.meta.url)), 'sensor'],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
       expect(c.status).toBe(1);
       expect(c.stderr).toMatch(/another sensor is serving on \/run\/peregrine\/sensor\.sock/);
       expect((await get('/readyz')).status).toBe(200);

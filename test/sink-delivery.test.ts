@@ -9,7 +9,13 @@ import { until } from './helpers/wait.js';
 import { deadlineIn } from '../src/lifecycle.js';
 
 const alert = (i: number): Alert => ({
-  time: '2026-11-29T10:00:00.000000000Z', rule: `R${i}`, priority: 'Warning', source: 'syscall', tags: [], hostname: 'n', output: `alert ${i}`,
+  time: '2026-11-29T10:00:00.000000000Z',
+  rule: `R${i}`,
+  priority: 'Warning',
+  source: 'syscall',
+  tags: [],
+  hostname: 'n',
+  output: `alert ${i}`,
   output_fields: { 'evt.rawtime': 1_764_410_400_123_456_789n + BigInt(i), i },
 });
 
@@ -18,7 +24,8 @@ function counter(): SinkObserver & { n: Record<string, number>; latencies: numbe
   const n: Record<string, number> = {};
   const latencies: number[] = [];
   return {
-    n, latencies,
+    n,
+    latencies,
     outcome: (_s, o, k, reason) => {
       n[o] = (n[o] ?? 0) + k;
       if (reason) n[`${o}:${reason}`] = (n[`${o}:${reason}`] ?? 0) + k;
@@ -37,9 +44,16 @@ afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.stop()));
 });
 
-function sink(url: string, o: Partial<ConstructorParameters<typeof DeliveringSink>[0]> & { timeoutMs?: number } = {}): DeliveringSink {
+function sink(
+  url: string,
+  o: Partial<ConstructorParameters<typeof DeliveringSink>[0]> & { timeoutMs?: number } = {},
+): DeliveringSink {
   return new DeliveringSink({
-    name: 'hook', transport: new HttpTransport({ url, timeoutMs: o.timeoutMs ?? 2_000 }), retryBackoff: { baseMs: 20, maxMs: 100 }, probeMaxMs: 200, ...o,
+    name: 'hook',
+    transport: new HttpTransport({ url, timeoutMs: o.timeoutMs ?? 2_000 }),
+    retryBackoff: { baseMs: 20, maxMs: 100 },
+    probeMaxMs: 200,
+    ...o,
   });
 }
 const rules = (r: HttpReceiver): string[] => r.bodies<{ rule: string }>().map((b) => b.rule);
@@ -60,11 +74,13 @@ describe('delivery: retries and permanent failures', () => {
 
   it('429 with Retry-After: waits that long, then delivers', async () => {
     let first = 0;
-    const r = await (await receiver((q, n) => {
-      if (n > 0) return undefined;
-      first = q.at;
-      return { status: 429, headers: { 'retry-after': '1' } };
-    })).listen();
+    const r = await (
+      await receiver((q, n) => {
+        if (n > 0) return undefined;
+        first = q.at;
+        return { status: 429, headers: { 'retry-after': '1' } };
+      })
+    ).listen();
     const obs = counter();
     const s = sink(`${r.url}/hook`, { observer: obs });
     s.write(alert(1));
@@ -76,11 +92,13 @@ describe('delivery: retries and permanent failures', () => {
 
   it('Retry-After as an HTTP date is honoured', async () => {
     let first = 0;
-    const r = await (await receiver((q, n) => {
-      if (n > 0) return undefined;
-      first = q.at;
-      return { status: 503, headers: { 'retry-after': new Date(Date.now() + 1_500).toUTCString() } };
-    })).listen();
+    const r = await (
+      await receiver((q, n) => {
+        if (n > 0) return undefined;
+        first = q.at;
+        return { status: 503, headers: { 'retry-after': new Date(Date.now() + 1_500).toUTCString() } };
+      })
+    ).listen();
     const s = sink(`${r.url}/hook`);
     s.write(alert(1));
     await s.shutdown();
@@ -91,7 +109,10 @@ describe('delivery: retries and permanent failures', () => {
   it('400 is permanent: not retried, counted as failed (rejected), the next alert goes on', async () => {
     const r = await (await receiver((q) => (q.body.includes('"R1"') ? { status: 400 } : undefined))).listen();
     const obs = counter();
-    const s = sink(`${r.url}/hook`, { observer: obs, spool: DiskSpool.open(mkdtempSync(join(tmpdir(), 'sp-')), { maxBytes: 1 << 20 }) });
+    const s = sink(`${r.url}/hook`, {
+      observer: obs,
+      spool: DiskSpool.open(mkdtempSync(join(tmpdir(), 'sp-')), { maxBytes: 1 << 20 }),
+    });
     s.write(alert(1));
     s.write(alert(2));
     await s.shutdown();
@@ -145,7 +166,13 @@ describe('delivery: the spool', () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'sp-'));
     const obs = counter();
-    const s = sink(`http://127.0.0.1:${port}/hook`, { observer: obs, queueSize: 5, maxAttempts: 2, concurrency: 1, spool: DiskSpool.open(dir, { maxBytes: 1 << 20 }) });
+    const s = sink(`http://127.0.0.1:${port}/hook`, {
+      observer: obs,
+      queueSize: 5,
+      maxAttempts: 2,
+      concurrency: 1,
+      spool: DiskSpool.open(dir, { maxBytes: 1 << 20 }),
+    });
     for (let i = 0; i < 50; i++) s.write(alert(i));
     await until(() => !s.stats.up);
     for (let i = 50; i < 100; i++) s.write(alert(i));
@@ -167,7 +194,10 @@ describe('delivery: the spool', () => {
   it('a sink closed while its receiver is down leaves the alerts on disk; the next start delivers them', async () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'sp-'));
-    const a = sink(`http://127.0.0.1:${port}/hook`, { maxAttempts: 1, spool: DiskSpool.open(dir, { maxBytes: 1 << 20 }) });
+    const a = sink(`http://127.0.0.1:${port}/hook`, {
+      maxAttempts: 1,
+      spool: DiskSpool.open(dir, { maxBytes: 1 << 20 }),
+    });
     for (let i = 0; i < 20; i++) a.write(alert(i));
     await a.shutdown(deadlineIn(1_000));
     const r = await (await receiver()).listen(port);
@@ -185,7 +215,11 @@ describe('delivery: the spool', () => {
 
   it('an alert the receiver always refuses with a 5xx does not block the others', async () => {
     const r = await (await receiver((q) => (q.body.includes('"R0"') ? { status: 500 } : undefined))).listen();
-    const s = sink(`${r.url}/hook`, { maxAttempts: 1, concurrency: 1, spool: DiskSpool.open(mkdtempSync(join(tmpdir(), 'sp-')), { maxBytes: 1 << 20 }) });
+    const s = sink(`${r.url}/hook`, {
+      maxAttempts: 1,
+      concurrency: 1,
+      spool: DiskSpool.open(mkdtempSync(join(tmpdir(), 'sp-')), { maxBytes: 1 << 20 }),
+    });
     for (let i = 0; i < 6; i++) s.write(alert(i)); // R0 fails first: the receiver looks down
     await until(() => r.received.length === 5, 10_000);
     expect(rules(r)).toEqual(['R1', 'R2', 'R3', 'R4', 'R5']);
@@ -195,7 +229,11 @@ describe('delivery: the spool', () => {
   it('a full spool drops the oldest alerts and counts them (dropped: spool_full)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sp-'));
     const obs = counter();
-    const spool = DiskSpool.open(dir, { maxBytes: 64 * 1024, segmentBytes: 8 * 1024, onDrop: (n, reason) => s.onSpoolDrop(n, reason) });
+    const spool = DiskSpool.open(dir, {
+      maxBytes: 64 * 1024,
+      segmentBytes: 8 * 1024,
+      onDrop: (n, reason) => s.onSpoolDrop(n, reason),
+    });
     const s = sink(`http://127.0.0.1:${await freePort()}/hook`, { observer: obs, maxAttempts: 1, queueSize: 1, spool });
     await until(() => (s.write(alert(0)), !s.stats.up));
     for (let i = 1; i <= 2000; i++) s.write({ ...alert(i), output: 'x'.repeat(200) });

@@ -7,7 +7,14 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../src/event/index.js';
-import { alertmanagerAlert, buildSink, pagerdutyDedupKey, pagerdutyEvent, pagerdutySeverity, slackMessage } from '../src/sinks/index.js';
+import {
+  alertmanagerAlert,
+  buildSink,
+  pagerdutyDedupKey,
+  pagerdutyEvent,
+  pagerdutySeverity,
+  slackMessage,
+} from '../src/sinks/index.js';
 import { freePort } from './helpers/http-receiver.js';
 import { untilAsync as until } from './helpers/wait.js';
 import { Agent } from '../src/agent/index.js';
@@ -15,9 +22,24 @@ import { loadConfig } from '../src/config/index.js';
 
 const GOLDEN = fileURLToPath(new URL('./golden/sinks/', import.meta.url));
 const alert: Alert = {
-  time: '2026-11-29T10:00:00.123456789Z', rule: 'Read sensitive file', priority: 'Warning', source: 'syscall', tags: ['filesystem', 'T1003.008'],
-  hostname: 'node-7', output: '10:00:00.123456789: Warning Sensitive file opened for reading | file=/etc/shadow process=cat',
-  output_fields: { 'evt.time': 1n, 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'proc.cmdline': 'cat /etc/shadow', 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-7d9c-x2', 'k8s.workload.name': 'web', 'container.id': '3ad7b26ded6d', 'user.loginuid': null },
+  time: '2026-11-29T10:00:00.123456789Z',
+  rule: 'Read sensitive file',
+  priority: 'Warning',
+  source: 'syscall',
+  tags: ['filesystem', 'T1003.008'],
+  hostname: 'node-7',
+  output: '10:00:00.123456789: Warning Sensitive file opened for reading | file=/etc/shadow process=cat',
+  output_fields: {
+    'evt.time': 1n,
+    'fd.name': '/etc/shadow',
+    'proc.name': 'cat',
+    'proc.cmdline': 'cat /etc/shadow',
+    'k8s.ns.name': 'shop',
+    'k8s.pod.name': 'web-7d9c-x2',
+    'k8s.workload.name': 'web',
+    'container.id': '3ad7b26ded6d',
+    'user.loginuid': null,
+  },
 };
 
 function golden(name: string, value: unknown): void {
@@ -29,16 +51,28 @@ function golden(name: string, value: unknown): void {
 
 describe('message formats (golden)', () => {
   it('Slack Block Kit', () => golden('slack', slackMessage(alert)));
-  it('Slack, folded repeats', () => golden('slack-repeats', slackMessage(alert, { count: 41, firstSeen: '2026-11-29T10:00:00Z', lastSeen: '2026-11-29T10:04:59Z' })));
+  it('Slack, folded repeats', () =>
+    golden(
+      'slack-repeats',
+      slackMessage(alert, { count: 41, firstSeen: '2026-11-29T10:00:00Z', lastSeen: '2026-11-29T10:04:59Z' }),
+    ));
   it('PagerDuty Events v2', () => golden('pagerduty', pagerdutyEvent(alert, 'R0UTINGKEY')));
   it('Alertmanager v2', () => golden('alertmanager', [alertmanagerAlert(alert, new Date('2026-11-29T10:00:01Z'))]));
   it('PagerDuty severities and one dedup key per rule × workload × node', () => {
-    expect((['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'] as const).map(pagerdutySeverity))
-      .toEqual(['critical', 'critical', 'critical', 'error', 'warning', 'info', 'info', 'info']);
-    const other = { ...alert, output_fields: { ...alert.output_fields, 'k8s.pod.name': 'web-7d9c-zz', 'fd.name': '/etc/gshadow' } };
+    expect(
+      (['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'] as const).map(
+        pagerdutySeverity,
+      ),
+    ).toEqual(['critical', 'critical', 'critical', 'error', 'warning', 'info', 'info', 'info']);
+    const other = {
+      ...alert,
+      output_fields: { ...alert.output_fields, 'k8s.pod.name': 'web-7d9c-zz', 'fd.name': '/etc/gshadow' },
+    };
     expect(pagerdutyDedupKey(other)).toBe(pagerdutyDedupKey(alert)); // same workload: same incident
     expect(pagerdutyDedupKey({ ...alert, hostname: 'node-8' })).not.toBe(pagerdutyDedupKey(alert));
-    expect((pagerdutyEvent({ ...alert, output: 'x'.repeat(5000) }, 'k').payload as { summary: string }).summary.length).toBe(1024);
+    expect(
+      (pagerdutyEvent({ ...alert, output: 'x'.repeat(5000) }, 'k').payload as { summary: string }).summary.length,
+    ).toBe(1024);
   });
 });
 
@@ -57,12 +91,37 @@ describe('Slack and PagerDuty sinks against real HTTP receivers', () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
     const dir = mkdtempSync(join(tmpdir(), 'sinks-'));
-    writeFileSync(join(dir, 'events.jsonl'), JSON.stringify({ 'evt.type': 'openat', 'evt.arg.flags': 'O_RDONLY', 'fd.num': 3, 'fd.typechar': 'f', 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'evt.time': 1764410400000000000 }) + '\n');
-    const agent = new Agent(loadConfig([
-      'sources:', '  - type: replay', `    path: ${join(dir, 'events.jsonl')}`,
-      'sinks:', '  - type: slack', `    url: ${base}/slack`, '  - type: pagerduty', '    routingKey: R0UTINGKEY', `    url: ${base}/pd`,
-      'metrics:', '  listen: 127.0.0.1:0', 'spool:', `  dir: ${join(dir, 'spool')}`,
-    ].join('\n') + '\n'));
+    writeFileSync(
+      join(dir, 'events.jsonl'),
+      JSON.stringify({
+        'evt.type': 'openat',
+        'evt.arg.flags': 'O_RDONLY',
+        'fd.num': 3,
+        'fd.typechar': 'f',
+        'fd.name': '/etc/shadow',
+        'proc.name': 'cat',
+        'evt.time': 1764410400000000000,
+      }) + '\n',
+    );
+    const agent = new Agent(
+      loadConfig(
+        [
+          'sources:',
+          '  - type: replay',
+          `    path: ${join(dir, 'events.jsonl')}`,
+          'sinks:',
+          '  - type: slack',
+          `    url: ${base}/slack`,
+          '  - type: pagerduty',
+          '    routingKey: R0UTINGKEY',
+          `    url: ${base}/pd`,
+          'metrics:',
+          '  listen: 127.0.0.1:0',
+          'spool:',
+          `  dir: ${join(dir, 'spool')}`,
+        ].join('\n') + '\n',
+      ),
+    );
     try {
       await agent.start();
       await agent.finished;
@@ -73,8 +132,16 @@ describe('Slack and PagerDuty sinks against real HTTP receivers', () => {
     const slack = got.find((g) => g.path === '/slack')!;
     const pd = got.find((g) => g.path === '/pd')!;
     expect(slack.type).toBe('application/json');
-    expect(slack.body).toMatchObject({ text: expect.stringMatching(/^Warning: Read sensitive file on /), blocks: expect.any(Array) });
-    expect(pd.body).toMatchObject({ routing_key: 'R0UTINGKEY', event_action: 'trigger', dedup_key: expect.stringMatching(/^peregrine-[0-9a-f]{32}$/), payload: { severity: 'warning', class: 'Read sensitive file' } });
+    expect(slack.body).toMatchObject({
+      text: expect.stringMatching(/^Warning: Read sensitive file on /),
+      blocks: expect.any(Array),
+    });
+    expect(pd.body).toMatchObject({
+      routing_key: 'R0UTINGKEY',
+      event_action: 'trigger',
+      dedup_key: expect.stringMatching(/^peregrine-[0-9a-f]{32}$/),
+      payload: { severity: 'warning', class: 'Read sensitive file' },
+    });
   });
 });
 
@@ -92,13 +159,35 @@ describe('alert fatigue: folding repeats', () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
     const dir = mkdtempSync(join(tmpdir(), 'burst-'));
-    const line = JSON.stringify({ 'evt.type': 'openat', 'evt.arg.flags': 'O_RDONLY', 'fd.num': 3, 'fd.typechar': 'f', 'fd.name': '/etc/shadow', 'proc.name': 'cat' });
+    const line = JSON.stringify({
+      'evt.type': 'openat',
+      'evt.arg.flags': 'O_RDONLY',
+      'fd.num': 3,
+      'fd.typechar': 'f',
+      'fd.name': '/etc/shadow',
+      'proc.name': 'cat',
+    });
     writeFileSync(join(dir, 'events.jsonl'), `${line}\n`.repeat(10_000));
-    const agent = new Agent(loadConfig([
-      'sources:', '  - type: replay', `    path: ${join(dir, 'events.jsonl')}`,
-      'sinks:', '  - type: slack', `    url: ${base}/slack`, '    aggregateSeconds: 1', '  - type: webhook', `    url: ${base}/hook`, '    aggregateSeconds: 1',
-      'metrics:', '  listen: 127.0.0.1:0', 'spool:', `  dir: ${join(dir, 'spool')}`,
-    ].join('\n') + '\n'));
+    const agent = new Agent(
+      loadConfig(
+        [
+          'sources:',
+          '  - type: replay',
+          `    path: ${join(dir, 'events.jsonl')}`,
+          'sinks:',
+          '  - type: slack',
+          `    url: ${base}/slack`,
+          '    aggregateSeconds: 1',
+          '  - type: webhook',
+          `    url: ${base}/hook`,
+          '    aggregateSeconds: 1',
+          'metrics:',
+          '  listen: 127.0.0.1:0',
+          'spool:',
+          `  dir: ${join(dir, 'spool')}`,
+        ].join('\n') + '\n',
+      ),
+    );
     try {
       await agent.start();
       await agent.finished;
@@ -131,9 +220,21 @@ describe('peregrine alerts test', () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
     const dir = mkdtempSync(join(tmpdir(), 'atest-'));
-    writeFileSync(join(dir, 'c.yaml'), ['sinks:', '  - type: webhook', `    url: ${base}/hook`, '  - type: slack', '    url: http://127.0.0.1:9/refused', '    timeoutMs: 500'].join('\n') + '\n');
+    writeFileSync(
+      join(dir, 'c.yaml'),
+      [
+        'sinks:',
+        '  - type: webhook',
+        `    url: ${base}/hook`,
+        '  - type: slack',
+        '    url: http://127.0.0.1:9/refused',
+        '    timeoutMs: 500',
+      ].join('\n') + '\n',
+    );
     const bin = fileURLToPath(new URL('../bin/peregrine.js', import.meta.url));
-    const child = spawn(process.execPath, [bin, 'alerts', 'test', '--config', join(dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'alerts', 'test', '--config', join(dir, 'c.yaml')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (c) => (err += c));
     const code = await new Promise<number | null>((r) => child.on('exit', r));
@@ -154,41 +255,98 @@ describe('Alertmanager sink against a real prometheus-alertmanager', () => {
     writeFileSync(join(dir, 'am.yml'), 'route:\n  receiver: none\nreceivers:\n  - name: none\n');
     const port = await freePort();
     const cluster = await freePort();
-    am = spawn('prometheus-alertmanager', [`--config.file=${join(dir, 'am.yml')}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, `--cluster.listen-address=127.0.0.1:${cluster}`], { stdio: 'ignore' });
+    am = spawn(
+      'prometheus-alertmanager',
+      [
+        `--config.file=${join(dir, 'am.yml')}`,
+        `--storage.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        `--cluster.listen-address=127.0.0.1:${cluster}`,
+      ],
+      { stdio: 'ignore' },
+    );
     base = `http://127.0.0.1:${port}`;
     const end = Date.now() + 20_000;
     for (;;) {
-      const ok = await fetch(`${base}/-/ready`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${base}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > end) throw new Error('prometheus-alertmanager did not start (scripts/setup installs it)');
       await new Promise((r) => setTimeout(r, 200));
     }
   }, 30_000);
   afterAll(() => void am?.kill());
-  type AmAlert = { labels: Record<string, string>; startsAt: string; endsAt: string; annotations: Record<string, string> };
-  const read = async (rule: string): Promise<AmAlert[]> => ((await (await fetch(`${base}/api/v2/alerts`)).json()) as AmAlert[]).filter((x) => x.labels.alertname === rule);
+  type AmAlert = {
+    labels: Record<string, string>;
+    startsAt: string;
+    endsAt: string;
+    annotations: Record<string, string>;
+  };
+  const read = async (rule: string): Promise<AmAlert[]> =>
+    ((await (await fetch(`${base}/api/v2/alerts`)).json()) as AmAlert[]).filter((x) => x.labels.alertname === rule);
 
-  it('the alert can be read back through its API with Peregrine\'s labels', async () => {
+  it("the alert can be read back through its API with Peregrine's labels", async () => {
     const events = join(dir, 'events.jsonl');
-    writeFileSync(events, JSON.stringify({ 'evt.type': 'openat', 'evt.arg.flags': 'O_RDONLY', 'fd.num': 3, 'fd.typechar': 'f', 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-1' }) + '\n');
-    const agent = new Agent(loadConfig(['node:', '  name: node-7', 'sources:', '  - type: replay', `    path: ${events}`, 'sinks:', '  - type: alertmanager', `    url: ${base}`, 'metrics:', '  listen: 127.0.0.1:0', 'spool:', `  dir: ${join(dir, 'spool')}`].join('\n') + '\n'));
+    writeFileSync(
+      events,
+      JSON.stringify({
+        'evt.type': 'openat',
+        'evt.arg.flags': 'O_RDONLY',
+        'fd.num': 3,
+        'fd.typechar': 'f',
+        'fd.name': '/etc/shadow',
+        'proc.name': 'cat',
+        'k8s.ns.name': 'shop',
+        'k8s.pod.name': 'web-1',
+      }) + '\n',
+    );
+    const agent = new Agent(
+      loadConfig(
+        [
+          'node:',
+          '  name: node-7',
+          'sources:',
+          '  - type: replay',
+          `    path: ${events}`,
+          'sinks:',
+          '  - type: alertmanager',
+          `    url: ${base}`,
+          'metrics:',
+          '  listen: 127.0.0.1:0',
+          'spool:',
+          `  dir: ${join(dir, 'spool')}`,
+        ].join('\n') + '\n',
+      ),
+    );
     await agent.start();
     await agent.finished;
     await agent.shutdown();
     const [a] = await read('Read sensitive file');
-    expect(a?.labels).toMatchObject({ priority: 'warning', namespace: 'shop', pod: 'web-1', node: 'node-7', source: 'peregrine' });
-    expect(Date.parse(a!.endsAt)).toBeGreaterThan(Date.now());
+    expect(a?.labels).toMatchObject({
+      priority: 'warning',
+      namespace: 'shop',
+      pod: 'web-1',
+      node: 'node-7',
+      source: 'peregrine',
+    });
+    expect(Date.parse(a.endsAt)).toBeGreaterThan(Date.now());
   });
 
   it('endsAt moves forward while the alert repeats (one alert, first startsAt kept)', async () => {
-    const sink = buildSink({ type: 'alertmanager', url: base, aggregateSeconds: 1, resolveAfterMinutes: 1 }, { name: 'am' });
+    const sink = buildSink(
+      { type: 'alertmanager', url: base, aggregateSeconds: 1, resolveAfterMinutes: 1 },
+      { name: 'am' },
+    );
     const repeating: Alert = { ...alert, rule: 'Repeating problem', time: new Date().toISOString() };
     sink.write(repeating);
     await until(async () => (await read('Repeating problem')).length === 1);
     const [first] = await read('Repeating problem');
     await new Promise((r) => setTimeout(r, 300));
     sink.write({ ...repeating, time: new Date().toISOString() }); // folded; the follow-up goes out when the 1 s window closes
-    const later = async (): Promise<boolean> => Date.parse((await read('Repeating problem'))[0].endsAt) > Date.parse(first.endsAt);
+    const later = async (): Promise<boolean> =>
+      Date.parse((await read('Repeating problem'))[0].endsAt) > Date.parse(first.endsAt);
     await until(later, 5_000);
     const now = await read('Repeating problem');
     expect(now.length).toBe(1);

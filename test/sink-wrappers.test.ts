@@ -7,15 +7,28 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
 import { alertToJson, type Alert } from '../src/event/index.js';
-import { NO_OBSERVER, buildSink, pagerdutyEvent, sinkPluginFor, slackMessage, type SinkObserver } from '../src/sinks/index.js';
+import {
+  NO_OBSERVER,
+  buildSink,
+  pagerdutyEvent,
+  sinkPluginFor,
+  slackMessage,
+  type SinkObserver,
+} from '../src/sinks/index.js';
 import { silentLogger } from '../src/telemetry/index.js';
 import { HttpReceiver, type Received } from './helpers/http-receiver.js';
 import { until } from './helpers/wait.js';
 import { deadlineIn } from '../src/lifecycle.js';
 
 const base: Alert = {
-  time: '2026-11-29T10:00:00.000000000Z', rule: 'Read sensitive file', priority: 'Warning', source: 'syscall', tags: ['filesystem'], hostname: 'node-7',
-  output: 'cat read /etc/shadow', output_fields: { 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-1', 'k8s.workload.name': 'web', 'proc.name': 'cat' },
+  time: '2026-11-29T10:00:00.000000000Z',
+  rule: 'Read sensitive file',
+  priority: 'Warning',
+  source: 'syscall',
+  tags: ['filesystem'],
+  hostname: 'node-7',
+  output: 'cat read /etc/shadow',
+  output_fields: { 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-1', 'k8s.workload.name': 'web', 'proc.name': 'cat' },
 };
 
 function counter(): SinkObserver & { n: Record<string, number> } {
@@ -36,9 +49,15 @@ async function receiver(): Promise<HttpReceiver> {
 describe('exact bodies and headers on real receivers', () => {
   it('webhook: Falco JSON byte for byte, custom headers, HMAC signature; Slack, PagerDuty: exactly the message formats', async () => {
     const r = await receiver();
-    const alert: Alert = { ...base, output_fields: { ...base.output_fields, 'evt.rawtime': 1_764_410_400_123_456_789n } };
+    const alert: Alert = {
+      ...base,
+      output_fields: { ...base.output_fields, 'evt.rawtime': 1_764_410_400_123_456_789n },
+    };
     const sinks = [
-      buildSink({ type: 'webhook', url: `${r.url}/hook`, headers: { 'X-Team': 'sec' }, hmacSecret: 'k3y' }, { name: 'hook' }),
+      buildSink(
+        { type: 'webhook', url: `${r.url}/hook`, headers: { 'X-Team': 'sec' }, hmacSecret: 'k3y' },
+        { name: 'hook' },
+      ),
       buildSink({ type: 'slack', url: `${r.url}/slack` }, { name: 'slack' }),
       buildSink({ type: 'pagerduty', routingKey: 'RK', url: `${r.url}/pd` }, { name: 'pd' }),
     ];
@@ -48,7 +67,12 @@ describe('exact bodies and headers on real receivers', () => {
     const hook = at('/hook');
     expect(hook.body).toBe(alertToJson(alert));
     expect(hook.body).toContain('"evt.rawtime":1764410400123456789'); // 64-bit exact
-    expect(hook.headers).toMatchObject({ 'content-type': 'application/json', 'user-agent': 'peregrine', 'x-team': 'sec', 'x-peregrine-signature': `sha256=${createHmac('sha256', 'k3y').update(hook.body).digest('hex')}` });
+    expect(hook.headers).toMatchObject({
+      'content-type': 'application/json',
+      'user-agent': 'peregrine',
+      'x-team': 'sec',
+      'x-peregrine-signature': `sha256=${createHmac('sha256', 'k3y').update(hook.body).digest('hex')}`,
+    });
     expect(JSON.parse(at('/slack').body)).toEqual(slackMessage(alert));
     expect(JSON.parse(at('/pd').body)).toEqual(JSON.parse(JSON.stringify(pagerdutyEvent(alert, 'RK'))));
     for (const p of ['/slack', '/pd']) expect(at(p).headers['content-type']).toBe('application/json');
@@ -57,12 +81,20 @@ describe('exact bodies and headers on real receivers', () => {
   it('PagerDuty regions: US and EU endpoints', () => {
     const target = (region: string): string => {
       const plugin = sinkPluginFor('pagerduty')!;
-      const b = plugin.build(plugin.schema.parse({ routingKey: 'RK', region }), { name: 'pd', logger: silentLogger(), observer: NO_OBSERVER, stdout: process.stdout });
+      const b = plugin.build(plugin.schema.parse({ routingKey: 'RK', region }), {
+        name: 'pd',
+        logger: silentLogger(),
+        observer: NO_OBSERVER,
+        stdout: process.stdout,
+      });
       if (!('transport' in b)) throw new Error('PagerDuty is a remote sink');
       b.transport.close();
       return b.transport.target;
     };
-    expect([target('us'), target('eu')]).toEqual(['https://events.pagerduty.com/…', 'https://events.eu.pagerduty.com/…']);
+    expect([target('us'), target('eu')]).toEqual([
+      'https://events.pagerduty.com/…',
+      'https://events.eu.pagerduty.com/…',
+    ]);
   });
 });
 
@@ -70,7 +102,10 @@ describe('PagerDuty: resolve after a quiet period', () => {
   it('triggers, folds nothing away when aggregation is off, and resolves the same dedup key once quiet', async () => {
     const r = await receiver();
     const dir = mkdtempSync(join(tmpdir(), 'pd-'));
-    const sink = buildSink({ type: 'pagerduty', routingKey: 'RK', url: `${r.url}/enqueue`, resolveAfterMinutes: 0.01, aggregateSeconds: 0 }, { name: 'pd', spoolDir: dir });
+    const sink = buildSink(
+      { type: 'pagerduty', routingKey: 'RK', url: `${r.url}/enqueue`, resolveAfterMinutes: 0.01, aggregateSeconds: 0 },
+      { name: 'pd', spoolDir: dir },
+    );
     sink.write(base);
     await new Promise((res) => setTimeout(res, 300));
     sink.write(base); // a repeat inside the quiet period restarts it
@@ -88,7 +123,13 @@ describe('PagerDuty: resolve after a quiet period', () => {
   it('open problems survive a restart and are resolved by the next process', async () => {
     const r = await receiver();
     const dir = mkdtempSync(join(tmpdir(), 'pd-'));
-    const cfg = { type: 'pagerduty', routingKey: 'RK', url: `${r.url}/enqueue`, resolveAfterMinutes: 0.02, aggregateSeconds: 0 };
+    const cfg = {
+      type: 'pagerduty',
+      routingKey: 'RK',
+      url: `${r.url}/enqueue`,
+      resolveAfterMinutes: 0.02,
+      aggregateSeconds: 0,
+    };
     const first = buildSink(cfg, { name: 'pd', spoolDir: dir });
     first.write(base);
     await until(() => r.received.length === 1);
@@ -105,25 +146,43 @@ describe('per-sink filter', () => {
   it('minimum priority, rule names and tags; the rest counted as filtered', async () => {
     const r = await receiver();
     const obs = counter();
-    const sink = buildSink({ type: 'webhook', url: `${r.url}/hook`, minPriority: 'Error', tags: ['mitre_execution', 'container'], aggregateSeconds: 0 }, { name: 'w', observer: obs });
+    const sink = buildSink(
+      {
+        type: 'webhook',
+        url: `${r.url}/hook`,
+        minPriority: 'Error',
+        tags: ['mitre_execution', 'container'],
+        aggregateSeconds: 0,
+      },
+      { name: 'w', observer: obs },
+    );
     sink.write({ ...base, priority: 'Critical', tags: ['container'] }); // taken
     sink.write({ ...base, priority: 'Warning', tags: ['container'] }); // below the floor
     sink.write({ ...base, priority: 'Critical', tags: ['network'] }); // no wanted tag
     await sink.shutdown();
     expect(r.received.length).toBe(1);
     expect(obs.n).toMatchObject({ sent: 1, filtered: 2 });
-    const byRule = buildSink({ type: 'webhook', url: `${r.url}/hook`, rules: ['Terminal shell in container'], aggregateSeconds: 0 }, { name: 'w2', observer: obs });
+    const byRule = buildSink(
+      { type: 'webhook', url: `${r.url}/hook`, rules: ['Terminal shell in container'], aggregateSeconds: 0 },
+      { name: 'w2', observer: obs },
+    );
     byRule.write(base);
     byRule.write({ ...base, rule: 'Terminal shell in container' });
     await byRule.shutdown();
-    expect(r.bodies<{ rule: string }>().map((b) => b.rule)).toEqual(['Read sensitive file', 'Terminal shell in container']);
+    expect(r.bodies<{ rule: string }>().map((b) => b.rule)).toEqual([
+      'Read sensitive file',
+      'Terminal shell in container',
+    ]);
     expect(obs.n.filtered).toBe(3);
   });
 
   it('folding counts the folded repeats and lets a resolution through at once', async () => {
     const r = await receiver();
     const obs = counter();
-    const sink = buildSink({ type: 'webhook', url: `${r.url}/hook`, aggregateSeconds: 60 }, { name: 'w', observer: obs });
+    const sink = buildSink(
+      { type: 'webhook', url: `${r.url}/hook`, aggregateSeconds: 60 },
+      { name: 'w', observer: obs },
+    );
     for (let i = 0; i < 5; i++) sink.write(base);
     sink.write({ ...base, output_fields: { ...base.output_fields, 'peregrine.resolved': true } });
     await sink.flush(); // closes the window: the follow-up goes out
@@ -145,8 +204,14 @@ describe('secrets stay out of logs', () => {
     const dir = mkdtempSync(join(tmpdir(), 'secrets-'));
     const sinks = [
       buildSink({ type: 'slack', url: `${r.url}/services/T0/B0/SLACKSECRET` }, { name: 'slack', logger }),
-      buildSink({ type: 'pagerduty', routingKey: 'ROUTINGSECRET', url: `${r.url}/pd`, maxAttempts: 1 }, { name: 'pd', logger, spoolDir: dir }),
-      buildSink({ type: 'webhook', url: 'http://127.0.0.1:9/hook/HOOKSECRET', maxAttempts: 1 }, { name: 'hook', logger }),
+      buildSink(
+        { type: 'pagerduty', routingKey: 'ROUTINGSECRET', url: `${r.url}/pd`, maxAttempts: 1 },
+        { name: 'pd', logger, spoolDir: dir },
+      ),
+      buildSink(
+        { type: 'webhook', url: 'http://127.0.0.1:9/hook/HOOKSECRET', maxAttempts: 1 },
+        { name: 'hook', logger },
+      ),
     ];
     for (const s of sinks) s.write(base);
     await Promise.all(sinks.map((s) => s.shutdown(deadlineIn(2_000))));
@@ -155,7 +220,8 @@ describe('secrets stay out of logs', () => {
     expect(text).toContain('receiver down'); // pagerduty: 500, spooled
     expect(text).toContain('alert delivery failed'); // webhook: refused, no spool
     expect(text).toContain(`${r.url}/…`);
-    for (const secret of ['SLACKSECRET', 'ROUTINGSECRET', 'HOOKSECRET', '/services/', '/pd']) expect(text).not.toContain(secret);
+    for (const secret of ['SLACKSECRET', 'ROUTINGSECRET', 'HOOKSECRET', '/services/', '/pd'])
+      expect(text).not.toContain(secret);
   });
 });
 
@@ -189,7 +255,11 @@ describe('file sink', () => {
     for (let i = 0; i < 60; i++) sink.write(line(i)); // ~33 KB: more than the three files keep
     await sink.flush();
     await sink.shutdown();
-    const read = (p: string): number[] => readFileSync(p, 'utf8').trim().split('\n').map((l) => Number(/alert (\d+)/.exec((JSON.parse(l) as Alert).output)![1]));
+    const read = (p: string): number[] =>
+      readFileSync(p, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => Number(/alert (\d+)/.exec((JSON.parse(l) as Alert).output)![1]));
     const files = [`${path}.2`, `${path}.1`, path];
     for (const f of files) {
       expect(existsSync(f), f).toBe(true);
@@ -208,7 +278,9 @@ describe('file sink', () => {
     sink.write(base);
     await sink.shutdown();
     expect(readFileSync(join(dir, 'a', 'b', 'alerts.jsonl'), 'utf8')).toContain('"rule":"Read sensitive file"');
-    expect(() => buildSink({ type: 'file', path: dir }, { name: 'audit' })).toThrow(`file sink audit: cannot open ${dir}: EISDIR; check the path and that the agent may write there`);
+    expect(() => buildSink({ type: 'file', path: dir }, { name: 'audit' })).toThrow(
+      `file sink audit: cannot open ${dir}: EISDIR; check the path and that the agent may write there`,
+    );
   });
 
   it('never rotates a device (/dev/null) however much is written', async () => {
@@ -232,6 +304,11 @@ describe('file sink', () => {
     sink.write({ ...base, output: 'after' });
     await sink.shutdown();
     expect(readFileSync(`${path}.rotated`, 'utf8')).toContain('still the old file');
-    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as Alert).output)).toEqual(['after']);
+    expect(
+      readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as Alert).output),
+    ).toEqual(['after']);
   });
 });

@@ -27,7 +27,11 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function pair(listen: string, serverTls?: object, clientTls?: object): Promise<{ server: SensorServer; source: PeregrineSensorSource; address: string }> {
+async function pair(
+  listen: string,
+  serverTls?: object,
+  clientTls?: object,
+): Promise<{ server: SensorServer; source: PeregrineSensorSource; address: string }> {
   const server = new SensorServer({ listen, tls: serverTls, maxBatchEvents: 100 });
   const bound = await server.start();
   cleanup.push(() => server.shutdown(deadlineIn(500)));
@@ -41,8 +45,12 @@ describe('sensor batch encoding', () => {
   it('matches sensor.proto (protobufjs decodes what we encode) and round-trips every field', () => {
     const buf = encodeBatch(7, 1, [shadowRead(), connect()], 2);
     const root = loadProtoRoot();
-    const msg = root.lookupType('peregrine.sensor.v1.EventBatch').toObject(root.lookupType('peregrine.sensor.v1.EventBatch').decode(buf), { longs: String }) as {
-      strings: string[]; events: Array<{ type: number; name: number; ancName: number[] }>; lost: string;
+    const msg = root
+      .lookupType('peregrine.sensor.v1.EventBatch')
+      .toObject(root.lookupType('peregrine.sensor.v1.EventBatch').decode(buf), { longs: String }) as {
+      strings: string[];
+      events: Array<{ type: number; name: number; ancName: number[] }>;
+      lost: string;
     };
     expect(msg.strings[msg.events[0].type]).toBe('openat');
     expect(msg.strings[msg.events[0].name]).toBe('cat');
@@ -52,24 +60,60 @@ describe('sensor batch encoding', () => {
     expect(b).toMatchObject({ streamId: 7, firstSeq: 1, lost: 2 });
     const [e, c] = b.events;
     const want: Record<string, unknown> = {
-      'evt.type': 'openat', 'evt.num': 1, 'evt.rawres': 3, 'evt.res': 'SUCCESS', 'proc.name': 'cat', 'proc.cmdline': 'cat /etc/shadow',
-      'proc.exepath': '/usr/bin/cat', 'proc.pname': 'bash', 'proc.aname[2]': 'runc', 'proc.apid[2]': 3900, 'proc.acmdline[2]': 'runc init',
-      'fd.name': '/etc/shadow', 'fd.typechar': 'f', 'fd.directory': '/etc', 'fd.filename': 'shadow', 'fd.num': 3, 'evt.arg.flags': 'O_RDONLY|O_CLOEXEC',
-      'evt.is_open_read': true, 'evt.is_open_write': false, 'container.id': '3ad7b26ded6d', 'user.loginuid': -1, 'evt.time': 1_764_424_800_000_000_000n,
+      'evt.type': 'openat',
+      'evt.num': 1,
+      'evt.rawres': 3,
+      'evt.res': 'SUCCESS',
+      'proc.name': 'cat',
+      'proc.cmdline': 'cat /etc/shadow',
+      'proc.exepath': '/usr/bin/cat',
+      'proc.pname': 'bash',
+      'proc.aname[2]': 'runc',
+      'proc.apid[2]': 3900,
+      'proc.acmdline[2]': 'runc init',
+      'fd.name': '/etc/shadow',
+      'fd.typechar': 'f',
+      'fd.directory': '/etc',
+      'fd.filename': 'shadow',
+      'fd.num': 3,
+      'evt.arg.flags': 'O_RDONLY|O_CLOEXEC',
+      'evt.is_open_read': true,
+      'evt.is_open_write': false,
+      'container.id': '3ad7b26ded6d',
+      'user.loginuid': -1,
+      'evt.time': 1_764_424_800_000_000_000n,
       'proc.duration': 1_000_000_000,
     };
     for (const [k, v] of Object.entries(want)) expect({ k, v: get(e, k) }).toEqual({ k, v });
-    expect([get(c, 'fd.sip'), get(c, 'fd.sport'), get(c, 'fd.rip'), get(c, 'fd.lport'), get(c, 'fd.l4proto'), get(c, 'fd.sockfamily')]).toEqual(['10.96.0.1', 443, '10.96.0.1', 40112, 'tcp', 'ip']);
+    expect([
+      get(c, 'fd.sip'),
+      get(c, 'fd.sport'),
+      get(c, 'fd.rip'),
+      get(c, 'fd.lport'),
+      get(c, 'fd.l4proto'),
+      get(c, 'fd.sockfamily'),
+    ]).toEqual(['10.96.0.1', 443, '10.96.0.1', 40112, 'tcp', 'ip']);
   });
 
   it('rejects malformed batches with a wire-format error, never another exception', () => {
     const good = encodeBatch(7, 1, [shadowRead()]);
     const d = new SensorBatchDecoder(table);
-    for (const bad of [good.subarray(0, good.length - 3), Buffer.from([0x22, 0xff, 0xff, 0xff, 0x0f]), Buffer.from([0x0f])]) {
-      expect(() => d.decode(bad)).toThrow(/WireFormatError|truncated|past the end|wire type|string index|without a type/);
+    for (const bad of [
+      good.subarray(0, good.length - 3),
+      Buffer.from([0x22, 0xff, 0xff, 0xff, 0x0f]),
+      Buffer.from([0x0f]),
+    ]) {
+      expect(() => d.decode(bad)).toThrow(
+        /WireFormatError|truncated|past the end|wire type|string index|without a type/,
+      );
     }
     const r = protobuf.Writer.create();
-    r.uint32((4 << 3) | 2).bytes(protobuf.Writer.create().uint32((2 << 3) | 0).uint32(99).finish());
+    r.uint32((4 << 3) | 2).bytes(
+      protobuf.Writer.create()
+        .uint32((2 << 3) | 0)
+        .uint32(99)
+        .finish(),
+    );
     expect(() => d.decode(Buffer.from(r.finish()))).toThrow(/string index 99/);
   });
 });
@@ -101,17 +145,31 @@ describe('Peregrine sensor source over real gRPC', () => {
 
   const certs = makeCerts();
   it('TLS and mutual TLS; a client with a certificate from the wrong CA never connects', async () => {
-    const tls = await pair('127.0.0.1:0', { cert: certs.serverCert, key: certs.serverKey }, { ca: certs.ca, serverName: 'localhost' });
+    const tls = await pair(
+      '127.0.0.1:0',
+      { cert: certs.serverCert, key: certs.serverKey },
+      { ca: certs.ca, serverName: 'localhost' },
+    );
     await until(() => tls.server.stats.subscribers === 1);
     tls.server.publish([shadowRead()]);
     expect((await take(tls.source, 1)).length).toBe(1);
 
-    const mtls = await pair('127.0.0.1:0', { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca }, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, serverName: 'localhost' });
+    const mtls = await pair(
+      '127.0.0.1:0',
+      { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca },
+      { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, serverName: 'localhost' },
+    );
     await until(() => mtls.server.stats.subscribers === 1);
     mtls.server.publish([shadowRead()]);
     expect((await take(mtls.source, 1)).length).toBe(1);
 
-    const wrong = new PeregrineSensorSource({ address: mtls.address, tls: { ca: certs.ca, cert: certs.otherClientCert, key: certs.otherClientKey, serverName: 'localhost' } }, table);
+    const wrong = new PeregrineSensorSource(
+      {
+        address: mtls.address,
+        tls: { ca: certs.ca, cert: certs.otherClientCert, key: certs.otherClientKey, serverName: 'localhost' },
+      },
+      table,
+    );
     await wrong.start();
     cleanup.push(() => wrong.shutdown());
     await new Promise((r) => setTimeout(r, 1_500));
@@ -146,7 +204,9 @@ describe('Peregrine sensor source over real gRPC', () => {
     server.publish(Array.from({ length: 300 }, (_, i) => shadowRead(i))); // only the last 100 stay buffered
     const got = await take(source, 100);
     expect(got[0].get(table, 'evt.num')).toBe(202);
-    await until(() => source.stats.lost === 200, 3_000).catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(source.stats)}`); });
+    await until(() => source.stats.lost === 200, 3_000).catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(source.stats)}`);
+    });
 
     server.kill();
     const port = addr.split(':').pop()!;
@@ -190,7 +250,10 @@ describe('certificate rotation', () => {
     const server = new SensorServer({ listen: '127.0.0.1:0', tls: { cert: f('server.crt'), key: f('server.key') } });
     const addr = await server.start();
     cleanup.push(() => server.shutdown(deadlineIn(500)));
-    const source = new PeregrineSensorSource({ address: addr, tls: { ca: f('ca.crt'), serverName: 'localhost' }, reconnect: { baseMs: 100, maxMs: 500 } }, table);
+    const source = new PeregrineSensorSource(
+      { address: addr, tls: { ca: f('ca.crt'), serverName: 'localhost' }, reconnect: { baseMs: 100, maxMs: 500 } },
+      table,
+    );
     await source.start();
     cleanup.push(() => source.shutdown());
     await until(() => source.stats.connects === 1);

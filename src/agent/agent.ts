@@ -46,16 +46,36 @@ export class Agent {
     this.log = opts.logger ?? silentLogger();
     const urls = opts.rules ? [] : config.rules.urls;
     this.fetcher = urls.length
-      ? new RulesFetcher(urls, config.rules.cacheDir, this.log, () => this.rules.load('rules URL changed'), (url, why) => {
-        this.metrics.reloads.inc({ outcome: 'fetch_failure' });
-        this.log.error({ url, why }, 'rules URL fetch failed; the last good copy keeps running');
-      })
+      ? new RulesFetcher(
+          urls,
+          config.rules.cacheDir,
+          this.log,
+          () => this.rules.load('rules URL changed'),
+          (url, why) => {
+            this.metrics.reloads.inc({ outcome: 'fetch_failure' });
+            this.log.error({ url, why }, 'rules URL fetch failed; the last good copy keeps running');
+          },
+        )
       : undefined;
-    const paths = [...(opts.rules ?? config.rules.paths).map((p) => (p === 'bundled' ? BUNDLED_RULES : p)), ...(this.fetcher?.paths ?? [])];
+    const paths = [
+      ...(opts.rules ?? config.rules.paths).map((p) => (p === 'bundled' ? BUNDLED_RULES : p)),
+      ...(this.fetcher?.paths ?? []),
+    ];
     const minPriority = config.rules.minPriority ? parsePriority(config.rules.minPriority) : undefined;
-    this.rules = new RulesManager(paths, this.table, { ruleMatching: config.rules.ruleMatching, selection: { minPriority }, hostname: nodeName(config) },
-      this.metrics, this.log, (reason, diag) => this.internalAlert('Peregrine internal: rules reload failed', 'Error',
-        `Rules reload failed (${reason}); the previous rules keep running | ${diag.split('\n')[0]}`, { 'reload.reason': reason, 'reload.errors': diag }));
+    this.rules = new RulesManager(
+      paths,
+      this.table,
+      { ruleMatching: config.rules.ruleMatching, selection: { minPriority }, hostname: nodeName(config) },
+      this.metrics,
+      this.log,
+      (reason, diag) =>
+        this.internalAlert(
+          'Peregrine internal: rules reload failed',
+          'Error',
+          `Rules reload failed (${reason}); the previous rules keep running | ${diag.split('\n')[0]}`,
+          { 'reload.reason': reason, 'reload.errors': diag },
+        ),
+    );
   }
 
   /** Address of the metrics/health endpoint once started. */
@@ -111,7 +131,8 @@ export class Agent {
     if (!this.rules.loaded) reasons.push('rules not loaded');
     for (const s of this.sources) {
       if (!s.stats.connected) reasons.push(`source ${s.name} not connected`);
-      else if (s.upstream && !s.upstream.healthy) reasons.push(`source ${s.name}: ${s.upstream.reason || 'its producer reports unhealthy'}`);
+      else if (s.upstream && !s.upstream.healthy)
+        reasons.push(`source ${s.name}: ${s.upstream.reason || 'its producer reports unhealthy'}`);
     }
     return { ok: reasons.length === 0, reasons };
   }
@@ -124,7 +145,12 @@ export class Agent {
         const was = this.upstreamHealthy.get(s.name) ?? true;
         if (was && !up.healthy) {
           this.log.error({ source: s.name, reason: up.reason }, 'sensor not capturing: events are not being watched');
-          this.internalAlert('Peregrine internal: sensor not capturing', 'Critical', `Sensor of source ${s.name} is not capturing; nothing is being watched until it recovers | ${up.reason}`, { 'source.name': s.name, 'sensor.reason': up.reason });
+          this.internalAlert(
+            'Peregrine internal: sensor not capturing',
+            'Critical',
+            `Sensor of source ${s.name} is not capturing; nothing is being watched until it recovers | ${up.reason}`,
+            { 'source.name': s.name, 'sensor.reason': up.reason },
+          );
         } else if (!was && up.healthy) this.log.info({ source: s.name }, 'sensor capturing again');
         this.upstreamHealthy.set(s.name, up.healthy);
       }
@@ -132,7 +158,14 @@ export class Agent {
       this.metrics.queueDepth.set({ source: s.name }, s.queued);
       const r = s.stats.received - (prev.received ?? 0);
       if (r > 0) this.metrics.eventsReceived.inc({ source: s.name }, r);
-      const now = { dropped: s.stats.dropped, malformed: s.stats.malformed, lost: s.stats.lost, aborted: s.stats.aborted, rate_limited: s.stats.rateLimited, unknown_kind: s.stats.unknownKinds };
+      const now = {
+        dropped: s.stats.dropped,
+        malformed: s.stats.malformed,
+        lost: s.stats.lost,
+        aborted: s.stats.aborted,
+        rate_limited: s.stats.rateLimited,
+        unknown_kind: s.stats.unknownKinds,
+      };
       for (const [reason, v] of Object.entries(now)) {
         const d = v - (prev[reason] ?? 0);
         if (d > 0) this.metrics.eventsDropped.inc({ source: s.name, reason }, d);
@@ -144,10 +177,21 @@ export class Agent {
   }
 
   /** An alert about Peregrine itself, through the same sinks as every alert. */
-  private internalAlert(rule: string, priority: Alert['priority'], output: string, fields: Record<string, string>): void {
+  private internalAlert(
+    rule: string,
+    priority: Alert['priority'],
+    output: string,
+    fields: Record<string, string>,
+  ): void {
     const alert: Alert = {
-      time: isoNanos(BigInt(Date.now()) * 1_000_000n), rule, priority, source: 'internal',
-      tags: ['peregrine', 'internal'], hostname: nodeName(this.config), output, output_fields: fields,
+      time: isoNanos(BigInt(Date.now()) * 1_000_000n),
+      rule,
+      priority,
+      source: 'internal',
+      tags: ['peregrine', 'internal'],
+      hostname: nodeName(this.config),
+      output,
+      output_fields: fields,
     };
     this.pipeline?.emit(alert);
   }
@@ -171,7 +215,10 @@ export class Agent {
       await this.pipeline?.shutdown(deadlineIn(Math.max(0, msLeft(deadline) - Math.min(total / 2, 5_000))));
       this.exportSourceStats();
       const sinks = deadlineIn(Math.max(100, msLeft(deadline) - 300));
-      await settleBy(Promise.all(this.sinks.map((s) => s.shutdown(sinks))), deadlineIn(Math.max(100, msLeft(deadline) - 200)));
+      await settleBy(
+        Promise.all(this.sinks.map((s) => s.shutdown(sinks))),
+        deadlineIn(Math.max(100, msLeft(deadline) - 200)),
+      );
       await this.health?.shutdown(deadline);
       this.log.info({ tookMs: Date.now() - t0 }, 'agent stopped');
     })();

@@ -9,12 +9,27 @@ import type { Logger } from '../telemetry/index.js';
  */
 export function buildSinks(
   config: Config,
-  opts: { stdout?: NodeJS.WritableStream; logger?: Logger; observer?: SinkObserver; fold?: boolean; filter?: boolean; maxAttempts?: number; spool?: boolean },
+  opts: {
+    stdout?: NodeJS.WritableStream;
+    logger?: Logger;
+    observer?: SinkObserver;
+    fold?: boolean;
+    filter?: boolean;
+    maxAttempts?: number;
+    spool?: boolean;
+  },
 ): AlertSink[] {
   return config.sinks.map((s, i) =>
     buildSink(s as { type: string } & Record<string, unknown>, {
-      name: sinkName(config.sinks as ReadonlyArray<{ type: string; name?: unknown }>, i), logger: opts.logger, observer: opts.observer, stdout: opts.stdout,
-      spoolDir: opts.spool === false ? undefined : config.spool.dir, spoolMaxBytes: config.spool.maxMiBPerSink * 1024 * 1024,
-      fold: opts.fold, filter: opts.filter, maxAttempts: opts.maxAttempts,
-    }));
+      name: sinkName(config.sinks as ReadonlyArray<{ type: string; name?: unknown }>, i),
+      logger: opts.logger,
+      observer: opts.observer,
+      stdout: opts.stdout,
+      spoolDir: opts.spool === false ? undefined : config.spool.dir,
+      spoolMaxBytes: config.spool.maxMiBPerSink * 1024 * 1024,
+      fold: opts.fold,
+      filter: opts.filter,
+      maxAttempts: opts.maxAttempts,
+    }),
+  );
 }

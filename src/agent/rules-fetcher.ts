@@ -100,7 +100,8 @@ export class RulesFetcher {
     if (res.status === 304) return false;
     if (res.status !== 200) return new Error(`HTTP ${res.status}`);
     const digest = createHash('sha256').update(res.body).digest('hex');
-    if (u.sha256 && digest !== u.sha256) return new Error(`content sha256 ${digest} does not match the pinned ${u.sha256}`);
+    if (u.sha256 && digest !== u.sha256)
+      return new Error(`content sha256 ${digest} does not match the pinned ${u.sha256}`);
     const file = this.fileOf(u.url);
     let previous: Buffer | undefined;
     try {
@@ -122,21 +123,36 @@ export class RulesFetcher {
   }
 }
 
-function get(u: RulesUrl, etag: string | undefined, deadlineMs: number): Promise<{ status: number; etag?: string; body: Buffer }> {
+function get(
+  u: RulesUrl,
+  etag: string | undefined,
+  deadlineMs: number,
+): Promise<{ status: number; etag?: string; body: Buffer }> {
   return new Promise((resolve, reject) => {
     // one deadline for all of it: a server that trickles a byte now and then is cut off too
     const signal = AbortSignal.timeout(deadlineMs);
-    const req = https.get(u.url, { headers: etag ? { 'if-none-match': etag } : {}, timeout: 15_000, signal, ...(u.ca ? { ca: readFileSync(u.ca) } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BYTES) req.destroy(new Error(`larger than ${MAX_BYTES} bytes`));
-        else chunks.push(c);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, etag: res.headers.etag, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = https.get(
+      u.url,
+      {
+        headers: etag ? { 'if-none-match': etag } : {},
+        timeout: 15_000,
+        signal,
+        ...(u.ca ? { ca: readFileSync(u.ca) } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_BYTES) req.destroy(new Error(`larger than ${MAX_BYTES} bytes`));
+          else chunks.push(c);
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, etag: res.headers.etag, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no data for 15 s')));
     req.on('error', (err) => reject(signal.aborted ? new Error(`not complete within ${deadlineMs / 1000} s`) : err));
   });

@@ -56,11 +56,17 @@ export class RulesManager {
       if (load.ok) built = new Engine(load, this.engineOptions);
       else {
         const texts = new Map(load.files.map((f) => [f.name, f.text]));
-        built = { diag: load.diagnostics.errors.map((d) => formatDiagnostic(d, texts.get(d.file))).join('\n'), errors: load.diagnostics.errors.length };
+        built = {
+          diag: load.diagnostics.errors.map((d) => formatDiagnostic(d, texts.get(d.file))).join('\n'),
+          errors: load.diagnostics.errors.length,
+        };
       }
     } catch (err) {
       // a bug in the loader must not end the daemon: this ruleset is rejected like a bad one
-      this.log.error({ reason, err: err instanceof Error ? (err.stack ?? err.message) : errorMessage(err) }, 'rules loader failed unexpectedly');
+      this.log.error(
+        { reason, err: err instanceof Error ? (err.stack ?? err.message) : errorMessage(err) },
+        'rules loader failed unexpectedly',
+      );
       built = { diag: `internal error while loading the rules: ${errorMessage(err)}`, errors: 1 };
     }
     if (!(built instanceof Engine)) return this.failed(reason, built.diag, built.errors);
@@ -70,7 +76,10 @@ export class RulesManager {
     this.metrics.reloads.inc({ outcome: 'success' });
     this.metrics.rulesInfo.reset();
     this.metrics.rulesInfo.set({ sha256: load.sha256, rules: String(engine.active.length) }, 1);
-    this.log.info({ reason, rules: engine.active.length, sha256: load.sha256, warnings: load.diagnostics.warnings.length }, 'rules loaded');
+    this.log.info(
+      { reason, rules: engine.active.length, sha256: load.sha256, warnings: load.diagnostics.warnings.length },
+      'rules loaded',
+    );
     return true;
   }
 
@@ -103,9 +112,11 @@ export class RulesManager {
     }
     for (const [d, relevant] of dirs) {
       try {
-        this.watchers.push(watch(d, (_event, name) => {
-          if (name === null || name === '..data' || relevant(String(name))) this.schedule();
-        }));
+        this.watchers.push(
+          watch(d, (_event, name) => {
+            if (name === null || name === '..data' || relevant(String(name))) this.schedule();
+          }),
+        );
       } catch (err) {
         this.log.warn({ dir: d, err: errorMessage(err) }, 'cannot watch rules directory; reload with SIGHUP');
       }

@@ -1,7 +1,15 @@
 import { toAlertValue, type AlertFieldValue, type SyscallEvent } from '../event/index.js';
 import type { CompiledRule, LoadResult } from '../engine/index.js';
 import { buildExceptionExpr } from '../engine/index.js';
-import { compileExpr, compileOperand, parseCondition, printCondition, type Expr, type Operand, type RValue } from '../lang/index.js';
+import {
+  compileExpr,
+  compileOperand,
+  parseCondition,
+  printCondition,
+  type Expr,
+  type Operand,
+  type RValue,
+} from '../lang/index.js';
 import { toolScope, type ToolScope } from './tool-scope.js';
 
 /** One node of an explained condition: its value on the event and the fields it read. */
@@ -38,8 +46,14 @@ export function explainRule(load: LoadResult, rule: CompiledRule, ev: SyscallEve
   if (exceptions.length) {
     const anyEx = exceptions.some((x) => x.value);
     tree = {
-      label: 'and', value: cond.value && !anyEx, skipped: false, fields: {},
-      children: [cond, { label: 'not (exceptions)', value: !anyEx, skipped: !cond.value, fields: {}, children: exceptions }],
+      label: 'and',
+      value: cond.value && !anyEx,
+      skipped: false,
+      fields: {},
+      children: [
+        cond,
+        { label: 'not (exceptions)', value: !anyEx, skipped: !cond.value, fields: {}, children: exceptions },
+      ],
     };
   }
   return { rule: rule.name, matched: rule.pred(ev), tree };
@@ -58,7 +72,13 @@ function explainExpr(e: Expr, scope: ToolScope, ev: SyscallEvent, depth: number,
   const value = compileExpr(e, scope).pred(ev);
   ctx.nodes++;
   if (ctx.nodes > MAX_EXPLAIN_NODES && e.kind !== 'check') {
-    return { label: `${e.kind === 'macro' ? `macro ${e.name}` : e.kind} (not expanded: the explanation is limited to ${MAX_EXPLAIN_NODES} nodes)`, value, skipped: false, fields: {}, children: [] };
+    return {
+      label: `${e.kind === 'macro' ? `macro ${e.name}` : e.kind} (not expanded: the explanation is limited to ${MAX_EXPLAIN_NODES} nodes)`,
+      value,
+      skipped: false,
+      fields: {},
+      children: [],
+    };
   }
   switch (e.kind) {
     case 'and':
@@ -74,21 +94,45 @@ function explainExpr(e: Expr, scope: ToolScope, ev: SyscallEvent, depth: number,
       return { label: e.kind, value, skipped: false, fields: {}, children: marked };
     }
     case 'not':
-      return { label: 'not', value, skipped: false, fields: {}, children: [explainExpr(e.expr, scope, ev, depth + 1, ctx)] };
+      return {
+        label: 'not',
+        value,
+        skipped: false,
+        fields: {},
+        children: [explainExpr(e.expr, scope, ev, depth + 1, ctx)],
+      };
     case 'macro': {
       // Each macro is expanded once per explanation: nested macros that reuse one another
       // would otherwise make the tree exponential in the rule text.
-      if (ctx.shown.has(e.name)) return { label: `macro ${e.name} (expanded above)`, value, skipped: false, fields: {}, children: [] };
+      if (ctx.shown.has(e.name))
+        return { label: `macro ${e.name} (expanded above)`, value, skipped: false, fields: {}, children: [] };
       ctx.shown.add(e.name);
       const inner = scope.macroExpr(e.name);
-      return { label: `macro ${e.name}`, value, skipped: false, fields: {}, children: inner && depth < 64 ? [explainExpr(inner, scope, ev, depth + 1, ctx)] : [] };
+      return {
+        label: `macro ${e.name}`,
+        value,
+        skipped: false,
+        fields: {},
+        children: inner && depth < 64 ? [explainExpr(inner, scope, ev, depth + 1, ctx)] : [],
+      };
     }
     case 'check':
-      return { label: printCondition(e), value, skipped: false, fields: readFields(e.left, e.right, scope, ev), children: [] };
+      return {
+        label: printCondition(e),
+        value,
+        skipped: false,
+        fields: readFields(e.left, e.right, scope, ev),
+        children: [],
+      };
   }
 }
 
-function readFields(left: Operand, right: RValue | undefined, scope: ToolScope, ev: SyscallEvent): Record<string, AlertFieldValue> {
+function readFields(
+  left: Operand,
+  right: RValue | undefined,
+  scope: ToolScope,
+  ev: SyscallEvent,
+): Record<string, AlertFieldValue> {
   const out: Record<string, AlertFieldValue> = {};
   const ops = [left, ...(right?.kind === 'operand' ? [right.operand] : [])];
   for (const o of ops) {
@@ -107,8 +151,12 @@ export function explanationText(x: RuleExplanation): string {
   const lines: string[] = [];
   const walk = (n: ExplainNode, indent: string): void => {
     const mark = n.skipped ? '·' : n.value ? '✓' : '✗';
-    const fields = Object.entries(n.fields).map(([k, v]) => `${k}=${v === null ? '<NA>' : Array.isArray(v) ? v.join(',') : String(v)}`).join(' ');
-    lines.push(`${indent}${mark} ${n.label}${fields ? `    [${fields}]` : ''}${n.skipped ? '    (not evaluated: decided earlier)' : ''}`);
+    const fields = Object.entries(n.fields)
+      .map(([k, v]) => `${k}=${v === null ? '<NA>' : Array.isArray(v) ? v.join(',') : String(v)}`)
+      .join(' ');
+    lines.push(
+      `${indent}${mark} ${n.label}${fields ? `    [${fields}]` : ''}${n.skipped ? '    (not evaluated: decided earlier)' : ''}`,
+    );
     for (const c of n.children) walk(c, `${indent}  `);
   };
   walk(x.tree, '  ');

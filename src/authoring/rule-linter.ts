@@ -1,8 +1,17 @@
 import type { CompiledRule, LoadResult } from '../engine/index.js';
 import { loadRules } from '../engine/index.js';
 import {
-  formatDiagnostic, hasType, parseCondition, printCondition, walk,
-  type Diagnostic, type DiagnosticCode, type Expr, type ItemKind, type LintCode, type SourcePos,
+  formatDiagnostic,
+  hasType,
+  parseCondition,
+  printCondition,
+  walk,
+  type Diagnostic,
+  type DiagnosticCode,
+  type Expr,
+  type ItemKind,
+  type LintCode,
+  type SourcePos,
 } from '../lang/index.js';
 import type { SourceText } from '../rules/index.js';
 
@@ -19,8 +28,14 @@ export interface LintResult {
 const FROM_LOAD: Readonly<Partial<Record<DiagnosticCode, { code: LintCode; fix: string }>>> = {
   LOAD_UNUSED_MACRO: { code: 'LINT_UNUSED_MACRO', fix: 'remove the macro, or use it in a rule' },
   LOAD_UNUSED_LIST: { code: 'LINT_UNUSED_LIST', fix: 'remove the list, or use it in a condition' },
-  LOAD_NO_EVTTYPE: { code: 'LINT_NO_EVTTYPE', fix: 'restrict the rule to the event types it is about, e.g. `evt.type in (open, openat)`; every rule without one runs on every event' },
-  LOAD_UNSAFE_NA_CHECK: { code: 'LINT_NA_COMPARISON', fix: 'a missing field never equals anything: test `FIELD exists` / `not FIELD exists` instead' },
+  LOAD_NO_EVTTYPE: {
+    code: 'LINT_NO_EVTTYPE',
+    fix: 'restrict the rule to the event types it is about, e.g. `evt.type in (open, openat)`; every rule without one runs on every event',
+  },
+  LOAD_UNSAFE_NA_CHECK: {
+    code: 'LINT_NA_COMPARISON',
+    fix: 'a missing field never equals anything: test `FIELD exists` / `not FIELD exists` instead',
+  },
 };
 
 /**
@@ -46,7 +61,15 @@ export function lintRules(paths: readonly string[]): LintResult {
   return { load, findings };
 }
 
-function add(findings: LintFinding[], pos: SourcePos, code: LintCode, message: string, fix: string, kind: ItemKind, name: string): void {
+function add(
+  findings: LintFinding[],
+  pos: SourcePos,
+  code: LintCode,
+  message: string,
+  fix: string,
+  kind: ItemKind,
+  name: string,
+): void {
   findings.push({ ...pos, severity: 'warning', code, message, fix, itemKind: kind, itemName: name });
 }
 
@@ -63,7 +86,15 @@ function naInLists(load: LoadResult, findings: LintFinding[]): void {
       if (n.kind !== 'check' || n.right?.kind !== 'list') return;
       const na = n.right.items.find((v) => v.text === '<NA>');
       if (na) {
-        add(findings, text.locate(na.span.start), 'LINT_NA_COMPARISON', `'${printCondition(n)}' compares with <NA>: a missing field is never in a list, so this does not catch missing values`, `use \`not ${printCondition(n).split(' ')[0]} exists\` for the missing case`, kind, name);
+        add(
+          findings,
+          text.locate(na.span.start),
+          'LINT_NA_COMPARISON',
+          `'${printCondition(n)}' compares with <NA>: a missing field is never in a list, so this does not catch missing values`,
+          `use \`not ${printCondition(n).split(' ')[0]} exists\` for the missing case`,
+          kind,
+          name,
+        );
       }
     });
   };
@@ -77,7 +108,15 @@ function duplicateItems(load: LoadResult, findings: LintFinding[]): void {
     const seen = new Set<string>();
     for (const item of l.items) {
       if (seen.has(item.value)) {
-        add(findings, item.pos, 'LINT_DUPLICATE_ITEM', `list '${l.name}' has the item '${item.value}' more than once`, 'remove the repeated item', 'list', l.name);
+        add(
+          findings,
+          item.pos,
+          'LINT_DUPLICATE_ITEM',
+          `list '${l.name}' has the item '${item.value}' more than once`,
+          'remove the repeated item',
+          'list',
+          l.name,
+        );
       } else seen.add(item.value);
     }
   }
@@ -86,7 +125,15 @@ function duplicateItems(load: LoadResult, findings: LintFinding[]): void {
 function neverTrue(load: LoadResult, findings: LintFinding[]): void {
   for (const r of load.rules) {
     if (!r.types.neg && r.types.set.size === 0) {
-      add(findings, r.pos, 'LINT_NEVER_TRUE', `the condition of '${r.name}' can never be true: its evt.type constraints exclude every event type`, 'check the evt.type comparisons (for example `evt.type=open and evt.type=execve` is never true; use `or` or `in`)', 'rule', r.name);
+      add(
+        findings,
+        r.pos,
+        'LINT_NEVER_TRUE',
+        `the condition of '${r.name}' can never be true: its evt.type constraints exclude every event type`,
+        'check the evt.type comparisons (for example `evt.type=open and evt.type=execve` is never true; use `or` or `in`)',
+        'rule',
+        r.name,
+      );
     }
   }
 }
@@ -99,7 +146,15 @@ function largeExpansion(load: LoadResult, findings: LintFinding[]): void {
   for (const r of load.rules) {
     if (r.expandedSize <= LARGE_EXPANSION) continue;
     const size = r.expandedSize >= 1e15 ? 'more than 10^15' : r.expandedSize.toLocaleString('en-US');
-    add(findings, r.pos, 'LINT_LARGE_EXPANSION', `the condition of '${r.name}' expands to ${size} checks when its macros are written out (macros that use other macros several times); the engine evaluates each large macro once per event, so it stays fast, but people and other Falco-language tools that expand macros cannot follow it`, 'flatten the nested macros: reference each macro once, or combine their checks with `in (...)` lists', 'rule', r.name);
+    add(
+      findings,
+      r.pos,
+      'LINT_LARGE_EXPANSION',
+      `the condition of '${r.name}' expands to ${size} checks when its macros are written out (macros that use other macros several times); the engine evaluates each large macro once per event, so it stays fast, but people and other Falco-language tools that expand macros cannot follow it`,
+      'flatten the nested macros: reference each macro once, or combine their checks with `in (...)` lists',
+      'rule',
+      r.name,
+    );
   }
 }
 
@@ -147,7 +202,15 @@ function shadowed(load: LoadResult, findings: LintFinding[]): void {
       const cb = conj(b);
       if (ca.has('\u0000exceptions') || cb.has('\u0000exceptions')) continue;
       if ([...ca].every((x) => cb.has(x))) {
-        add(findings, b.pos, 'LINT_SHADOWED_RULE', `under rule_matching: first, every event that matches '${b.name}' also matches the earlier rule '${a.name}' (${a.pos.file}:${a.pos.line}), so '${b.name}' never alerts`, `move '${b.name}' before '${a.name}', make '${a.name}' more specific, or run with rule_matching: all`, 'rule', b.name);
+        add(
+          findings,
+          b.pos,
+          'LINT_SHADOWED_RULE',
+          `under rule_matching: first, every event that matches '${b.name}' also matches the earlier rule '${a.name}' (${a.pos.file}:${a.pos.line}), so '${b.name}' never alerts`,
+          `move '${b.name}' before '${a.name}', make '${a.name}' more specific, or run with rule_matching: all`,
+          'rule',
+          b.name,
+        );
         break;
       }
     }
@@ -165,7 +228,15 @@ function duplicates(load: LoadResult, findings: LintFinding[]): void {
       const key = `${item.kind}\u0000${item.name}`;
       const first = seen.get(key);
       if (first && first.file !== item.pos.file) {
-        add(findings, item.pos, 'LINT_DUPLICATE_NAME', `${item.kind} '${item.name}' is also defined in ${first.file}:${first.line}; this later definition replaces it entirely`, `rename one of them, or change only some keys with \`override:\` instead of redefining the ${item.kind}`, item.kind, item.name);
+        add(
+          findings,
+          item.pos,
+          'LINT_DUPLICATE_NAME',
+          `${item.kind} '${item.name}' is also defined in ${first.file}:${first.line}; this later definition replaces it entirely`,
+          `rename one of them, or change only some keys with \`override:\` instead of redefining the ${item.kind}`,
+          item.kind,
+          item.name,
+        );
       } else if (!first) seen.set(key, item.pos);
     }
   }
@@ -179,4 +250,3 @@ export function lintText(result: LintResult): string {
   out.push(`${result.findings.length} finding(s): ${e} error(s), ${result.findings.length - e} warning(s)`);
   return out.join('\n') + '\n';
 }
-

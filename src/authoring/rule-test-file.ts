@@ -4,7 +4,11 @@ import { z } from 'zod';
 import { ioErrorText } from '../event/index.js';
 
 const Scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
-const FieldExpectation = z.union([Scalar, z.array(z.union([z.string(), z.number()])), z.object({ matches: z.string().min(1) }).strict()]);
+const FieldExpectation = z.union([
+  Scalar,
+  z.array(z.union([z.string(), z.number()])),
+  z.object({ matches: z.string().min(1) }).strict(),
+]);
 
 const Expectation = z
   .object({
@@ -27,7 +31,9 @@ const Case = z
     expect: z.array(Expectation).min(1),
   })
   .strict()
-  .refine((c) => (c.events === undefined) !== (c.events_file === undefined), { message: 'give exactly one of "events" (a list of flat events) or "events_file" (JSON Lines)' });
+  .refine((c) => (c.events === undefined) !== (c.events_file === undefined), {
+    message: 'give exactly one of "events" (a list of flat events) or "events_file" (JSON Lines)',
+  });
 
 const TestFile = z
   .object({
@@ -81,24 +87,34 @@ export function readRuleTestFile(path: string): RuleTestFile {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });
   if (doc.errors.length) {
-    throw new RuleTestFileError(path, doc.errors.map((e) => {
-      const p = lc.linePos(e.pos[0]);
-      return `${path}:${p.line}:${p.col}: invalid YAML: ${e.message.split('\n')[0]}`;
-    }));
+    throw new RuleTestFileError(
+      path,
+      doc.errors.map((e) => {
+        const p = lc.linePos(e.pos[0]);
+        return `${path}:${p.line}:${p.col}: invalid YAML: ${e.message.split('\n')[0]}`;
+      }),
+    );
   }
   const lineOf = (segs: ReadonlyArray<PropertyKey>): number => {
     for (let n = segs.length; n >= 0; n--) {
-      const node = doc.getIn(segs.slice(0, n) as Array<string | number>, true) as { range?: [number, number, number] } | undefined;
+      const node = doc.getIn(segs.slice(0, n) as Array<string | number>, true) as
+        { range?: [number, number, number] } | undefined;
       if (node && typeof node === 'object' && node.range) return lc.linePos(node.range[0]).line;
     }
     return 1;
   };
   const parsed = TestFile.safeParse(doc.toJS());
   if (!parsed.success) {
-    throw new RuleTestFileError(path, parsed.error.issues.map((i) => {
-      const where = i.path.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('').replace(/^\./, '');
-      return `${path}:${lineOf(i.path)}: ${where || '(top level)'}: ${i.message}`;
-    }));
+    throw new RuleTestFileError(
+      path,
+      parsed.error.issues.map((i) => {
+        const where = i.path
+          .map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`))
+          .join('')
+          .replace(/^\./, '');
+        return `${path}:${lineOf(i.path)}: ${where || '(top level)'}: ${i.message}`;
+      }),
+    );
   }
   return {
     path,

@@ -36,7 +36,15 @@ export function ruleTestJunit(run: RuleTestRun): string {
     })),
   }));
   const builder = new XMLBuilder({ ignoreAttributes: false, format: true, suppressEmptyNode: true });
-  return '<?xml version="1.0" encoding="UTF-8"?>\n' + builder.build({
-    testsuites: { '@_name': 'peregrine rules test', '@_tests': run.cases.length, '@_failures': run.failed, testsuite: suites },
-  });
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    builder.build({
+      testsuites: {
+        '@_name': 'peregrine rules test',
+        '@_tests': run.cases.length,
+        '@_failures': run.failed,
+        testsuite: suites,
+      },
+    })
+  );
 }

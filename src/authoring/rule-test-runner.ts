@@ -1,7 +1,14 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { RE2JS } from 're2js';
-import { errorMessage, EventDecodeError, FlatEventDecoder, type Alert, type AlertFieldValue, type SyscallEvent } from '../event/index.js';
+import {
+  errorMessage,
+  EventDecodeError,
+  FlatEventDecoder,
+  type Alert,
+  type AlertFieldValue,
+  type SyscallEvent,
+} from '../event/index.js';
 import { Engine, loadRules, type LoadResult } from '../engine/index.js';
 import { formatDiagnostic } from '../lang/index.js';
 import { RuleTestFileError, readRuleTestFile, type RuleTestCase, type RuleTestExpectation } from './rule-test-file.js';
@@ -35,7 +42,8 @@ export function findRuleTestFiles(paths: readonly string[]): string[] {
   };
   for (const p of paths) {
     if (!statSync(p, { throwIfNoEntry: false })) throw new RuleTestFileError(p, [`${p}: no such file or directory`]);
-    if (statSync(p).isFile() && !TEST_FILE_RE.test(p)) out.push(p); // an explicit file is taken as given
+    if (statSync(p).isFile() && !TEST_FILE_RE.test(p))
+      out.push(p); // an explicit file is taken as given
     else visit(p);
   }
   return out;
@@ -56,7 +64,15 @@ export function runRuleTests(paths: readonly string[], defaultRules: readonly st
     results.push({ file: err.path, name: '(test files)', line: 1, failures: err.problems, alerts: 0, durationMs: 0 });
     return summarise(results);
   }
-  if (files.length === 0) results.push({ file: paths.join(' '), name: '(test files)', line: 1, failures: ['no rule test files (*.test.yaml) found'], alerts: 0, durationMs: 0 });
+  if (files.length === 0)
+    results.push({
+      file: paths.join(' '),
+      name: '(test files)',
+      line: 1,
+      failures: ['no rule test files (*.test.yaml) found'],
+      alerts: 0,
+      durationMs: 0,
+    });
   for (const path of files) {
     let file;
     try {
@@ -87,11 +103,23 @@ function summarise(cases: RuleTestCaseResult[]): RuleTestRun {
   return { cases, passed: cases.length - failed, failed };
 }
 
-function runCase(path: string, c: RuleTestCase, load: LoadResult, matching: 'first' | 'all'): Omit<RuleTestCaseResult, 'durationMs'> {
+function runCase(
+  path: string,
+  c: RuleTestCase,
+  load: LoadResult,
+  matching: 'first' | 'all',
+): Omit<RuleTestCaseResult, 'durationMs'> {
   const base = { file: path, name: c.name, line: c.line };
   if (!load.ok) {
     const texts = new Map(load.files.map((f) => [f.name, f.text]));
-    return { ...base, alerts: 0, failures: ['the rules do not load:', ...load.diagnostics.errors.map((d) => formatDiagnostic(d, texts.get(d.file)))] };
+    return {
+      ...base,
+      alerts: 0,
+      failures: [
+        'the rules do not load:',
+        ...load.diagnostics.errors.map((d) => formatDiagnostic(d, texts.get(d.file))),
+      ],
+    };
   }
   const engine = new Engine(load, { ruleMatching: matching, hostname: 'rules-test' });
   const decoder = new FlatEventDecoder(load.table);
@@ -101,12 +129,15 @@ function runCase(path: string, c: RuleTestCase, load: LoadResult, matching: 'fir
     if (c.events) c.events.forEach((obj, i) => events.push(decoder.decodeObject(obj, i + 1)));
     else {
       const f = resolve(dirname(path), c.events_file!);
-      readFileSync(f, 'utf8').split('\n').forEach((l, i) => {
-        if (l.trim()) events.push(decoder.decodeLine(l, i + 1));
-      });
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .forEach((l, i) => {
+          if (l.trim()) events.push(decoder.decodeLine(l, i + 1));
+        });
     }
   } catch (err) {
-    if (err instanceof EventDecodeError || (err as NodeJS.ErrnoException).code) return { ...base, alerts: 0, failures: [`bad events: ${errorMessage(err)}`] };
+    if (err instanceof EventDecodeError || (err as NodeJS.ErrnoException).code)
+      return { ...base, alerts: 0, failures: [`bad events: ${errorMessage(err)}`] };
     throw err;
   }
   const alerts: Alert[] = [];
@@ -118,25 +149,52 @@ function runCase(path: string, c: RuleTestCase, load: LoadResult, matching: 'fir
 function checkExpectation(x: RuleTestExpectation, alerts: readonly Alert[], load: LoadResult): string[] {
   const known = load.rules.find((r) => r.name === x.rule);
   if (!known) {
-    const near = load.rules.map((r) => r.name).filter((n) => n.toLowerCase().includes(x.rule.toLowerCase().slice(0, 6)));
-    return [`rule '${x.rule}' is not in the loaded rules${near.length ? `; did you mean ${near.slice(0, 3).map((n) => `'${n}'`).join(' or ')}?` : ''}`];
+    const near = load.rules
+      .map((r) => r.name)
+      .filter((n) => n.toLowerCase().includes(x.rule.toLowerCase().slice(0, 6)));
+    return [
+      `rule '${x.rule}' is not in the loaded rules${
+        near.length
+          ? `; did you mean ${near
+              .slice(0, 3)
+              .map((n) => `'${n}'`)
+              .join(' or ')}?`
+          : ''
+      }`,
+    ];
   }
   const mine = alerts.filter((a) => a.rule === x.rule);
   const others = summariseOthers(alerts, x.rule);
   if (!x.fires) {
-    return mine.length === 0 ? [] : [`rule '${x.rule}'`, `  - expected: does not fire`, `  + actual:   fired ${times(mine.length)}: ${mine[0].output}`];
+    return mine.length === 0
+      ? []
+      : [
+          `rule '${x.rule}'`,
+          `  - expected: does not fire`,
+          `  + actual:   fired ${times(mine.length)}: ${mine[0].output}`,
+        ];
   }
   const out: string[] = [];
   if (x.count !== undefined ? mine.length !== x.count : mine.length === 0) {
-    out.push(`rule '${x.rule}'`, `  - expected: fires ${x.count !== undefined ? times(x.count) : 'at least once'}`, `  + actual:   fired ${times(mine.length)}${known.enabled ? '' : ' (the rule is disabled)'}${others}`);
+    out.push(
+      `rule '${x.rule}'`,
+      `  - expected: fires ${x.count !== undefined ? times(x.count) : 'at least once'}`,
+      `  + actual:   fired ${times(mine.length)}${known.enabled ? '' : ' (the rule is disabled)'}${others}`,
+    );
   }
   for (const [field, want] of Object.entries(x.output_fields ?? {})) {
     mine.forEach((a, i) => {
       const got = field in a.output_fields ? a.output_fields[field] : undefined;
       if (got === undefined) {
-        out.push(`rule '${x.rule}' alert ${i + 1}: output field '${field}' is not in the alert (its output uses: ${Object.keys(a.output_fields).join(', ')})`);
+        out.push(
+          `rule '${x.rule}' alert ${i + 1}: output field '${field}' is not in the alert (its output uses: ${Object.keys(a.output_fields).join(', ')})`,
+        );
       } else if (!fieldMatches(got, want)) {
-        out.push(`rule '${x.rule}' alert ${i + 1}, output field '${field}'`, `  - expected: ${show(want)}`, `  + actual:   ${show(got)}`);
+        out.push(
+          `rule '${x.rule}' alert ${i + 1}, output field '${field}'`,
+          `  - expected: ${show(want)}`,
+          `  + actual:   ${show(got)}`,
+        );
       }
     });
   }
@@ -145,11 +203,20 @@ function checkExpectation(x: RuleTestExpectation, alerts: readonly Alert[], load
 
 function fieldMatches(got: AlertFieldValue, want: unknown): boolean {
   if (want !== null && typeof want === 'object' && !Array.isArray(want) && 'matches' in want) {
-    return got !== null && RE2JS.compile(String((want as { matches: string }).matches)).matcher(String(got)).find();
+    return (
+      got !== null &&
+      RE2JS.compile(String((want as { matches: string }).matches))
+        .matcher(String(got))
+        .find()
+    );
   }
   if (want === null) return got === null;
-  if (Array.isArray(want)) return Array.isArray(got) && JSON.stringify(got.map(String)) === JSON.stringify(want.map(String));
-  if (typeof got === 'bigint') return String(got) === String(want);
+  if (Array.isArray(want))
+    return Array.isArray(got) && JSON.stringify(got.map(String)) === JSON.stringify(want.map(String));
+  if (typeof got === 'bigint')
+    return typeof want === 'string' || typeof want === 'number' || typeof want === 'bigint'
+      ? String(got) === String(want)
+      : false;
   if (typeof want === 'string' && typeof got !== 'string') return String(got) === want;
   return got === want;
 }

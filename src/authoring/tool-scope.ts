@@ -1,5 +1,13 @@
 import type { LoadResult } from '../engine/index.js';
-import { ConditionError, compileExpr, macroReference, parseCondition, type Compiled, type CompileScope, type Expr } from '../lang/index.js';
+import {
+  ConditionError,
+  compileExpr,
+  macroReference,
+  parseCondition,
+  type Compiled,
+  type CompileScope,
+  type Expr,
+} from '../lang/index.js';
 
 /** A compile scope over a loaded ruleset, for tools that compile sub-expressions (explain, lint). */
 export interface ToolScope extends CompileScope {

@@ -21,12 +21,24 @@ export const alertsTestCommand: CommandImpl = {
     const record = (sink: string, o: string): void => void outcomes.set(sink, [...(outcomes.get(sink) ?? []), o]);
     // no spool (a test alert must not wait on disk for a later start), no folding or filter, two attempts
     const sinks = buildSinks(config, {
-      stdout: io.stdout, fold: false, filter: false, maxAttempts: 2, spool: false,
-      observer: { outcome: (sink, o, _n, reason) => record(sink, reason ? `${o} (${reason})` : o), latency: () => undefined },
+      stdout: io.stdout,
+      fold: false,
+      filter: false,
+      maxAttempts: 2,
+      spool: false,
+      observer: {
+        outcome: (sink, o, _n, reason) => record(sink, reason ? `${o} (${reason})` : o),
+        latency: () => undefined,
+      },
     });
     const alert: Alert = {
-      time: isoNanos(BigInt(Date.now()) * 1_000_000n), rule: 'Peregrine test alert', priority: 'Emergency', source: 'internal', tags: ['peregrine', 'test'],
-      hostname: config.node.name ?? process.env.NODE_NAME ?? hostname(), output: 'This is a test alert sent by `peregrine alerts test`; nothing happened.',
+      time: isoNanos(BigInt(Date.now()) * 1_000_000n),
+      rule: 'Peregrine test alert',
+      priority: 'Emergency',
+      source: 'internal',
+      tags: ['peregrine', 'test'],
+      hostname: config.node.name ?? process.env.NODE_NAME ?? hostname(),
+      output: 'This is a test alert sent by `peregrine alerts test`; nothing happened.',
       output_fields: { 'peregrine.test': true },
     };
     for (const s of sinks) s.write(alert);

@@ -6,16 +6,20 @@ import { errorMessage } from '../event/index.js';
 export function helpText(group?: string): string {
   const cmds = group ? COMMANDS.filter((c) => c.name.startsWith(`${group} `)) : COMMANDS;
   const width = Math.max(...cmds.map((c) => c.name.length));
-  return [
-    group ? `peregrine ${group} — ${GROUPS[group] ?? ''}` : 'peregrine — runtime security agent for Kubernetes (Falco-compatible rules)',
-    '',
-    `usage: peregrine ${group ? `${group} ` : ''}COMMAND [options]`,
-    '',
-    'commands:',
-    ...cmds.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    '',
-    'Run `peregrine COMMAND --help` for a command\'s options.',
-  ].join('\n') + '\n';
+  return (
+    [
+      group
+        ? `peregrine ${group} — ${GROUPS[group] ?? ''}`
+        : 'peregrine — runtime security agent for Kubernetes (Falco-compatible rules)',
+      '',
+      `usage: peregrine ${group ? `${group} ` : ''}COMMAND [options]`,
+      '',
+      'commands:',
+      ...cmds.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+      '',
+      "Run `peregrine COMMAND --help` for a command's options.",
+    ].join('\n') + '\n'
+  );
 }
 
 /** Command groups (the first word of several commands) and what they are about. */
@@ -60,7 +64,9 @@ export async function runCli(argv: readonly string[], io: CommandIO): Promise<nu
       io.stderr.write(`peregrine ${cmd.name}: ${errorMessage(err)}\nusage: ${cmd.usage}\n`);
       return 2;
     }
-    io.stderr.write(`peregrine ${cmd.name}: internal error: ${err instanceof Error && err.stack ? err.stack : errorMessage(err)}\n`);
+    io.stderr.write(
+      `peregrine ${cmd.name}: internal error: ${err instanceof Error && err.stack ? err.stack : errorMessage(err)}\n`,
+    );
     return 70;
   }
 }

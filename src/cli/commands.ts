@@ -9,7 +9,8 @@ import type { Command } from './command.js';
 export const COMMANDS: readonly Command[] = [
   {
     name: 'run',
-    summary: 'run the agent (daemon): sources → rules → alerts; embedded defaults: bundled eBPF sensor, bundled rules, stdout',
+    summary:
+      'run the agent (daemon): sources → rules → alerts; embedded defaults: bundled eBPF sensor, bundled rules, stdout',
     usage: [
       'peregrine run [--config FILE] [--rules FILE|DIR ...] [--demo]',
       `  --config FILE   YAML configuration (default ${DEFAULT_CONFIG_PATH} when it exists; see \`peregrine config defaults\`)`,
@@ -38,7 +39,7 @@ export const COMMANDS: readonly Command[] = [
       'peregrine replay --rules FILE [--rules FILE ...] (--events FILE|- | --source TYPE:ADDRESS ...) [options]',
       '  --rule-matching first|all   one alert per event (Falco default: first) or every match',
       '  --min-priority P            load only rules (and pass only Falco alerts) at least this severe',
-      '  --append-field FIELD        add FIELD to every alert\'s output_fields (repeatable)',
+      "  --append-field FIELD        add FIELD to every alert's output_fields (repeatable)",
       '  --disable-rule SUBSTRING    disable rules whose name contains SUBSTRING (Falco -D)',
       '  --tag TAG / --disable-tag TAG   run only / disable rules with TAG (Falco -t / -T)',
       '  --hostname NAME             hostname in alerts (default: this machine)',
@@ -64,19 +65,22 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'rules test',
     summary: 'run rule unit tests (*.test.yaml): events in, expected alerts out, through the real engine',
-    usage: 'peregrine rules test [--junit FILE] [--rules FILE...] PATH...   (PATH: test files or directories searched for *.test.yaml)',
+    usage:
+      'peregrine rules test [--junit FILE] [--rules FILE...] PATH...   (PATH: test files or directories searched for *.test.yaml)',
     load: async () => (await import('./rules-test-command.js')).rulesTestCommand,
   },
   {
     name: 'rules lint',
     summary: 'find rule problems beyond errors: unused items, slow or shadowed rules, <NA> checks, duplicates',
-    usage: 'peregrine rules lint [--json] [--max-warnings N] FILE|DIR...   (exit 1 on errors, or on more than N warnings)',
+    usage:
+      'peregrine rules lint [--json] [--max-warnings N] FILE|DIR...   (exit 1 on errors, or on more than N warnings)',
     load: async () => (await import('./rules-lint-command.js')).rulesLintCommand,
   },
   {
     name: 'rules explain',
     summary: 'for one event: which rules match, and why a rule did or did not (condition tree with values)',
-    usage: "peregrine rules explain --rules FILE... --event JSON|@FILE [--rule NAME] [--json]\n  --event takes one flat event, as in replay: '{\"evt.type\":\"openat\",\"fd.name\":\"/etc/shadow\"}'",
+    usage:
+      'peregrine rules explain --rules FILE... --event JSON|@FILE [--rule NAME] [--json]\n  --event takes one flat event, as in replay: \'{"evt.type":"openat","fd.name":"/etc/shadow"}\'',
     load: async () => (await import('./rules-explain-command.js')).rulesExplainCommand,
   },
   {

@@ -11,7 +11,9 @@ export const configValidateCommand: CommandImpl = {
       loadConfigFile(positionals[0]);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      io.stdout.write(`${err.problems.join('\n')}\n${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}\n`);
+      io.stdout.write(
+        `${err.problems.join('\n')}\n${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}\n`,
+      );
       return 1;
     }
     io.stdout.write(`${positionals[0]}: valid\n`);

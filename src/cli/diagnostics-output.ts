@@ -8,14 +8,22 @@ export function diagnosticsText(load: LoadResult): string {
   const lines = sorted.map((d) => formatDiagnostic(d, sources.get(d.file)));
   const e = load.diagnostics.errors.length;
   const w = load.diagnostics.warnings.length;
-  lines.push(`${load.counts.rules} rules, ${load.counts.macros} macros, ${load.counts.lists} lists: ${e} error${e === 1 ? '' : 's'}, ${w} warning${w === 1 ? '' : 's'}`);
+  lines.push(
+    `${load.counts.rules} rules, ${load.counts.macros} macros, ${load.counts.lists} lists: ${e} error${e === 1 ? '' : 's'}, ${w} warning${w === 1 ? '' : 's'}`,
+  );
   return lines.join('\n') + '\n';
 }
 
 /** One diagnostic as a JSON object (stable keys). */
 export function diagnosticJson(d: Diagnostic): Record<string, unknown> {
   return {
-    file: d.file, line: d.line, column: d.column, severity: d.severity, code: d.code, message: d.message,
-    itemKind: d.itemKind ?? null, itemName: d.itemName ?? null,
+    file: d.file,
+    line: d.line,
+    column: d.column,
+    severity: d.severity,
+    code: d.code,
+    message: d.message,
+    itemKind: d.itemKind ?? null,
+    itemName: d.itemName ?? null,
   };
 }

@@ -7,7 +7,8 @@ export const fieldsCommand: CommandImpl = {
     const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean' } } });
     const all = new FieldCatalog().all();
     if (values.json) io.stdout.write(JSON.stringify(all) + '\n');
-    else for (const f of all) io.stdout.write(`${f.name}${f.arg === 'none' ? '' : `[${f.arg}]`}\t${f.type}\t${f.desc}\n`);
+    else
+      for (const f of all) io.stdout.write(`${f.name}${f.arg === 'none' ? '' : `[${f.arg}]`}\t${f.type}\t${f.desc}\n`);
     return 0;
   },
 };

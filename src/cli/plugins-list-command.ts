@@ -15,8 +15,18 @@ interface PluginInfo {
 /** Every plug-in family's registry, in the order a config file names them. */
 function plugins(): PluginInfo[] {
   return [
-    ...SOURCE_PLUGINS.map((p) => ({ family: 'source' as const, type: p.type, description: p.description, example: { type: p.type, ...p.example } })),
-    ...SINK_PLUGINS.map((p) => ({ family: 'sink' as const, type: p.type, description: p.description, example: { type: p.type, ...p.example } })),
+    ...SOURCE_PLUGINS.map((p) => ({
+      family: 'source' as const,
+      type: p.type,
+      description: p.description,
+      example: { type: p.type, ...p.example },
+    })),
+    ...SINK_PLUGINS.map((p) => ({
+      family: 'sink' as const,
+      type: p.type,
+      description: p.description,
+      example: { type: p.type, ...p.example },
+    })),
   ];
 }
 
@@ -31,7 +41,11 @@ export const pluginsListCommand: CommandImpl = {
     for (const family of ['source', 'sink'] as const) {
       io.stdout.write(`${family}s (config key \`${family}s:\`):\n`);
       for (const p of all.filter((x) => x.family === family)) {
-        const example = stringify([p.example]).trimEnd().split('\n').map((l) => `      ${l}`).join('\n');
+        const example = stringify([p.example])
+          .trimEnd()
+          .split('\n')
+          .map((l) => `      ${l}`)
+          .join('\n');
         io.stdout.write(`  ${p.type}\n    ${p.description}\n    example:\n${example}\n`);
       }
       io.stdout.write('\n');

@@ -53,7 +53,9 @@ export const replayCommand: CommandImpl = {
       if (o.strict || !(replay.failure.name === 'EventDecodeError')) return 1;
     }
     const summary = {
-      events: pipeline.stats.events, badLines: replay?.stats.malformed ?? 0, alerts: output.written,
+      events: pipeline.stats.events,
+      badLines: replay?.stats.malformed ?? 0,
+      alerts: output.written,
       alertsByRule: Object.fromEntries([...output.perRule].sort((a, b) => b[1] - a[1])),
       ...(o.sources.length ? { sources: Object.fromEntries(sources.map((s) => [s.name, s.stats])) } : {}),
     };
@@ -67,24 +69,39 @@ function parseReplayOptions(args: readonly string[]): ReplayOptions {
   const { values } = parseArgs({
     args: [...args],
     options: {
-      rules: { type: 'string', multiple: true }, events: { type: 'string' }, source: { type: 'string', multiple: true },
-      'rule-matching': { type: 'string' }, 'min-priority': { type: 'string' }, 'append-field': { type: 'string', multiple: true },
-      'disable-rule': { type: 'string', multiple: true }, tag: { type: 'string', multiple: true }, 'disable-tag': { type: 'string', multiple: true },
-      hostname: { type: 'string' }, strict: { type: 'boolean' }, 'max-events': { type: 'string' }, duration: { type: 'string' },
+      rules: { type: 'string', multiple: true },
+      events: { type: 'string' },
+      source: { type: 'string', multiple: true },
+      'rule-matching': { type: 'string' },
+      'min-priority': { type: 'string' },
+      'append-field': { type: 'string', multiple: true },
+      'disable-rule': { type: 'string', multiple: true },
+      tag: { type: 'string', multiple: true },
+      'disable-tag': { type: 'string', multiple: true },
+      hostname: { type: 'string' },
+      strict: { type: 'boolean' },
+      'max-events': { type: 'string' },
+      duration: { type: 'string' },
     },
   });
   if (!values.rules?.length) throw new UsageError('--rules FILE is required (repeat it for several files)');
-  if (!values.events && !values.source?.length) throw new UsageError('--events FILE (or - for standard input) or --source TYPE:ADDRESS is required');
+  if (!values.events && !values.source?.length)
+    throw new UsageError('--events FILE (or - for standard input) or --source TYPE:ADDRESS is required');
   const matching = values['rule-matching'] ?? 'first';
-  if (matching !== 'first' && matching !== 'all') throw new UsageError(`--rule-matching must be first or all, got ${JSON.stringify(matching)}`);
+  if (matching !== 'first' && matching !== 'all')
+    throw new UsageError(`--rule-matching must be first or all, got ${JSON.stringify(matching)}`);
   let minPriority: Priority | undefined;
   if (values['min-priority'] !== undefined) {
     minPriority = parsePriority(values['min-priority']);
-    if (!minPriority) throw new UsageError(`--min-priority must be one of ${PRIORITIES.join(', ')}, got ${JSON.stringify(values['min-priority'])}`);
+    if (!minPriority)
+      throw new UsageError(
+        `--min-priority must be one of ${PRIORITIES.join(', ')}, got ${JSON.stringify(values['min-priority'])}`,
+      );
   }
   const maxEvents = values['max-events'] === undefined ? Infinity : Number(values['max-events']);
   const durationSeconds = values.duration === undefined ? Infinity : Number(values.duration);
-  if (!(maxEvents > 0) || !(durationSeconds > 0)) throw new UsageError('--max-events and --duration take positive numbers');
+  if (!(maxEvents > 0) || !(durationSeconds > 0))
+    throw new UsageError('--max-events and --duration take positive numbers');
   const sources = (values.source ?? []).map((s) => {
     try {
       return parseSourceSpec(s);
@@ -93,8 +110,19 @@ function parseReplayOptions(args: readonly string[]): ReplayOptions {
     }
   });
   return {
-    rules: values.rules, events: values.events, sources, matching, minPriority, maxEvents, durationSeconds, strict: values.strict ?? false,
-    disabledRules: values['disable-rule'], runTags: values.tag, disableTags: values['disable-tag'], hostname: values.hostname, appendFields: values['append-field'],
+    rules: values.rules,
+    events: values.events,
+    sources,
+    matching,
+    minPriority,
+    maxEvents,
+    durationSeconds,
+    strict: values.strict ?? false,
+    disabledRules: values['disable-rule'],
+    runTags: values.tag,
+    disableTags: values['disable-tag'],
+    hostname: values.hostname,
+    appendFields: values['append-field'],
   };
 }
 
@@ -102,7 +130,12 @@ function buildEngine(load: LoadResult, o: ReplayOptions): Engine {
   try {
     return new Engine(load, {
       ruleMatching: o.matching,
-      selection: { minPriority: o.minPriority, disabledRules: o.disabledRules, runTags: o.runTags, disableTags: o.disableTags },
+      selection: {
+        minPriority: o.minPriority,
+        disabledRules: o.disabledRules,
+        runTags: o.runTags,
+        disableTags: o.disableTags,
+      },
       hostname: o.hostname,
       appendFields: o.appendFields,
     });
@@ -112,20 +145,31 @@ function buildEngine(load: LoadResult, o: ReplayOptions): Engine {
 }
 
 /** The events file (or stdin) as a replay source, and every `--source`; bad lines reported (the first 20). */
-function buildSources(o: ReplayOptions, load: LoadResult, engine: Engine, io: CommandIO): { sources: EventSource[]; replay?: ReplaySource } {
+function buildSources(
+  o: ReplayOptions,
+  load: LoadResult,
+  engine: Engine,
+  io: CommandIO,
+): { sources: EventSource[]; replay?: ReplaySource } {
   const sources: EventSource[] = [];
   let replay: ReplaySource | undefined;
   if (o.events) {
     let reported = 0;
-    replay = new ReplaySource({
-      path: o.events, strict: o.strict, stdin: io.stdin,
-      onBadLine: (err) => {
-        reported++;
-        if (o.strict) return;
-        if (reported <= 20) io.stderr.write(`peregrine replay: skipping bad event at ${o.events}:${err.message}\n`);
-        else if (reported === 21) io.stderr.write('peregrine replay: more bad lines; counting them silently (see the summary)\n');
+    replay = new ReplaySource(
+      {
+        path: o.events,
+        strict: o.strict,
+        stdin: io.stdin,
+        onBadLine: (err) => {
+          reported++;
+          if (o.strict) return;
+          if (reported <= 20) io.stderr.write(`peregrine replay: skipping bad event at ${o.events}:${err.message}\n`);
+          else if (reported === 21)
+            io.stderr.write('peregrine replay: more bad lines; counting them silently (see the summary)\n');
+        },
       },
-    }, load.table);
+      load.table,
+    );
     sources.push(replay);
   }
   const eventTypes = [...new Set(engine.active.flatMap((r) => (r.types.neg ? [] : [...r.types.set])))];
@@ -140,10 +184,17 @@ function buildSources(o: ReplayOptions, load: LoadResult, engine: Engine, io: Co
 }
 
 /** Starts the sources and drives the pipeline until they end, `--max-events`, `--duration` or SIGINT. */
-async function runUntilDone(sources: readonly EventSource[], pipeline: EventPipeline, output: ReplayOutput, o: ReplayOptions): Promise<void> {
+async function runUntilDone(
+  sources: readonly EventSource[],
+  pipeline: EventPipeline,
+  output: ReplayOutput,
+  o: ReplayOptions,
+): Promise<void> {
   let stopping: Promise<unknown> | undefined;
   const stopAll = (): Promise<unknown> => (stopping ??= Promise.all(sources.map((s) => s.shutdown())));
-  const timer = Number.isFinite(o.durationSeconds) ? setTimeout(() => void stopAll(), o.durationSeconds * 1000) : undefined;
+  const timer = Number.isFinite(o.durationSeconds)
+    ? setTimeout(() => void stopAll(), o.durationSeconds * 1000)
+    : undefined;
   const onSignal = (): void => void stopAll();
   process.once('SIGINT', onSignal);
   try {

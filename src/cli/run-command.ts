@@ -1,7 +1,14 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Agent, RulesLoadError } from '../agent/index.js';
-import { ConfigError, ConfigSchema, DEFAULT_CONFIG_PATH, loadConfig, loadConfigFile, type Config } from '../config/index.js';
+import {
+  ConfigError,
+  ConfigSchema,
+  DEFAULT_CONFIG_PATH,
+  loadConfig,
+  loadConfigFile,
+  type Config,
+} from '../config/index.js';
 import { DEMO_EVENTS } from '../defaults.js';
 import { errorMessage } from '../event/index.js';
 import { SensorSetupError, checkSensorHost, startBundledSensor, type BundledSensor } from '../sensor/index.js';
@@ -20,7 +27,10 @@ const SENSOR_SOCKET = '/run/peregrine/sensor.sock';
  */
 export const runCommand: CommandImpl = {
   async run(args, io) {
-    const { values } = parseArgs({ args: [...args], options: { config: { type: 'string' }, rules: { type: 'string', multiple: true }, demo: { type: 'boolean' } } });
+    const { values } = parseArgs({
+      args: [...args],
+      options: { config: { type: 'string' }, rules: { type: 'string', multiple: true }, demo: { type: 'boolean' } },
+    });
     let config: Config;
     try {
       if (values.config) config = loadConfigFile(values.config);
@@ -52,14 +62,19 @@ export const runCommand: CommandImpl = {
       else io.stderr.write(`peregrine run: cannot start: ${errorMessage(err)}\n`);
       return 1;
     }
-    io.stderr.write(`peregrine run: running; metrics, /healthz and /readyz on ${agent.metricsAddress}; SIGHUP reloads rules and reopens alert files\n`);
+    io.stderr.write(
+      `peregrine run: running; metrics, /healthz and /readyz on ${agent.metricsAddress}; SIGHUP reloads rules and reopens alert files\n`,
+    );
     const code = await new Promise<number>((resolve) => {
       let signals = 0;
       const stop = (): void => {
         if (++signals > 1) return resolve(130);
         const t0 = Date.now();
         // the agent and the sensor stop side by side, both within the deadline
-        void Promise.all([agent.shutdown(deadlineIn(deadlineMs)), embeddedSensor?.shutdown(deadlineIn(Math.min(3_000, deadlineMs / 2)))]).then(() => {
+        void Promise.all([
+          agent.shutdown(deadlineIn(deadlineMs)),
+          embeddedSensor?.shutdown(deadlineIn(Math.min(3_000, deadlineMs / 2))),
+        ]).then(() => {
           io.stderr.write(`peregrine run: stopped in ${Date.now() - t0} ms\n`);
           resolve(0);
         });
@@ -80,9 +95,11 @@ export const runCommand: CommandImpl = {
 /** Starts the bundled sensor in this process; undefined (after saying why and what to do) when it cannot run here. */
 async function startEmbeddedSensor(io: CommandIO, log: Logger): Promise<BundledSensor | undefined> {
   const cannot = (why: string): undefined => {
-    io.stderr.write(`peregrine run: the bundled eBPF sensor cannot start, so nothing would be watched:\n${why}\n` +
-      'peregrine run: fix the above (scripts/setup installs what is missing on Debian), point a configuration at another sensor (--config), ' +
-      'or run `peregrine run --demo` for a tour on recorded events\n');
+    io.stderr.write(
+      `peregrine run: the bundled eBPF sensor cannot start, so nothing would be watched:\n${why}\n` +
+        'peregrine run: fix the above (scripts/setup installs what is missing on Debian), point a configuration at another sensor (--config), ' +
+        'or run `peregrine run --demo` for a tour on recorded events\n',
+    );
     return undefined;
   };
   let host;
@@ -93,7 +110,11 @@ async function startEmbeddedSensor(io: CommandIO, log: Logger): Promise<BundledS
     return cannot(err.message);
   }
   try {
-    const sensor = await startBundledSensor({ bpftrace: host.bpftrace, listen: `unix://${SENSOR_SOCKET}`, logger: log });
+    const sensor = await startBundledSensor({
+      bpftrace: host.bpftrace,
+      listen: `unix://${SENSOR_SOCKET}`,
+      logger: log,
+    });
     io.stderr.write(`peregrine run: bundled eBPF sensor capturing (unix://${SENSOR_SOCKET})\n`);
     return sensor;
   } catch (err) {

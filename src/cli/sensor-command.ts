@@ -11,8 +11,13 @@ export const sensorCommand: CommandImpl = {
     const { values } = parseArgs({
       args: [...args],
       options: {
-        listen: { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
-        'print-program': { type: 'boolean' }, insecure: { type: 'boolean' }, 'socket-group': { type: 'string' },
+        listen: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'print-program': { type: 'boolean' },
+        insecure: { type: 'boolean' },
+        'socket-group': { type: 'string' },
       },
     });
     if (values['print-program']) {
@@ -20,8 +25,11 @@ export const sensorCommand: CommandImpl = {
       return 0;
     }
     const listen = values.listen ?? DEFAULT_SENSOR_ADDRESS;
-    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
-    const tls = values['tls-cert'] ? { cert: values['tls-cert'], key: values['tls-key'], ca: values['tls-ca'] } : undefined;
+    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
+      throw new UsageError('--tls-cert and --tls-key go together');
+    const tls = values['tls-cert']
+      ? { cert: values['tls-cert'], key: values['tls-key'], ca: values['tls-ca'] }
+      : undefined;
     const socketGroup = values['socket-group'] === undefined ? undefined : groupId(values['socket-group']);
     const log = createLogger();
     let host;
@@ -36,7 +44,14 @@ export const sensorCommand: CommandImpl = {
     }
     let sensor;
     try {
-      sensor = await startBundledSensor({ bpftrace: host.bpftrace, listen, tls, logger: log, socketGroup, insecure: values.insecure });
+      sensor = await startBundledSensor({
+        bpftrace: host.bpftrace,
+        listen,
+        tls,
+        logger: log,
+        socketGroup,
+        insecure: values.insecure,
+      });
     } catch (err) {
       io.stderr.write(`peregrine sensor: ${errorMessage(err)}\n`);
       return 1;

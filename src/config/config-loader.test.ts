@@ -28,22 +28,40 @@ describe('daemon configuration', () => {
   it('environment variables override single keys; *File keys read secrets from files', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(join(dir, 'secret'), 's3cret\n');
-    const c = loadConfig(`sources:\n  - type: falco-http\n    listen: 0.0.0.0:2801\n    secret:\n      header: X-Token\n      valueFile: ${join(dir, 'secret')}\n`, 'c.yaml', {
-      PEREGRINE_LOG__LEVEL: 'debug', PEREGRINE_RULES__RULE_MATCHING: 'all', PEREGRINE_METRICS__LISTEN: '127.0.0.1:9999',
-    });
+    const c = loadConfig(
+      `sources:\n  - type: falco-http\n    listen: 0.0.0.0:2801\n    secret:\n      header: X-Token\n      valueFile: ${join(dir, 'secret')}\n`,
+      'c.yaml',
+      {
+        PEREGRINE_LOG__LEVEL: 'debug',
+        PEREGRINE_RULES__RULE_MATCHING: 'all',
+        PEREGRINE_METRICS__LISTEN: '127.0.0.1:9999',
+      },
+    );
     expect([c.log.level, c.rules.ruleMatching, c.metrics.listen]).toEqual(['debug', 'all', '127.0.0.1:9999']);
     expect(c.sources[0]).toMatchObject({ secret: { header: 'X-Token', value: 's3cret' } });
   });
 
   it('reports every problem at once with file:line:column and path; secrets and URL parts are masked', () => {
-    const p = problems([
-      'rules:', '  ruleMatching: some', '  paths:', '    - 7',
-      'sources:', '  - type: tetragn', '  - type: falco-http', '    listen: 0.0.0.0:2801', '    secret: {header: X, value: 7}', 'bogus: 1',
-    ].join('\n'));
+    const p = problems(
+      [
+        'rules:',
+        '  ruleMatching: some',
+        '  paths:',
+        '    - 7',
+        'sources:',
+        '  - type: tetragn',
+        '  - type: falco-http',
+        '    listen: 0.0.0.0:2801',
+        '    secret: {header: X, value: 7}',
+        'bogus: 1',
+      ].join('\n'),
+    );
     expect(p).toEqual([
       'c.yaml:4:7: rules.paths[0]: Invalid input: expected string, received number, got 7',
       'c.yaml:2:17: rules.ruleMatching: Invalid option: expected one of "first"|"all", got "some"',
-      expect.stringMatching(/^c\.yaml:6:11: sources\[0\]\.type: unknown source type "tetragn"; use one of sensor, tetragon/),
+      expect.stringMatching(
+        /^c\.yaml:6:11: sources\[0\]\.type: unknown source type "tetragn"; use one of sensor, tetragon/,
+      ),
       'c.yaml:9:32: sources[1].secret.value: Invalid input: expected string, received number, got <redacted>',
       expect.stringMatching(/^c\.yaml:1:1: \(top level\): Unrecognized key: "bogus"/),
     ]);
@@ -52,20 +70,38 @@ describe('daemon configuration', () => {
   });
 
   it('sinks: each plug-in validates its own keys; names must be unique; secrets in URLs are masked', () => {
-    const p = problems([
-      'sinks:',
-      '  - type: slak', '    url: https://hooks.slack.com/services/T0/B0/SECRET',
-      '  - type: slack', '    url: http://hooks.slack.com/services/T0/B0/SECRET',
-      '  - type: webhook', '    name: hook', '    url: https://example.com/h', '    concurrency: 0',
-      '  - type: webhook', '    name: hook', '    url: https://example.com/h2',
-      '  - type: pagerduty', '    routingKey: k', '    resolveAfterMinutes: 0.5', '    aggregateSeconds: 60',
-      '  - type: file',
-    ].join('\n'));
+    const p = problems(
+      [
+        'sinks:',
+        '  - type: slak',
+        '    url: https://hooks.slack.com/services/T0/B0/SECRET',
+        '  - type: slack',
+        '    url: http://hooks.slack.com/services/T0/B0/SECRET',
+        '  - type: webhook',
+        '    name: hook',
+        '    url: https://example.com/h',
+        '    concurrency: 0',
+        '  - type: webhook',
+        '    name: hook',
+        '    url: https://example.com/h2',
+        '  - type: pagerduty',
+        '    routingKey: k',
+        '    resolveAfterMinutes: 0.5',
+        '    aggregateSeconds: 60',
+        '  - type: file',
+      ].join('\n'),
+    );
     expect(p).toEqual([
-      expect.stringMatching(/^c\.yaml:2:11: sinks\[0\]\.type: unknown sink type "slak"; use one of stdout, file, webhook, slack, pagerduty, alertmanager/),
-      expect.stringMatching(/^c\.yaml:5:10: sinks\[1\]\.url: must be an https URL \(plain http only to loopback, or with allowInsecure: true\), got "http:\/\/hooks\.slack\.com\/…"/),
+      expect.stringMatching(
+        /^c\.yaml:2:11: sinks\[0\]\.type: unknown sink type "slak"; use one of stdout, file, webhook, slack, pagerduty, alertmanager/,
+      ),
+      expect.stringMatching(
+        /^c\.yaml:5:10: sinks\[1\]\.url: must be an https URL \(plain http only to loopback, or with allowInsecure: true\), got "http:\/\/hooks\.slack\.com\/…"/,
+      ),
       expect.stringMatching(/^c\.yaml:9:18: sinks\[2\]\.concurrency: Too small/),
-      expect.stringMatching(/^c\.yaml:16:23: sinks\[4\]\.aggregateSeconds: must be shorter than resolveAfterMinutes, or a repeating problem is resolved between follow-ups, got 60/),
+      expect.stringMatching(
+        /^c\.yaml:16:23: sinks\[4\]\.aggregateSeconds: must be shorter than resolveAfterMinutes, or a repeating problem is resolved between follow-ups, got 60/,
+      ),
       'c.yaml:17:5: sinks[5].path: a file sink needs "path"',
       expect.stringMatching(/^c\.yaml:\d+:\d+: sinks\[3\]\.name: sink name "hook" is already used by sinks\.2/),
     ]);
@@ -74,10 +110,12 @@ describe('daemon configuration', () => {
 
   it('spool defaults and limits', () => {
     expect(loadConfig(undefined).spool).toEqual({ dir: '/var/lib/peregrine/spool', maxMiBPerSink: 64 });
-    expect(problems('spool:\n  maxMiBPerSink: 0\n')).toEqual([expect.stringMatching(/^c\.yaml:2:18: spool\.maxMiBPerSink: Too small/)]);
+    expect(problems('spool:\n  maxMiBPerSink: 0\n')).toEqual([
+      expect.stringMatching(/^c\.yaml:2:18: spool\.maxMiBPerSink: Too small/),
+    ]);
   });
 
-  it('every sink plug-in\'s example is a valid configuration (secrets read from files)', () => {
+  it("every sink plug-in's example is a valid configuration (secrets read from files)", () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     for (const plugin of SINK_PLUGINS) {
       const example: Record<string, unknown> = {};

@@ -41,7 +41,8 @@ export function loadConfig(text: string | undefined, file = '<config>', env: Nod
       throw new ConfigError([`${file}: invalid YAML: ${errorMessage(err).split('\n')[0]}`]);
     }
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${file}: the configuration must be a YAML mapping of keys`]);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ConfigError([`${file}: the configuration must be a YAML mapping of keys`]);
   applyEnv(raw as Record<string, unknown>, env, problems);
   const fromFiles: string[] = [];
   resolveFiles(raw, [], problems, fromFiles);
@@ -67,7 +68,11 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, problems: string[]): void {
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith(ENV_PREFIX) || v === undefined || k === 'PEREGRINE_LOG_LEVEL') continue;
-    const path = k.slice(ENV_PREFIX.length).toLowerCase().split('__').map((p) => p.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
+    const path = k
+      .slice(ENV_PREFIX.length)
+      .toLowerCase()
+      .split('__')
+      .map((p) => p.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
     let value: unknown = v;
     try {
       value = JSON.parse(v);
@@ -101,7 +106,7 @@ function resolveFiles(node: unknown, path: Array<string | number>, problems: str
       if (key.endsWith('File') && typeof o[key] === 'string' && key !== 'File') {
         const target = key.slice(0, -'File'.length);
         try {
-          o[target] = readFileSync(o[key] as string, 'utf8').trim();
+          o[target] = readFileSync(o[key], 'utf8').trim();
           fromFiles.push([...path, target].join('.'));
           delete o[key];
         } catch (err) {
@@ -116,13 +121,22 @@ function pathText(p: ReadonlyArray<PropertyKey>): string {
   return p.map((s, i) => (typeof s === 'number' ? `[${s}]` : `${i ? '.' : ''}${String(s)}`)).join('') || '(top level)';
 }
 
-function describe(issue: z.core.$ZodIssue, raw: unknown, file: string, doc: ReturnType<typeof parseDocument> | undefined, lc: LineCounter, fromFiles: readonly string[]): string {
+function describe(
+  issue: z.core.$ZodIssue,
+  raw: unknown,
+  file: string,
+  doc: ReturnType<typeof parseDocument> | undefined,
+  lc: LineCounter,
+  fromFiles: readonly string[],
+): string {
   let got: unknown = raw;
-  for (const s of issue.path) got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[s] : undefined;
+  for (const s of issue.path)
+    got = got && typeof got === 'object' ? (got as Record<PropertyKey, unknown>)[s] : undefined;
   let where = file;
   if (doc) {
     for (let n = issue.path.length; n >= 0; n--) {
-      const node = doc.getIn(issue.path.slice(0, n) as Array<string | number>, true) as { range?: [number, number, number] } | undefined;
+      const node = doc.getIn(issue.path.slice(0, n) as Array<string | number>, true) as
+        { range?: [number, number, number] } | undefined;
       if (node && typeof node === 'object' && node.range) {
         const p = lc.linePos(node.range[0]);
         where = `${file}:${p.line}:${p.col}`;
@@ -131,7 +145,9 @@ function describe(issue: z.core.$ZodIssue, raw: unknown, file: string, doc: Retu
     }
   }
   const dotted = issue.path.map(String).join('.');
-  const secret = fromFiles.some((f) => dotted === f || dotted.startsWith(`${f}.`) || f.startsWith(`${dotted}.`) || dotted === '');
+  const secret = fromFiles.some(
+    (f) => dotted === f || dotted.startsWith(`${f}.`) || f.startsWith(`${dotted}.`) || dotted === '',
+  );
   const shown = got === undefined ? '' : `, got ${secret ? '<redacted>' : maskValue(issue.path, got)}`;
   return `${where}: ${pathText(issue.path)}: ${issue.message}${shown}`;
 }

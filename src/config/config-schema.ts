@@ -3,20 +3,30 @@ import { PRIORITIES, parsePriority } from '../event/index.js';
 import { SINK_PLUGINS } from '../sinks/index.js';
 import { SOURCE_PLUGINS } from '../sources/index.js';
 
-const priority = z.string().refine((p) => parsePriority(p) !== undefined, { message: `must be a priority: ${PRIORITIES.join(', ')}` });
+const priority = z
+  .string()
+  .refine((p) => parsePriority(p) !== undefined, { message: `must be a priority: ${PRIORITIES.join(', ')}` });
 
 /** One entry of a plug-in list: `type` picks the plug-in; that plug-in's schema validates the rest. */
 function pluginEntry(kind: string, plugins: ReadonlyArray<{ readonly type: string; readonly schema: z.ZodType }>) {
-  return z.object({ type: z.string() }).passthrough().superRefine((s, ctx) => {
-    const plugin = plugins.find((p) => p.type === s.type);
-    if (!plugin) {
-      ctx.addIssue({ code: 'custom', path: ['type'], message: `unknown ${kind} type ${JSON.stringify(s.type)}; use one of ${plugins.map((p) => p.type).join(', ')}` });
-      return;
-    }
-    const { type: _type, ...rest } = s;
-    const r = plugin.schema.safeParse(rest);
-    if (!r.success) for (const i of r.error.issues) ctx.addIssue({ ...i, code: 'custom', message: i.message, path: i.path });
-  });
+  return z
+    .object({ type: z.string() })
+    .passthrough()
+    .superRefine((s, ctx) => {
+      const plugin = plugins.find((p) => p.type === s.type);
+      if (!plugin) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['type'],
+          message: `unknown ${kind} type ${JSON.stringify(s.type)}; use one of ${plugins.map((p) => p.type).join(', ')}`,
+        });
+        return;
+      }
+      const { type: _type, ...rest } = s;
+      const r = plugin.schema.safeParse(rest);
+      if (!r.success)
+        for (const i of r.error.issues) ctx.addIssue({ ...i, code: 'custom', message: i.message, path: i.path });
+    });
 }
 
 const Source = pluginEntry('source', SOURCE_PLUGINS);
@@ -30,46 +40,83 @@ export function sinkName(sinks: ReadonlyArray<{ readonly type: string; readonly 
 }
 
 /** A rules file published over HTTPS: polled with ETag, pinned by sha256 when given. */
-const RulesUrl = z.object({
-  url: z.string().url().refine((u) => u.startsWith('https://'), { message: 'must be an https URL' }),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters').optional(),
-  pollSeconds: z.number().int().min(1).max(86_400).default(300),
-  ca: z.string().optional(),
-}).strict();
+const RulesUrl = z
+  .object({
+    url: z
+      .string()
+      .url()
+      .refine((u) => u.startsWith('https://'), { message: 'must be an https URL' }),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters')
+      .optional(),
+    pollSeconds: z.number().int().min(1).max(86_400).default(300),
+    ca: z.string().optional(),
+  })
+  .strict();
 
 /**
  * The daemon's configuration file (YAML). Every key has a default: an empty file (or none) is
  * the embedded default — the bundled sensor, the bundled rules, JSON alerts on stdout.
  */
-export const ConfigSchema = z.object({
-  node: z.object({ name: z.string().optional() }).strict().default({}),
-  rules: z.object({
-    paths: z.array(z.string().min(1)).default(['bundled']),
-    urls: z.array(RulesUrl).default([]),
-    /** Where fetched rules are kept. */
-    cacheDir: z.string().default('/var/lib/peregrine/rules-cache'),
-    ruleMatching: z.enum(['first', 'all']).default('first'),
-    minPriority: priority.optional(),
-  }).strict().default({ paths: ['bundled'], urls: [], cacheDir: '/var/lib/peregrine/rules-cache', ruleMatching: 'first' }),
-  sources: z.array(Source).min(1).default([{ type: 'sensor', address: 'unix:///run/peregrine/sensor.sock' }]),
-  sinks: z.array(Sink).min(1).default([{ type: 'stdout' }]).superRefine((sinks, ctx) => {
-    const seen = new Map<string, number>();
-    sinks.forEach((s, i) => {
-      const name = sinkName(sinks, i);
-      if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `sink name ${JSON.stringify(name)} is already used by sinks.${seen.get(name)}; names label metrics and spool directories, so give each sink its own "name"` });
-      seen.set(name, i);
-    });
-  }),
-  /** Where remote sinks keep alerts while their receiver is down (one directory per sink). */
-  spool: z.object({
-    dir: z.string().min(1).default('/var/lib/peregrine/spool'),
-    maxMiBPerSink: z.number().min(1).max(100_000).default(64),
-  }).strict().default({ dir: '/var/lib/peregrine/spool', maxMiBPerSink: 64 }),
-  metrics: z.object({ listen: z.string().default('0.0.0.0:8765') }).strict().default({ listen: '0.0.0.0:8765' }),
-  /** How long `peregrine run` may take to stop on SIGTERM, all of it (below Kubernetes' 30 s grace period). */
-  shutdown: z.object({ deadlineSeconds: z.number().min(1).max(300).default(10) }).strict().default({ deadlineSeconds: 10 }),
-  log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().default({ level: 'info' }),
-}).strict();
+export const ConfigSchema = z
+  .object({
+    node: z.object({ name: z.string().optional() }).strict().default({}),
+    rules: z
+      .object({
+        paths: z.array(z.string().min(1)).default(['bundled']),
+        urls: z.array(RulesUrl).default([]),
+        /** Where fetched rules are kept. */
+        cacheDir: z.string().default('/var/lib/peregrine/rules-cache'),
+        ruleMatching: z.enum(['first', 'all']).default('first'),
+        minPriority: priority.optional(),
+      })
+      .strict()
+      .default({ paths: ['bundled'], urls: [], cacheDir: '/var/lib/peregrine/rules-cache', ruleMatching: 'first' }),
+    sources: z
+      .array(Source)
+      .min(1)
+      .default([{ type: 'sensor', address: 'unix:///run/peregrine/sensor.sock' }]),
+    sinks: z
+      .array(Sink)
+      .min(1)
+      .default([{ type: 'stdout' }])
+      .superRefine((sinks, ctx) => {
+        const seen = new Map<string, number>();
+        sinks.forEach((s, i) => {
+          const name = sinkName(sinks, i);
+          if (seen.has(name))
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'name'],
+              message: `sink name ${JSON.stringify(name)} is already used by sinks.${seen.get(name)}; names label metrics and spool directories, so give each sink its own "name"`,
+            });
+          seen.set(name, i);
+        });
+      }),
+    /** Where remote sinks keep alerts while their receiver is down (one directory per sink). */
+    spool: z
+      .object({
+        dir: z.string().min(1).default('/var/lib/peregrine/spool'),
+        maxMiBPerSink: z.number().min(1).max(100_000).default(64),
+      })
+      .strict()
+      .default({ dir: '/var/lib/peregrine/spool', maxMiBPerSink: 64 }),
+    metrics: z
+      .object({ listen: z.string().default('0.0.0.0:8765') })
+      .strict()
+      .default({ listen: '0.0.0.0:8765' }),
+    /** How long `peregrine run` may take to stop on SIGTERM, all of it (below Kubernetes' 30 s grace period). */
+    shutdown: z
+      .object({ deadlineSeconds: z.number().min(1).max(300).default(10) })
+      .strict()
+      .default({ deadlineSeconds: 10 }),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
 
 /** The validated configuration, defaults filled in. */
 export type Config = z.infer<typeof ConfigSchema>;

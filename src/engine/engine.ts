@@ -1,6 +1,11 @@
 import { hostname as osHostname } from 'node:os';
 import {
-  atLeast, isoNanos, type Alert, type AlertFieldValue, type Priority, type SyscallEvent,
+  atLeast,
+  isoNanos,
+  type Alert,
+  type AlertFieldValue,
+  type Priority,
+  type SyscallEvent,
 } from '../event/index.js';
 import { hasType } from '../lang/index.js';
 import type { CompiledRule } from './compiled-rule.js';
@@ -53,9 +58,15 @@ export class Engine {
     this.active = load.rules.filter((r) => selected(r, opts.selection ?? {}));
     const types = new Set<string>();
     for (const r of this.active) for (const t of r.types.set) types.add(t);
-    for (const t of types) this.byType.set(t, this.active.filter((r) => hasType(r.types, t)));
+    for (const t of types)
+      this.byType.set(
+        t,
+        this.active.filter((r) => hasType(r.types, t)),
+      );
     this.other = this.active.filter((r) => r.types.neg);
-    this.extra = opts.appendFields?.length ? OutputFormat.compile(opts.appendFields.map((f) => `%${f}`).join(' '), load.table) : undefined;
+    this.extra = opts.appendFields?.length
+      ? OutputFormat.compile(opts.appendFields.map((f) => `%${f}`).join(' '), load.table)
+      : undefined;
     this.timeSlot = load.table.intern('evt.time');
   }
 

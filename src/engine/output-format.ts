@@ -1,10 +1,25 @@
 import {
-  fieldValueToText, isoNanos, type AlertFieldValue, type FieldKeyTable, type FieldValue, type SyscallEvent,
+  fieldValueToText,
+  isoNanos,
+  type AlertFieldValue,
+  type FieldKeyTable,
+  type FieldValue,
+  type SyscallEvent,
 } from '../event/index.js';
-import { ConditionError, TRANSFORMERS, compileOperand, type CompiledOperand, type Operand, type Transformer } from '../lang/index.js';
+import {
+  ConditionError,
+  TRANSFORMERS,
+  compileOperand,
+  type CompiledOperand,
+  type Operand,
+  type Transformer,
+} from '../lang/index.js';
 
 const FIELD_AT = /([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)+)(\[[^\]]*\])?/y;
-const TRANSFORM_AT = new RegExp(`(${TRANSFORMERS.join('|')})\\(([a-zA-Z_][a-zA-Z0-9_]*(?:\\.[a-zA-Z0-9_]+)+)(\\[[^\\]]*\\])?\\)`, 'y');
+const TRANSFORM_AT = new RegExp(
+  `(${TRANSFORMERS.join('|')})\\(([a-zA-Z_][a-zA-Z0-9_]*(?:\\.[a-zA-Z0-9_]+)+)(\\[[^\\]]*\\])?\\)`,
+  'y',
+);
 
 interface Part {
   readonly text?: string;
@@ -38,7 +53,13 @@ export class OutputFormat {
         const word = /[a-zA-Z_][a-zA-Z0-9_]*/y;
         word.lastIndex = i + 1;
         const w = word.exec(format);
-        if (w) throw new ConditionError('LOAD_ERR_COMPILE_OUTPUT', `invalid formatting token %${w[0]}: expected %field such as %proc.name (see \`peregrine fields\`)`, i, i + 1 + w[0].length);
+        if (w)
+          throw new ConditionError(
+            'LOAD_ERR_COMPILE_OUTPUT',
+            `invalid formatting token %${w[0]}: expected %field such as %proc.name (see \`peregrine fields\`)`,
+            i,
+            i + 1 + w[0].length,
+          );
         lit += ch;
         continue;
       }
@@ -48,12 +69,15 @@ export class OutputFormat {
       const argRaw = t ? t[3] : m![2];
       const arg = argRaw?.slice(1, -1);
       const fieldOp: Operand = { kind: 'field', name, arg, span: { start, end: start + whole.length } };
-      const operand: Operand = t ? { kind: 'transform', fn: t[1] as Transformer, operand: fieldOp, span: fieldOp.span } : fieldOp;
+      const operand: Operand = t
+        ? { kind: 'transform', fn: t[1] as Transformer, operand: fieldOp, span: fieldOp.span }
+        : fieldOp;
       let compiled: CompiledOperand;
       try {
         compiled = compileOperand(operand, table);
       } catch (err) {
-        if (err instanceof ConditionError) throw new ConditionError('LOAD_ERR_COMPILE_OUTPUT', `in output: ${err.message}`, err.start, err.end);
+        if (err instanceof ConditionError)
+          throw new ConditionError('LOAD_ERR_COMPILE_OUTPUT', `in output: ${err.message}`, err.start, err.end);
         throw err;
       }
       if (lit) parts.push({ text: lit });
@@ -98,7 +122,8 @@ function readOperand(o: CompiledOperand, e: SyscallEvent): FieldValue | undefine
 function renderValue(key: string, v: FieldValue | undefined): string {
   if (typeof v === 'bigint') {
     if (key === 'evt.time') return isoNanos(v).slice(11, 29);
-    if (key === 'evt.time.iso8601' || key === 'evt.datetime' || key.endsWith('_ts') || key.endsWith('time')) return isoNanos(v);
+    if (key === 'evt.time.iso8601' || key === 'evt.datetime' || key.endsWith('_ts') || key.endsWith('time'))
+      return isoNanos(v);
   }
   return fieldValueToText(v);
 }

@@ -1,11 +1,35 @@
 import { createHash } from 'node:crypto';
 import { FieldKeyTable } from '../event/index.js';
 import {
-  ConditionError, DiagnosticBag, MacroFailedError, addSizes, macroReference, UnknownFieldError, andInfo, compileExpr, compileOperand, isAll, notInfo,
-  parseCondition, valueFromText, type Compiled, type CompileScope, type Expr, type ItemKind, type LoadCode, type Value,
+  ConditionError,
+  DiagnosticBag,
+  MacroFailedError,
+  addSizes,
+  macroReference,
+  UnknownFieldError,
+  andInfo,
+  compileExpr,
+  compileOperand,
+  isAll,
+  notInfo,
+  parseCondition,
+  valueFromText,
+  type Compiled,
+  type CompileScope,
+  type Expr,
+  type ItemKind,
+  type LoadCode,
+  type Value,
 } from '../lang/index.js';
 import {
-  collectDefinitions, readRuleSources, type Definitions, type ExceptionDef, type ListDef, type RuleDef, type RuleFile, type SourceText,
+  collectDefinitions,
+  readRuleSources,
+  type Definitions,
+  type ExceptionDef,
+  type ListDef,
+  type RuleDef,
+  type RuleFile,
+  type SourceText,
 } from '../rules/index.js';
 import type { CompiledRule } from './compiled-rule.js';
 import { ExceptionShapeError, buildExceptionExpr } from './exception-builder.js';
@@ -56,7 +80,11 @@ export function loadRules(paths: readonly string[], table: FieldKeyTable = new F
 }
 
 /** Compiles already-read files; diagnostics are added to `bag`. */
-export function compileRuleFiles(files: readonly RuleFile[], table: FieldKeyTable = new FieldKeyTable(), bag = new DiagnosticBag()): LoadResult {
+export function compileRuleFiles(
+  files: readonly RuleFile[],
+  table: FieldKeyTable = new FieldKeyTable(),
+  bag = new DiagnosticBag(),
+): LoadResult {
   const defs = collectDefinitions(files, bag);
   const c = new RulesetCompiler(defs, table, bag);
   const rules = c.compile();
@@ -64,7 +92,14 @@ export function compileRuleFiles(files: readonly RuleFile[], table: FieldKeyTabl
   const hash = createHash('sha256');
   for (const f of files) hash.update(f.name).update('\0').update(f.text).update('\0');
   return {
-    files, rules, diagnostics: bag, ok: bag.errors.length === 0, table, sha256: hash.digest('hex'), definitions: defs, lists,
+    files,
+    rules,
+    diagnostics: bag,
+    ok: bag.errors.length === 0,
+    table,
+    sha256: hash.digest('hex'),
+    definitions: defs,
+    lists,
     counts: { rules: defs.rules.size, macros: defs.macros.size, lists: defs.lists.size },
   };
 }
@@ -132,26 +167,63 @@ class RulesetCompiler {
     const { kind, name, pos: fallback } = item;
     const p = text ? text.locate(start) : fallback;
     const e = text && end > start ? text.locate(end) : undefined;
-    this.bag.add({ severity, code, message, ...p, itemKind: kind, itemName: name, endLine: e?.line, endColumn: e?.column });
+    this.bag.add({
+      severity,
+      code,
+      message,
+      ...p,
+      itemKind: kind,
+      itemName: name,
+      endLine: e?.line,
+      endColumn: e?.column,
+    });
   }
 
   private checkRequirements(): void {
     for (const req of this.defs.requiredEngineVersions) {
       const want = parseVersion(req.value);
       if (!want) {
-        this.bag.add({ severity: 'error', code: 'LOAD_ERR_YAML_VALIDATE', message: `required_engine_version '${req.value}' is not a version: write it as MAJOR.MINOR.PATCH, such as 0.57.0`, ...req.pos, itemKind: 'required_engine_version', itemName: req.value });
+        this.bag.add({
+          severity: 'error',
+          code: 'LOAD_ERR_YAML_VALIDATE',
+          message: `required_engine_version '${req.value}' is not a version: write it as MAJOR.MINOR.PATCH, such as 0.57.0`,
+          ...req.pos,
+          itemKind: 'required_engine_version',
+          itemName: req.value,
+        });
       } else if (compareVersions(want, parseVersion(ENGINE_VERSION)!) > 0) {
-        this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `rules require engine version ${req.value}, but this engine is ${ENGINE_VERSION}: upgrade Peregrine or use older rules`, ...req.pos, itemKind: 'required_engine_version', itemName: req.value });
+        this.bag.add({
+          severity: 'error',
+          code: 'LOAD_ERR_VALIDATE',
+          message: `rules require engine version ${req.value}, but this engine is ${ENGINE_VERSION}: upgrade Peregrine or use older rules`,
+          ...req.pos,
+          itemKind: 'required_engine_version',
+          itemName: req.value,
+        });
       }
     }
     for (const req of this.defs.requiredPlugins) {
       const have = BUILTIN_PLUGINS[req.value.name];
       if (have === undefined) {
-        this.bag.add({ severity: 'warning', code: 'LOAD_UNKNOWN_PLUGIN', message: `rules require plugin '${req.value.name}' ${req.value.version}, which Peregrine does not provide; rules that need its source or fields will not load`, ...req.pos, itemKind: 'required_plugin_versions', itemName: req.value.name });
+        this.bag.add({
+          severity: 'warning',
+          code: 'LOAD_UNKNOWN_PLUGIN',
+          message: `rules require plugin '${req.value.name}' ${req.value.version}, which Peregrine does not provide; rules that need its source or fields will not load`,
+          ...req.pos,
+          itemKind: 'required_plugin_versions',
+          itemName: req.value.name,
+        });
       } else {
         const want = parseVersion(req.value.version);
         if (!want || compareVersions(want, parseVersion(have)!) > 0) {
-          this.bag.add({ severity: 'error', code: 'LOAD_ERR_VALIDATE', message: `rules require plugin '${req.value.name}' ${req.value.version}; Peregrine provides its fields at the level of ${have}`, ...req.pos, itemKind: 'required_plugin_versions', itemName: req.value.name });
+          this.bag.add({
+            severity: 'error',
+            code: 'LOAD_ERR_VALIDATE',
+            message: `rules require plugin '${req.value.name}' ${req.value.version}; Peregrine provides its fields at the level of ${have}`,
+            ...req.pos,
+            itemKind: 'required_plugin_versions',
+            itemName: req.value.name,
+          });
         }
       }
     }
@@ -180,7 +252,11 @@ class RulesetCompiler {
       }
       if (out.length > room) {
         this.bag.add({
-          severity: 'error', code: 'LOAD_ERR_LIMIT', ...def.pos, itemKind: 'list', itemName: def.name,
+          severity: 'error',
+          code: 'LOAD_ERR_LIMIT',
+          ...def.pos,
+          itemKind: 'list',
+          itemName: def.name,
           message: `list '${def.name}' with the lists it includes has more than ${room.toLocaleString('en-US')} values, which would take the ruleset's lists past ${MAX_LIST_VALUES.toLocaleString('en-US')} values in all: include big lists once, or split the rules that need them`,
         });
         this.lists.set(def.name, []);
@@ -191,7 +267,12 @@ class RulesetCompiler {
     }
   }
 
-  private scope(text: SourceText | undefined, kind: ItemKind, name: string, fallback: { file: string; line: number; column: number }): CompileScope {
+  private scope(
+    text: SourceText | undefined,
+    kind: ItemKind,
+    name: string,
+    fallback: { file: string; line: number; column: number },
+  ): CompileScope {
     return {
       table: this.table,
       list: (n) => {
@@ -201,7 +282,11 @@ class RulesetCompiler {
           // every condition that names a list gets its own copy of the values: bounded too
           this.splicedValues += l.length;
           if (this.splicedValues > MAX_SPLICED_VALUES) {
-            throw new ConditionError('LOAD_ERR_LIMIT', `list '${n}' takes the values spliced into the ruleset's conditions past ${MAX_SPLICED_VALUES.toLocaleString('en-US')}: name big lists in fewer conditions (put the check in one macro and reuse it)`, 0);
+            throw new ConditionError(
+              'LOAD_ERR_LIMIT',
+              `list '${n}' takes the values spliced into the ruleset's conditions past ${MAX_SPLICED_VALUES.toLocaleString('en-US')}: name big lists in fewer conditions (put the check in one macro and reuse it)`,
+              0,
+            );
           }
         }
         return l;
@@ -211,14 +296,20 @@ class RulesetCompiler {
         try {
           return this.macro(n);
         } catch (err) {
-          if (err instanceof ConditionError && !(err instanceof MacroFailedError) && err.code === 'LOAD_ERR_VALIDATE' && err.message.startsWith('Undefined macro')) {
+          if (
+            err instanceof ConditionError &&
+            !(err instanceof MacroFailedError) &&
+            err.code === 'LOAD_ERR_VALIDATE' &&
+            err.message.startsWith('Undefined macro')
+          ) {
             throw new ConditionError(err.code, err.message, s, e);
           }
           if (err instanceof MacroFailedError) throw new MacroFailedError(n, err.inner, s, e, err.origin, err.deferred);
           throw new MacroFailedError(n, err as ConditionError, s, e);
         }
       },
-      warn: (code, message, s, e) => this.diag('warning', code, message, { text, start: s, end: e }, { kind, name, pos: fallback }),
+      warn: (code, message, s, e) =>
+        this.diag('warning', code, message, { text, start: s, end: e }, { kind, name, pos: fallback }),
     };
   }
 
@@ -243,7 +334,13 @@ class RulesetCompiler {
         expr = parseCondition(def.condition.text);
       } catch (err) {
         if (!(err instanceof ConditionError)) throw err;
-        this.diag('error', err.code, err.message, { text: def.condition, start: err.start, end: err.end }, { kind: 'macro', name, pos: def.pos });
+        this.diag(
+          'error',
+          err.code,
+          err.message,
+          { text: def.condition, start: err.start, end: err.end },
+          { kind: 'macro', name, pos: def.pos },
+        );
         return fail(new MacroFailedError(name, err, 0, 0));
       }
       try {
@@ -255,13 +352,25 @@ class RulesetCompiler {
         if (err instanceof MacroFailedError) {
           // A loop is reported once, at the macro that starts it.
           if (err.inner.message === `reference loop in macro '${name}'`) {
-            this.diag('error', 'LOAD_ERR_VALIDATE', `${err.inner.message}: macros must not refer to themselves through other macros`, { text: def.condition, start: err.start, end: err.end }, { kind: 'macro', name, pos: def.pos });
+            this.diag(
+              'error',
+              'LOAD_ERR_VALIDATE',
+              `${err.inner.message}: macros must not refer to themselves through other macros`,
+              { text: def.condition, start: err.start, end: err.end },
+              { kind: 'macro', name, pos: def.pos },
+            );
           }
           return fail(new MacroFailedError(name, err.inner, 0, 0, err.origin, err.deferred));
         }
         if (err.code === 'LOAD_ERR_VALIDATE') {
           // undefined macro: Falco reports it at the macro
-          this.diag('error', err.code, err.message, { text: def.condition, start: err.start, end: err.end }, { kind: 'macro', name, pos: def.pos });
+          this.diag(
+            'error',
+            err.code,
+            err.message,
+            { text: def.condition, start: err.start, end: err.end },
+            { kind: 'macro', name, pos: def.pos },
+          );
           return fail(new MacroFailedError(name, err, 0, 0));
         }
         // field and value errors: reported at each rule that uses the macro, pointing into it
@@ -276,7 +385,14 @@ class RulesetCompiler {
   private compileRule(def: RuleDef, order: number, ruleDeps: Set<string>): CompiledRule | undefined {
     const { name } = def;
     if (!SUPPORTED_SOURCES.has(def.source)) {
-      this.bag.add({ severity: 'warning', code: 'LOAD_UNKNOWN_SOURCE', message: `rule source '${def.source}' is not supported (supported: ${[...SUPPORTED_SOURCES].join(', ')}); the rule is skipped`, ...def.pos, itemKind: 'rule', itemName: name });
+      this.bag.add({
+        severity: 'warning',
+        code: 'LOAD_UNKNOWN_SOURCE',
+        message: `rule source '${def.source}' is not supported (supported: ${[...SUPPORTED_SOURCES].join(', ')}); the rule is skipped`,
+        ...def.pos,
+        itemKind: 'rule',
+        itemName: name,
+      });
       return undefined;
     }
     const saved = this.currentDeps;
@@ -298,11 +414,30 @@ class RulesetCompiler {
       if (!output) return undefined;
       // Falco warns when a rule's event-type set is empty (all) or larger than 100 types.
       if ((isAll(compiled.types.t) || compiled.types.t.neg) && def.warnEvttypes) {
-        this.bag.add({ severity: 'warning', code: 'LOAD_NO_EVTTYPE', message: 'rule matches too many evt.type values: it runs on every event, which costs performance; add an evt.type restriction (or warn_evttypes: false)', ...def.pos, itemKind: 'rule', itemName: name });
+        this.bag.add({
+          severity: 'warning',
+          code: 'LOAD_NO_EVTTYPE',
+          message:
+            'rule matches too many evt.type values: it runs on every event, which costs performance; add an evt.type restriction (or warn_evttypes: false)',
+          ...def.pos,
+          itemKind: 'rule',
+          itemName: name,
+        });
       }
       return {
-        name, desc: def.desc, priority: def.priority, tags: def.tags, source: def.source, enabled: def.enabled, order,
-        pred: compiled.pred, types: compiled.types.t, output, pos: def.pos, conditionText: def.condition.text, expandedSize: compiled.size,
+        name,
+        desc: def.desc,
+        priority: def.priority,
+        tags: def.tags,
+        source: def.source,
+        enabled: def.enabled,
+        order,
+        pred: compiled.pred,
+        types: compiled.types.t,
+        output,
+        pos: def.pos,
+        conditionText: def.condition.text,
+        expandedSize: compiled.size,
       };
     } finally {
       this.currentDeps = saved;
@@ -340,7 +475,11 @@ class RulesetCompiler {
       const exc = compileExpr(exExpr, this.scope(undefined, 'rule', rule, ex.pos));
       const p = compiled.pred;
       const q = exc.pred;
-      return { pred: (e) => p(e) && !q(e), types: andInfo([compiled.types, notInfo(exc.types)]), size: addSizes(compiled.size, exc.size, 2) };
+      return {
+        pred: (e) => p(e) && !q(e),
+        types: andInfo([compiled.types, notInfo(exc.types)]),
+        size: addSizes(compiled.size, exc.size, 2),
+      };
     } catch (err) {
       if (!(err instanceof ConditionError)) throw err;
       return bad('LOAD_ERR_VALIDATE', `exception '${ex.name}' of rule '${rule}': ${err.message}`);
@@ -352,25 +491,61 @@ class RulesetCompiler {
       return OutputFormat.compile(def.output.text.replace(/\s+$/, ''), this.table);
     } catch (err) {
       if (!(err instanceof ConditionError)) throw err;
-      this.diag('error', err.code, err.message, { text: def.output, start: err.start, end: err.end }, { kind: 'rule', name: def.name, pos: def.pos });
+      this.diag(
+        'error',
+        err.code,
+        err.message,
+        { text: def.output, start: err.start, end: err.end },
+        { kind: 'rule', name: def.name, pos: def.pos },
+      );
       return undefined;
     }
   }
 
-  private conditionFailure(err: unknown, text: SourceText, name: string, pos: { file: string; line: number; column: number }, skip: boolean): void {
+  private conditionFailure(
+    err: unknown,
+    text: SourceText,
+    name: string,
+    pos: { file: string; line: number; column: number },
+    skip: boolean,
+  ): void {
     if (!(err instanceof ConditionError)) throw err;
-    const unknown = err instanceof UnknownFieldError ? err : err instanceof MacroFailedError && err.inner instanceof UnknownFieldError ? err.inner : undefined;
+    const unknown =
+      err instanceof UnknownFieldError
+        ? err
+        : err instanceof MacroFailedError && err.inner instanceof UnknownFieldError
+          ? err.inner
+          : undefined;
     if (unknown && skip) {
-      this.bag.add({ severity: 'warning', code: 'LOAD_UNKNOWN_FIELD', message: `rule uses unknown field '${unknown.field}' and has skip-if-unknown-filter: true; the rule is skipped`, ...pos, itemKind: 'rule', itemName: name });
+      this.bag.add({
+        severity: 'warning',
+        code: 'LOAD_UNKNOWN_FIELD',
+        message: `rule uses unknown field '${unknown.field}' and has skip-if-unknown-filter: true; the rule is skipped`,
+        ...pos,
+        itemKind: 'rule',
+        itemName: name,
+      });
       return;
     }
     if (err instanceof MacroFailedError) {
       if (!err.deferred) return; // already reported where the macro is
       const m = this.defs.macros.get(err.origin);
-      this.diag('error', err.inner.code, `${err.inner.message} (in macro '${err.origin}')`, { text: m?.condition, start: err.inner.start, end: err.inner.end }, { kind: 'rule', name, pos: m?.pos ?? pos });
+      this.diag(
+        'error',
+        err.inner.code,
+        `${err.inner.message} (in macro '${err.origin}')`,
+        { text: m?.condition, start: err.inner.start, end: err.inner.end },
+        { kind: 'rule', name, pos: m?.pos ?? pos },
+      );
       return;
     }
-    this.diag('error', err.code, err.message, { text, start: err.start, end: err.end }, { kind: 'rule', name, pos: pos });
+    this.diag(
+      'error',
+      err.code,
+      err.message,
+      { text, start: err.start, end: err.end },
+      { kind: 'rule', name, pos: pos },
+    );
   }
 
   private reportUnused(ruleDeps: Set<string>): void {
@@ -384,10 +559,26 @@ class RulesetCompiler {
       if (st && typeof st === 'object' && 'ok' in st) stack.push(...st.deps);
     }
     for (const def of this.defs.macros.values()) {
-      if (!used.has(def.name)) this.bag.add({ severity: 'warning', code: 'LOAD_UNUSED_MACRO', message: 'Macro not referred to by any other rule/macro', ...def.pos, itemKind: 'macro', itemName: def.name });
+      if (!used.has(def.name))
+        this.bag.add({
+          severity: 'warning',
+          code: 'LOAD_UNUSED_MACRO',
+          message: 'Macro not referred to by any other rule/macro',
+          ...def.pos,
+          itemKind: 'macro',
+          itemName: def.name,
+        });
     }
     for (const def of this.defs.lists.values()) {
-      if (!this.usedLists.has(def.name)) this.bag.add({ severity: 'warning', code: 'LOAD_UNUSED_LIST', message: 'List not referred to by any other rule/macro', ...def.pos, itemKind: 'list', itemName: def.name });
+      if (!this.usedLists.has(def.name))
+        this.bag.add({
+          severity: 'warning',
+          code: 'LOAD_UNUSED_LIST',
+          message: 'List not referred to by any other rule/macro',
+          ...def.pos,
+          itemKind: 'list',
+          itemName: def.name,
+        });
     }
   }
 }
@@ -403,7 +594,6 @@ function compareVersions(a: readonly number[], b: readonly number[]): number {
   for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return 0;
 }
-
 
 /**
  * Compiles one self-contained condition (no macros or lists) — for tools, `explain` and tests.

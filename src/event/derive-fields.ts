@@ -2,12 +2,29 @@ import type { FieldValue } from './field-value.js';
 import type { FieldKeyTable } from './field-key-table.js';
 
 const TYPE_TO_CHAR: Readonly<Record<string, string>> = {
-  file: 'f', directory: 'd', ipv4: '4', ipv6: '6', unix: 'u', pipe: 'p', event: 'e', signalfd: 's',
-  eventpoll: 'l', inotify: 'i', timerfd: 't', netlink: 'n', memfd: 'm', bpf: 'b', userfaultfd: 'r',
-  io_uring: 'o', pidfd: 'c', file_descriptor: 'f',
+  file: 'f',
+  directory: 'd',
+  ipv4: '4',
+  ipv6: '6',
+  unix: 'u',
+  pipe: 'p',
+  event: 'e',
+  signalfd: 's',
+  eventpoll: 'l',
+  inotify: 'i',
+  timerfd: 't',
+  netlink: 'n',
+  memfd: 'm',
+  bpf: 'b',
+  userfaultfd: 'r',
+  io_uring: 'o',
+  pidfd: 'c',
+  file_descriptor: 'f',
 };
 const CHAR_TO_TYPE: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.entries(TYPE_TO_CHAR).filter(([k]) => k !== 'file_descriptor').map(([k, v]) => [v, k]),
+  Object.entries(TYPE_TO_CHAR)
+    .filter(([k]) => k !== 'file_descriptor')
+    .map(([k, v]) => [v, k]),
 );
 const OPEN_TYPES = new Set(['open', 'openat', 'openat2', 'creat', 'open_by_handle_at']);
 
@@ -110,12 +127,23 @@ export class FieldDeriver {
     this.sl = Int32Array.from(DERIVE_KEYS, (k) => table.intern(k));
     const slot = (k: string): number => this.sl[DERIVE_KEYS.indexOf(k as (typeof DERIVE_KEYS)[number])];
     const pairs: Array<[string, string]> = [
-      ['proc.pname', 'proc.aname[1]'], ['proc.ppid', 'proc.apid[1]'], ['proc.pexepath', 'proc.aexepath[1]'], ['proc.pexe', 'proc.aexe[1]'],
-      ['proc.pcmdline', 'proc.acmdline[1]'], ['proc.name', 'proc.aname[0]'], ['proc.pid', 'proc.apid[0]'], ['proc.exepath', 'proc.aexepath[0]'],
+      ['proc.pname', 'proc.aname[1]'],
+      ['proc.ppid', 'proc.apid[1]'],
+      ['proc.pexepath', 'proc.aexepath[1]'],
+      ['proc.pexe', 'proc.aexe[1]'],
+      ['proc.pcmdline', 'proc.acmdline[1]'],
+      ['proc.name', 'proc.aname[0]'],
+      ['proc.pid', 'proc.apid[0]'],
+      ['proc.exepath', 'proc.aexepath[0]'],
       ['proc.exe', 'proc.aexe[0]'],
     ];
     this.pairs = pairs.flatMap(([a, b]) => [slot(a), slot(b)]);
-    this.nets = [['fd.cip', 'fd.cnet'], ['fd.sip', 'fd.snet'], ['fd.lip', 'fd.lnet'], ['fd.rip', 'fd.rnet']].flatMap(([a, b]) => [slot(a), slot(b)]);
+    this.nets = [
+      ['fd.cip', 'fd.cnet'],
+      ['fd.sip', 'fd.snet'],
+      ['fd.lip', 'fd.lnet'],
+      ['fd.rip', 'fd.rnet'],
+    ].flatMap(([a, b]) => [slot(a), slot(b)]);
   }
 
   /** Completes `v` in place. `lineNo` is the default `evt.num`. */
@@ -142,11 +170,17 @@ export class FieldDeriver {
     const fdCharSlot = sl[D_FD_TYPECHAR];
     const fdType = v[fdTypeSlot];
     const fdChar = v[fdCharSlot];
-    if (fdChar === undefined && typeof fdType === 'string' && TYPE_TO_CHAR[fdType]) v[fdCharSlot] = TYPE_TO_CHAR[fdType];
-    else if (fdType === undefined && typeof fdChar === 'string' && CHAR_TO_TYPE[fdChar]) v[fdTypeSlot] = CHAR_TO_TYPE[fdChar];
+    if (fdChar === undefined && typeof fdType === 'string' && TYPE_TO_CHAR[fdType])
+      v[fdCharSlot] = TYPE_TO_CHAR[fdType];
+    else if (fdType === undefined && typeof fdChar === 'string' && CHAR_TO_TYPE[fdChar])
+      v[fdTypeSlot] = CHAR_TO_TYPE[fdChar];
     const fdName = v[sl[D_FD_NAME]];
     const ch = v[fdCharSlot];
-    if (typeof fdName === 'string' && fdName.charCodeAt(0) === 47 /* / */ && (ch === 'f' || ch === 'd' || ch === undefined)) {
+    if (
+      typeof fdName === 'string' &&
+      fdName.charCodeAt(0) === 47 /* / */ &&
+      (ch === 'f' || ch === 'd' || ch === undefined)
+    ) {
       const slash = fdName.lastIndexOf('/');
       const dSlot = sl[D_FD_DIRECTORY];
       if (v[dSlot] === undefined) v[dSlot] = ch === 'd' ? fdName : slash === 0 ? '/' : fdName.slice(0, slash);
@@ -195,7 +229,8 @@ export class FieldDeriver {
       const wr = names.has('O_WRONLY') || rdwr;
       const rd = names.has('O_RDONLY') || rdwr || (!wr && /^0?$/.test(flags));
       const create = names.has('O_CREAT');
-      const modeBits = typeof mode === 'string' ? parseInt(mode.replace(/\(.*$/, ''), 8) : typeof mode === 'number' ? mode : 0;
+      const modeBits =
+        typeof mode === 'string' ? parseInt(mode.replace(/\(.*$/, ''), 8) : typeof mode === 'number' ? mode : 0;
       const exec = names.has('O_EXEC') || names.has('FMODE_EXEC') || (create && (modeBits & 0o111) !== 0);
       parsed = [rd, wr, exec, create];
       if (this.flagCache.size < 4096) this.flagCache.set(key, parsed);

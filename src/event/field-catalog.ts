@@ -219,7 +219,13 @@ const ROWS: readonly Row[] = [
 ];
 
 /** Fields whose names carry their argument after a dot: `evt.arg.flags`, `k8s.pod.label.app`. */
-const DOTTED_ARG_PREFIXES: readonly string[] = ['evt.arg.', 'evt.rawarg.', 'k8s.pod.label.', 'k8s.ns.label.', 'container.label.'];
+const DOTTED_ARG_PREFIXES: readonly string[] = [
+  'evt.arg.',
+  'evt.rawarg.',
+  'k8s.pod.label.',
+  'k8s.ns.label.',
+  'container.label.',
+];
 
 /** Maximum ancestor level held by events (`proc.aname[N]`, N ≤ this). */
 export const MAX_ANCESTOR_LEVEL = 16;

@@ -64,4 +64,3 @@ export class FieldKeyTable {
     return resolved ? resolved.def.type : 'string';
   }
 }
-

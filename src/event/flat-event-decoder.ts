@@ -76,7 +76,7 @@ export class FlatEventDecoder {
 
   /** Fresh slots sized for the fields known so far. */
   newSlots(): Array<FieldValue | undefined> {
-    return new Array(this.table.size);
+    return new Array<FieldValue | undefined>(this.table.size);
   }
 
   /** Derives what libsinsp derives and wraps the slots as an event. */
@@ -88,7 +88,7 @@ export class FlatEventDecoder {
 
   /** Decodes an already-parsed flat object. */
   decodeObject(obj: Readonly<Record<string, unknown>>, lineNo: number): SyscallEvent {
-    const values: Array<FieldValue | undefined> = new Array(this.table.size);
+    const values = new Array<FieldValue | undefined>(this.table.size);
     let overflow: Map<string, FieldValue> | undefined;
     for (const key in obj) {
       const raw = obj[key];
@@ -135,8 +135,10 @@ function normalise(raw: unknown, type: FieldType, key: string, lineNo: number): 
         const ms = Date.parse(raw);
         if (!Number.isNaN(ms)) t = BigInt(ms) * 1_000_000n;
       }
-      if (t === undefined) throw new EventDecodeError(lineNo, `field "${key}" must be a time in ns or ISO 8601, got ${shown(raw)}`);
-      if (t < 0n || t > MAX_ABSTIME_NS) throw new EventDecodeError(lineNo, `field "${key}" is out of range (0 to year 9999 in ns), got ${String(raw)}`);
+      if (t === undefined)
+        throw new EventDecodeError(lineNo, `field "${key}" must be a time in ns or ISO 8601, got ${shown(raw)}`);
+      if (t < 0n || t > MAX_ABSTIME_NS)
+        throw new EventDecodeError(lineNo, `field "${key}" is out of range (0 to year 9999 in ns), got ${String(raw)}`);
       return t;
     }
     case 'bool':
@@ -162,7 +164,11 @@ function scalars(raw: readonly unknown[], key: string, lineNo: number): string[]
   const out: string[] = new Array<string>(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const x = raw[i];
-    if (x !== null && typeof x === 'object') throw new EventDecodeError(lineNo, `field "${key}" must be a string or a list of strings, got a nested ${Array.isArray(x) ? 'array' : 'object'}`);
+    if (x !== null && typeof x === 'object')
+      throw new EventDecodeError(
+        lineNo,
+        `field "${key}" must be a string or a list of strings, got a nested ${Array.isArray(x) ? 'array' : 'object'}`,
+      );
     out[i] = String(x);
   }
   return out;
@@ -178,6 +184,7 @@ function shown(raw: unknown): string {
 
 /** A 64-bit integer: a number when exactly representable, else the bigint; beyond 64 bits, an error. */
 function exactInteger(v: bigint, key: string, lineNo: number): number | bigint {
-  if (v < -(2n ** 63n) || v >= 2n ** 64n) throw new EventDecodeError(lineNo, `field "${key}" is out of the 64-bit range, got ${v}`);
+  if (v < -(2n ** 63n) || v >= 2n ** 64n)
+    throw new EventDecodeError(lineNo, `field "${key}" is out of the 64-bit range, got ${v}`);
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }

@@ -1,5 +1,14 @@
 /** Falco priorities, most severe first; the numeric value is Falco's (lower is more severe). */
-export const PRIORITIES = ['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'] as const;
+export const PRIORITIES = [
+  'Emergency',
+  'Alert',
+  'Critical',
+  'Error',
+  'Warning',
+  'Notice',
+  'Informational',
+  'Debug',
+] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
 const BY_LOWER: ReadonlyMap<string, Priority> = new Map<string, Priority>([

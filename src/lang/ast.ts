@@ -8,8 +8,22 @@ export const UNARY_OPS = ['exists'] as const;
 export const LIST_OPS = ['in', 'intersects', 'pmatch'] as const;
 /** Every operator of Falco's current grammar. */
 export const BINARY_OPS = [
-  '=', '==', '!=', '<', '<=', '>', '>=', 'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith',
-  'endswith', 'glob', 'iglob', 'regex',
+  '=',
+  '==',
+  '!=',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  'contains',
+  'icontains',
+  'bcontains',
+  'startswith',
+  'bstartswith',
+  'endswith',
+  'glob',
+  'iglob',
+  'regex',
 ] as const;
 export type Operator = (typeof UNARY_OPS)[number] | (typeof LIST_OPS)[number] | (typeof BINARY_OPS)[number];
 
@@ -47,7 +61,13 @@ export type Expr =
   | { readonly kind: 'or'; readonly items: readonly Expr[]; readonly span: Span }
   | { readonly kind: 'not'; readonly expr: Expr; readonly span: Span }
   | { readonly kind: 'macro'; readonly name: string; readonly span: Span }
-  | { readonly kind: 'check'; readonly left: Operand; readonly op: Operator; readonly right?: RValue; readonly span: Span };
+  | {
+      readonly kind: 'check';
+      readonly left: Operand;
+      readonly op: Operator;
+      readonly right?: RValue;
+      readonly span: Span;
+    };
 
 /** Calls `fn` on every node of the tree, parents first. */
 export function walk(e: Expr, fn: (e: Expr) => void): void {

@@ -2,9 +2,7 @@ import { KNOWN_EVENT_TYPES, type SyscallEvent, type FieldKeyTable } from '../eve
 import type { Expr, RValue, Value } from './ast.js';
 import { ConditionError } from './condition-error.js';
 import type { LoadCode } from './diagnostic.js';
-import {
-  UNKNOWN_TYPES, andInfo, complement, exactly, notInfo, orInfo, type TypeInfo,
-} from './type-set.js';
+import { UNKNOWN_TYPES, andInfo, complement, exactly, notInfo, orInfo, type TypeInfo } from './type-set.js';
 import { compileOperand } from './operand.js';
 import { compareValues, compileValueMatcher } from './value-matcher.js';
 
@@ -105,7 +103,11 @@ export function compileExpr(e: Expr, scope: CompileScope): Compiled {
       const parts = e.items.map((x) => compileExpr(x, scope));
       const preds = parts.map((p) => p.pred);
       const types = e.kind === 'and' ? andInfo(parts.map((p) => p.types)) : orInfo(parts.map((p) => p.types));
-      return { pred: e.kind === 'and' ? all(preds) : any(preds), types, size: addSizes(1, ...parts.map((p) => p.size)) };
+      return {
+        pred: e.kind === 'and' ? all(preds) : any(preds),
+        types,
+        size: addSizes(1, ...parts.map((p) => p.size)),
+      };
     }
     case 'not': {
       const inner = compileExpr(e.expr, scope);
@@ -171,17 +173,31 @@ function compileCheck(c: Extract<Expr, { kind: 'check' }>, scope: CompileScope):
     const pred: Predicate = left.kind === 'multi' ? (e) => left.read(e).length > 0 : (e) => read(e) !== undefined;
     return { pred, types: UNKNOWN_TYPES };
   }
-  if (!right) throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `operator '${op}' needs a value`, c.span.start, c.span.end);
+  if (!right)
+    throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `operator '${op}' needs a value`, c.span.start, c.span.end);
 
   if (right.kind === 'operand') {
     const other = compileOperand(right.operand, scope.table);
-    if (other.kind === 'multi') throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `the right side of '${op}' must be a single field, got '${other.key}'`, right.span.start, right.span.end);
+    if (other.kind === 'multi')
+      throw new ConditionError(
+        'LOAD_ERR_COMPILE_CONDITION',
+        `the right side of '${op}' must be a single field, got '${other.key}'`,
+        right.span.start,
+        right.span.end,
+      );
     const rd = other.read;
     const o = op;
     const pred: Predicate =
       left.kind === 'multi'
-        ? (e) => { const b = rd(e); return b !== undefined && left.read(e).some((a) => compareValues(o, a, b)); }
-        : (e) => { const a = left.read(e); const b = rd(e); return a !== undefined && b !== undefined && compareValues(o, a, b); };
+        ? (e) => {
+            const b = rd(e);
+            return b !== undefined && left.read(e).some((a) => compareValues(o, a, b));
+          }
+        : (e) => {
+            const a = left.read(e);
+            const b = rd(e);
+            return a !== undefined && b !== undefined && compareValues(o, a, b);
+          };
     return { pred, types: UNKNOWN_TYPES };
   }
 
@@ -193,15 +209,32 @@ function compileCheck(c: Extract<Expr, { kind: 'check' }>, scope: CompileScope):
       // `proc.name = some_list` with a list of several items: Falco splices the list.
       if (op === '=' || op === '==') op = 'in';
       else if (op === '!=') return negate(compileCheck({ ...c, op: 'in' }, scope));
-      else throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `'${right.text}' is a list of ${values.length} items; operator '${op}' takes one value (use 'in (${right.text})')`, right.span.start, right.span.end);
+      else
+        throw new ConditionError(
+          'LOAD_ERR_COMPILE_CONDITION',
+          `'${right.text}' is a list of ${values.length} items; operator '${op}' takes one value (use 'in (${right.text})')`,
+          right.span.start,
+          right.span.end,
+        );
     }
     if (values[0].text === '<NA>' && (op === '=' || op === '==' || op === '!=')) {
-      scope.warn('LOAD_UNSAFE_NA_CHECK', `comparing '${left.key}' with <NA> is unsafe: a missing field never compares equal; use '${op === '!=' ? '' : 'not '}${left.key} exists' instead`, right.span.start, right.span.end);
+      scope.warn(
+        'LOAD_UNSAFE_NA_CHECK',
+        `comparing '${left.key}' with <NA> is unsafe: a missing field never compares equal; use '${op === '!=' ? '' : 'not '}${left.key} exists' instead`,
+        right.span.start,
+        right.span.end,
+      );
     }
   }
   if (left.key === 'evt.type' && c.left.kind === 'field') {
     for (const v of values) {
-      if (!KNOWN_EVENT_TYPES.has(v.text)) throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `unknown event type ${v.text}`, v.span.start, v.span.end);
+      if (!KNOWN_EVENT_TYPES.has(v.text))
+        throw new ConditionError(
+          'LOAD_ERR_COMPILE_CONDITION',
+          `unknown event type ${v.text}`,
+          v.span.start,
+          v.span.end,
+        );
     }
   }
   const test = compileValueMatcher(op, left.type, values, left.key, c);
@@ -209,8 +242,23 @@ function compileCheck(c: Extract<Expr, { kind: 'check' }>, scope: CompileScope):
 
   if (left.kind === 'multi') {
     const read = left.read;
-    if (left.quant === 'all') return { pred: (e) => { const vs = read(e); return vs.length > 0 && vs.every(test); }, types };
-    if (left.quant === 'one') return { pred: (e) => { let n = 0; for (const v of read(e)) if (test(v) && ++n > 1) return false; return n === 1; }, types };
+    if (left.quant === 'all')
+      return {
+        pred: (e) => {
+          const vs = read(e);
+          return vs.length > 0 && vs.every(test);
+        },
+        types,
+      };
+    if (left.quant === 'one')
+      return {
+        pred: (e) => {
+          let n = 0;
+          for (const v of read(e)) if (test(v) && ++n > 1) return false;
+          return n === 1;
+        },
+        types,
+      };
     return { pred: (e) => read(e).some(test), types };
   }
   if (left.type === 'list') {
@@ -233,12 +281,30 @@ function compileCheck(c: Extract<Expr, { kind: 'check' }>, scope: CompileScope):
       const k = test; // typed constant lives inside test; re-derive for the direct compare
       const sample = values[0].text;
       if (left.type === 'string') return { pred: (e) => e.values[slot] === sample, types };
-      return { pred: (e) => { const x = e.values[slot]; return x !== undefined && k(x); }, types };
+      return {
+        pred: (e) => {
+          const x = e.values[slot];
+          return x !== undefined && k(x);
+        },
+        types,
+      };
     }
-    return { pred: (e) => { const x = e.values[slot]; return x !== undefined && test(x); }, types };
+    return {
+      pred: (e) => {
+        const x = e.values[slot];
+        return x !== undefined && test(x);
+      },
+      types,
+    };
   }
   const read = left.read;
-  return { pred: (e) => { const x = read(e); return x !== undefined && test(x); }, types };
+  return {
+    pred: (e) => {
+      const x = read(e);
+      return x !== undefined && test(x);
+    },
+    types,
+  };
 }
 
 function negate(c: Omit<Compiled, 'size'>): Omit<Compiled, 'size'> {

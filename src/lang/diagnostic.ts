@@ -9,18 +9,38 @@ export type Severity = 'error' | 'warning';
 
 /** Codes of problems found while loading rules (Falco's names where Falco has one). Stable: tools match on them. */
 export type LoadCode =
-  | 'LOAD_ERR_YAML_PARSE' | 'LOAD_ERR_YAML_VALIDATE' | 'LOAD_ERR_FILE_READ' | 'LOAD_ERR_VALIDATE' | 'LOAD_ERR_COMPILE_CONDITION'
-  | 'LOAD_ERR_COMPILE_OUTPUT' | 'LOAD_ERR_LIMIT'
-  | 'LOAD_UNKNOWN_KEY' | 'LOAD_UNKNOWN_ITEM' | 'LOAD_UNKNOWN_FIELD' | 'LOAD_UNKNOWN_SOURCE' | 'LOAD_UNKNOWN_PLUGIN'
-  | 'LOAD_UNUSED_MACRO' | 'LOAD_UNUSED_LIST' | 'LOAD_NO_EVTTYPE' | 'LOAD_UNSAFE_NA_CHECK';
+  | 'LOAD_ERR_YAML_PARSE'
+  | 'LOAD_ERR_YAML_VALIDATE'
+  | 'LOAD_ERR_FILE_READ'
+  | 'LOAD_ERR_VALIDATE'
+  | 'LOAD_ERR_COMPILE_CONDITION'
+  | 'LOAD_ERR_COMPILE_OUTPUT'
+  | 'LOAD_ERR_LIMIT'
+  | 'LOAD_UNKNOWN_KEY'
+  | 'LOAD_UNKNOWN_ITEM'
+  | 'LOAD_UNKNOWN_FIELD'
+  | 'LOAD_UNKNOWN_SOURCE'
+  | 'LOAD_UNKNOWN_PLUGIN'
+  | 'LOAD_UNUSED_MACRO'
+  | 'LOAD_UNUSED_LIST'
+  | 'LOAD_NO_EVTTYPE'
+  | 'LOAD_UNSAFE_NA_CHECK';
 
 /** Codes of `rules lint` findings. Stable: tools match on them. */
 export type LintCode =
-  | 'LINT_UNUSED_MACRO' | 'LINT_UNUSED_LIST' | 'LINT_NO_EVTTYPE' | 'LINT_NA_COMPARISON' | 'LINT_SHADOWED_RULE' | 'LINT_NEVER_TRUE'
-  | 'LINT_LARGE_EXPANSION' | 'LINT_DUPLICATE_NAME' | 'LINT_DUPLICATE_ITEM';
+  | 'LINT_UNUSED_MACRO'
+  | 'LINT_UNUSED_LIST'
+  | 'LINT_NO_EVTTYPE'
+  | 'LINT_NA_COMPARISON'
+  | 'LINT_SHADOWED_RULE'
+  | 'LINT_NEVER_TRUE'
+  | 'LINT_LARGE_EXPANSION'
+  | 'LINT_DUPLICATE_NAME'
+  | 'LINT_DUPLICATE_ITEM';
 
 export type DiagnosticCode = LoadCode | LintCode;
-export type ItemKind = 'rule' | 'macro' | 'list' | 'exception' | 'required_engine_version' | 'required_plugin_versions' | 'file';
+export type ItemKind =
+  'rule' | 'macro' | 'list' | 'exception' | 'required_engine_version' | 'required_plugin_versions' | 'file';
 
 /**
  * One problem in rules input. `code` is stable (Falco's names where Falco has one, such as
@@ -67,7 +87,10 @@ export function formatDiagnostic(d: Diagnostic, source?: string): string {
       const n = String(d.line);
       const shown = text.length > 160 ? text.slice(Math.max(0, d.column - 80), Math.max(0, d.column - 80) + 160) : text;
       const col = text.length > 160 ? Math.min(d.column, 80) : d.column;
-      const width = d.endLine === d.line && d.endColumn !== undefined && d.endColumn > d.column ? Math.min(d.endColumn - d.column, shown.length - col + 1) : 1;
+      const width =
+        d.endLine === d.line && d.endColumn !== undefined && d.endColumn > d.column
+          ? Math.min(d.endColumn - d.column, shown.length - col + 1)
+          : 1;
       out += `\n ${n} | ${shown}\n ${' '.repeat(n.length)} | ${' '.repeat(Math.max(0, col - 1))}${'^'.repeat(Math.max(1, width))}`;
     }
   }

@@ -22,7 +22,7 @@ export function ipBytes(text: string): Uint8Array | undefined {
   const [head, rest] = t.split('::');
   const hs = head ? head.split(':') : [];
   const rs = rest !== undefined && rest !== '' ? rest.split(':') : [];
-  const groups = rest === undefined ? hs : [...hs, ...new Array(8 - hs.length - rs.length).fill('0'), ...rs];
+  const groups = rest === undefined ? hs : [...hs, ...new Array<string>(8 - hs.length - rs.length).fill('0'), ...rs];
   const words = groups.map((g) => parseInt(g, 16));
   if (tail.length) words.splice(6, 2, ...tail);
   const out = new Uint8Array(16);
@@ -48,7 +48,8 @@ export function parseIpNet(text: string): IpNet | undefined {
 export function netContains(net: IpNet, addr: string): boolean {
   let b = ipBytes(addr);
   if (!b) return false;
-  if (b.length === 16 && net.bytes.length === 4 && b.slice(0, 12).every((x, i) => x === (i >= 10 ? 0xff : 0))) b = b.slice(12);
+  if (b.length === 16 && net.bytes.length === 4 && b.slice(0, 12).every((x, i) => x === (i >= 10 ? 0xff : 0)))
+    b = b.slice(12);
   if (b.length !== net.bytes.length) return false;
   let bits = net.prefix;
   for (let i = 0; bits > 0; i++, bits -= 8) {

@@ -11,7 +11,12 @@ export function compileRegex(pattern: string, start: number, end: number): Strin
   try {
     re = RE2JS.compile(pattern);
   } catch (err) {
-    throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `invalid regular expression ${JSON.stringify(pattern)}: ${errorMessage(err)} (RE2 syntax; no backreferences or lookaround)`, start, end);
+    throw new ConditionError(
+      'LOAD_ERR_COMPILE_CONDITION',
+      `invalid regular expression ${JSON.stringify(pattern)}: ${errorMessage(err)} (RE2 syntax; no backreferences or lookaround)`,
+      start,
+      end,
+    );
   }
   return (s) => re.matcher(s).matches();
 }
@@ -47,7 +52,12 @@ export function compileGlob(pattern: string, caseInsensitive: boolean, start: nu
   try {
     re = RE2JS.compile(out, RE2JS.DOTALL | (caseInsensitive ? RE2JS.CASE_INSENSITIVE : 0));
   } catch (err) {
-    throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `invalid glob ${JSON.stringify(pattern)}: ${errorMessage(err)}`, start, end);
+    throw new ConditionError(
+      'LOAD_ERR_COMPILE_CONDITION',
+      `invalid glob ${JSON.stringify(pattern)}: ${errorMessage(err)}`,
+      start,
+      end,
+    );
   }
   return (s) => re.matcher(s).matches();
 }

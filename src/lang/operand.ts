@@ -1,6 +1,11 @@
 import { Buffer } from 'node:buffer';
 import {
-  FieldKeyTable, MAX_ANCESTOR_LEVEL, fieldKey, type FieldType, type FieldValue, type SyscallEvent,
+  FieldKeyTable,
+  MAX_ANCESTOR_LEVEL,
+  fieldKey,
+  type FieldType,
+  type FieldValue,
+  type SyscallEvent,
 } from '../event/index.js';
 import type { Operand } from './ast.js';
 import { ConditionError } from './condition-error.js';
@@ -23,8 +28,20 @@ export class UnknownFieldError extends ConditionError {
  * (any ancestor, client-or-server address) and a comparison holds when it holds for any.
  */
 export type CompiledOperand =
-  | { readonly kind: 'single'; readonly type: FieldType; readonly read: (e: SyscallEvent) => FieldValue | undefined; readonly slot: number; readonly key: string }
-  | { readonly kind: 'multi'; readonly type: FieldType; readonly read: (e: SyscallEvent) => FieldValue[]; readonly key: string; readonly quant?: 'any' | 'all' | 'one' };
+  | {
+      readonly kind: 'single';
+      readonly type: FieldType;
+      readonly read: (e: SyscallEvent) => FieldValue | undefined;
+      readonly slot: number;
+      readonly key: string;
+    }
+  | {
+      readonly kind: 'multi';
+      readonly type: FieldType;
+      readonly read: (e: SyscallEvent) => FieldValue[];
+      readonly key: string;
+      readonly quant?: 'any' | 'all' | 'one';
+    };
 
 const EITHER: Readonly<Record<string, readonly string[]>> = {
   'fd.ip': ['fd.cip', 'fd.sip'],
@@ -41,20 +58,40 @@ export function compileOperand(o: Operand, table: FieldKeyTable): CompiledOperan
   const { start, end } = o.span;
   if (!resolved) {
     const hint = catalog.suggest(o.name);
-    throw new UnknownFieldError(o.name, `unknown field '${o.name}'${hint.length ? `; did you mean ${hint.map((h) => `'${h}'`).join(' or ')}?` : ''} (see \`peregrine fields\` for the catalog)`, start, end);
+    throw new UnknownFieldError(
+      o.name,
+      `unknown field '${o.name}'${hint.length ? `; did you mean ${hint.map((h) => `'${h}'`).join(' or ')}?` : ''} (see \`peregrine fields\` for the catalog)`,
+      start,
+      end,
+    );
   }
   const { def, ref } = resolved;
   const written = o.arg === undefined ? o.name : `${o.name}[${o.arg}]`;
   if (ref.arg !== undefined && def.arg === 'none') {
-    throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `field '${def.name}' takes no argument, got '${written}'`, start, end);
+    throw new ConditionError(
+      'LOAD_ERR_COMPILE_CONDITION',
+      `field '${def.name}' takes no argument, got '${written}'`,
+      start,
+      end,
+    );
   }
   if (ref.arg === undefined && (def.arg === 'index' || def.arg === 'key')) {
-    throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `field '${def.name}' needs an argument, such as ${def.name}[${def.arg === 'index' ? '1' : 'KEY'}]`, start, end);
+    throw new ConditionError(
+      'LOAD_ERR_COMPILE_CONDITION',
+      `field '${def.name}' needs an argument, such as ${def.name}[${def.arg === 'index' ? '1' : 'KEY'}]`,
+      start,
+      end,
+    );
   }
   if (def.arg === 'index-or-any' && ref.arg !== undefined) {
     const n = Number(ref.arg);
     if (!/^\d+$/.test(ref.arg) || n > MAX_ANCESTOR_LEVEL) {
-      throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `field '${def.name}' takes an ancestor level 0..${MAX_ANCESTOR_LEVEL}, got '${ref.arg}'`, start, end);
+      throw new ConditionError(
+        'LOAD_ERR_COMPILE_CONDITION',
+        `field '${def.name}' takes an ancestor level 0..${MAX_ANCESTOR_LEVEL}, got '${ref.arg}'`,
+        start,
+        end,
+      );
     }
   }
   const key = fieldKey(ref);
@@ -107,17 +144,42 @@ function compileTransform(fn: string, inner: CompiledOperand, start: number, end
     return { kind: 'multi', type: inner.type === 'list' ? 'string' : inner.type, read, key, quant };
   }
   if (fn === 'len') {
-    const len = (v: FieldValue): number => (Array.isArray(v) ? v.length : typeof v === 'string' ? v.length : String(v).length);
-    if (inner.kind === 'multi') return { kind: 'single', type: 'number', read: (e) => inner.read(e).length, slot: -1, key };
-    return { kind: 'single', type: 'number', read: (e) => { const v = inner.read(e); return v === undefined ? undefined : len(v); }, slot: -1, key };
+    const len = (v: FieldValue): number =>
+      Array.isArray(v) ? v.length : typeof v === 'string' ? v.length : String(v).length;
+    if (inner.kind === 'multi')
+      return { kind: 'single', type: 'number', read: (e) => inner.read(e).length, slot: -1, key };
+    return {
+      kind: 'single',
+      type: 'number',
+      read: (e) => {
+        const v = inner.read(e);
+        return v === undefined ? undefined : len(v);
+      },
+      slot: -1,
+      key,
+    };
   }
   if (inner.type !== 'string' && inner.type !== 'bytes' && inner.type !== 'list') {
-    throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `${fn}() applies to text fields; '${inner.key}' is ${inner.type}`, start, end);
+    throw new ConditionError(
+      'LOAD_ERR_COMPILE_CONDITION',
+      `${fn}() applies to text fields; '${inner.key}' is ${inner.type}`,
+      start,
+      end,
+    );
   }
   const f = stringTransform(fn);
   const apply = (v: FieldValue): FieldValue => (Array.isArray(v) ? (v as string[]).map(f) : f(String(v)));
   if (inner.kind === 'multi') return { kind: 'multi', type: 'string', read: (e) => inner.read(e).map(apply), key };
-  return { kind: 'single', type: inner.type === 'list' ? 'list' : 'string', read: (e) => { const v = inner.read(e); return v === undefined ? undefined : apply(v); }, slot: -1, key };
+  return {
+    kind: 'single',
+    type: inner.type === 'list' ? 'list' : 'string',
+    read: (e) => {
+      const v = inner.read(e);
+      return v === undefined ? undefined : apply(v);
+    },
+    slot: -1,
+    key,
+  };
 }
 
 function stringTransform(fn: string): (s: string) => string {

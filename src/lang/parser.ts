@@ -1,6 +1,13 @@
 import {
-  LIST_OPS, QUANTIFIERS, TRANSFORMERS,
-  type Expr, type Operand, type Operator, type RValue, type Transformer, type Value,
+  LIST_OPS,
+  QUANTIFIERS,
+  TRANSFORMERS,
+  type Expr,
+  type Operand,
+  type Operator,
+  type RValue,
+  type Transformer,
+  type Value,
 } from './ast.js';
 import { ConditionError } from './condition-error.js';
 
@@ -16,11 +23,31 @@ const WS = /\s*/y;
 const WORD_CHAR = /[a-zA-Z0-9_.]/;
 const SYMBOL_OPS: readonly Operator[] = ['<=', '<', '>=', '>', '==', '=', '!='];
 const WORD_OPS: readonly string[] = [
-  'exists', 'glob', 'iglob', 'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith',
-  'regex', 'intersects', 'in', 'pmatch',
+  'exists',
+  'glob',
+  'iglob',
+  'contains',
+  'icontains',
+  'bcontains',
+  'startswith',
+  'bstartswith',
+  'endswith',
+  'regex',
+  'intersects',
+  'in',
+  'pmatch',
 ];
 const KEYWORDS = new Set(['and', 'or', 'not', ...WORD_OPS]);
-const ESCAPES: Readonly<Record<string, string>> = { '\\': '\\', '"': '"', "'": "'", b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+const ESCAPES: Readonly<Record<string, string>> = {
+  '\\': '\\',
+  '"': '"',
+  "'": "'",
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
 
 /**
  * Parses a condition in Falco's filter language into an AST with spans. Linear in the input;
@@ -40,7 +67,11 @@ class Parser {
 
   parseAll(): Expr {
     if (this.s.length > MAX_CONDITION_LENGTH) {
-      throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `condition is longer than ${MAX_CONDITION_LENGTH} characters; split it into macros`, 0);
+      throw new ConditionError(
+        'LOAD_ERR_COMPILE_CONDITION',
+        `condition is longer than ${MAX_CONDITION_LENGTH} characters; split it into macros`,
+        0,
+      );
     }
     this.ws();
     if (this.pos >= this.s.length) throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', 'condition is empty', 0);
@@ -48,7 +79,10 @@ class Parser {
     this.ws();
     if (this.pos < this.s.length) {
       const ch = this.s[this.pos];
-      const what = ch === ')' ? "unbalanced ')': remove it or add the matching '('" : `unexpected '${this.peekWord() || ch}': expected 'and', 'or' or the end of the condition`;
+      const what =
+        ch === ')'
+          ? "unbalanced ')': remove it or add the matching '('"
+          : `unexpected '${this.peekWord() || ch}': expected 'and', 'or' or the end of the condition`;
       throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', what, this.pos);
     }
     return e;
@@ -56,7 +90,11 @@ class Parser {
 
   private enter(): void {
     if (++this.depth > MAX_DEPTH) {
-      throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `condition nested deeper than ${MAX_DEPTH} levels; flatten it or split it into macros`, this.pos);
+      throw new ConditionError(
+        'LOAD_ERR_COMPILE_CONDITION',
+        `condition nested deeper than ${MAX_DEPTH} levels; flatten it or split it into macros`,
+        this.pos,
+      );
     }
   }
 
@@ -91,14 +129,15 @@ class Parser {
   private parseCheck(): Expr {
     this.ws();
     const start = this.pos;
-    if (this.pos >= this.s.length) throw this.err('unexpected end of condition: expected a field, a macro name or \'(\'');
+    if (this.pos >= this.s.length) throw this.err("unexpected end of condition: expected a field, a macro name or '('");
     if (this.s[this.pos] === '(') {
       this.pos++;
       this.enter();
       const e = this.parseOr();
       this.depth--;
       this.ws();
-      if (this.s[this.pos] !== ')') throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', "missing ')': unbalanced parentheses", start, start + 1);
+      if (this.s[this.pos] !== ')')
+        throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', "missing ')': unbalanced parentheses", start, start + 1);
       this.pos++;
       return e;
     }
@@ -115,7 +154,12 @@ class Parser {
     const ident = this.match(IDENT);
     if (ident !== undefined) {
       if (KEYWORDS.has(ident)) {
-        throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `unexpected keyword '${ident}': expected a field, a macro name or '('`, start, this.pos);
+        throw new ConditionError(
+          'LOAD_ERR_COMPILE_CONDITION',
+          `unexpected keyword '${ident}': expected a field, a macro name or '('`,
+          start,
+          this.pos,
+        );
       }
       return { kind: 'macro', name: ident, span: { start, end: this.pos } };
     }
@@ -125,9 +169,15 @@ class Parser {
   private fieldOperand(name: string, start: number): Operand {
     if (this.s[this.pos] === '[') {
       const close = this.s.indexOf(']', this.pos + 1);
-      if (close < 0) throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `missing ']' after the argument of field '${name}'`, this.pos);
+      if (close < 0)
+        throw new ConditionError(
+          'LOAD_ERR_COMPILE_CONDITION',
+          `missing ']' after the argument of field '${name}'`,
+          this.pos,
+        );
       let arg = this.s.slice(this.pos + 1, close);
-      if (arg.length >= 2 && (arg[0] === '"' || arg[0] === "'") && arg[arg.length - 1] === arg[0]) arg = arg.slice(1, -1);
+      if (arg.length >= 2 && (arg[0] === '"' || arg[0] === "'") && arg[arg.length - 1] === arg[0])
+        arg = arg.slice(1, -1);
       this.pos = close + 1;
       return { kind: 'field', name, arg, span: { start, end: this.pos } };
     }
@@ -142,7 +192,9 @@ class Parser {
     const name = m[0];
     if (this.s[this.pos + name.length] !== '(') return undefined;
     if (name === 'val') return 'val';
-    return (TRANSFORMERS as readonly string[]).includes(name) || (QUANTIFIERS as readonly string[]).includes(name) ? (name as Transformer) : undefined;
+    return (TRANSFORMERS as readonly string[]).includes(name) || (QUANTIFIERS as readonly string[]).includes(name)
+      ? (name as Transformer)
+      : undefined;
   }
 
   /** Operand: field, `transformer(operand)`, or `val(operand)` (returns the inner operand). */
@@ -172,7 +224,11 @@ class Parser {
     const op = this.operator();
     if (!op) {
       const near = this.peekWord() || this.s[this.pos] || 'end of condition';
-      throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `expected an operator after '${this.s.slice(left.span.start, left.span.end)}', got '${near}' (operators: =, !=, <, <=, >, >=, contains, icontains, bcontains, startswith, bstartswith, endswith, glob, iglob, regex, in, intersects, pmatch, exists)`, opStart);
+      throw new ConditionError(
+        'LOAD_ERR_COMPILE_CONDITION',
+        `expected an operator after '${this.s.slice(left.span.start, left.span.end)}', got '${near}' (operators: =, !=, <, <=, >, >=, contains, icontains, bcontains, startswith, bstartswith, endswith, glob, iglob, regex, in, intersects, pmatch, exists)`,
+        opStart,
+      );
     }
     if (op === 'exists') return { kind: 'check', left, op, span: { start, end: this.pos } };
     let right: RValue;
@@ -204,7 +260,11 @@ class Parser {
       // A bare list name without parentheses (`in my_list`), as Falco's exceptions produce.
       const bare = this.match(BARE);
       if (bare === undefined) throw this.err(`expected '(' and a list of values after '${op}'`);
-      return { kind: 'list', items: [{ kind: 'value', text: bare, quoted: false, span: { start, end: this.pos } }], span: { start, end: this.pos } };
+      return {
+        kind: 'list',
+        items: [{ kind: 'value', text: bare, quoted: false, span: { start, end: this.pos } }],
+        span: { start, end: this.pos },
+      };
     }
     this.pos++;
     const items: Value[] = [];
@@ -225,7 +285,8 @@ class Parser {
         this.pos++;
         break;
       }
-      if (ch === undefined) throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `missing ')' to close the list after '${op}'`, start);
+      if (ch === undefined)
+        throw new ConditionError('LOAD_ERR_COMPILE_CONDITION', `missing ')' to close the list after '${op}'`, start);
       throw this.err(`expected ',' or ')' in the list after '${op}', got '${ch}'`);
     }
     return { kind: 'list', items, span: { start, end: this.pos } };
@@ -315,4 +376,3 @@ class Parser {
     return new ConditionError('LOAD_ERR_COMPILE_CONDITION', message, this.pos);
   }
 }
-

@@ -25,7 +25,8 @@ export function printOperand(o: Operand): string {
 
 function printRValue(v: RValue): string {
   if (v.kind === 'list') return `(${v.items.map(printValue).join(', ')})`;
-  if (v.kind === 'operand') return v.operand.kind === 'field' ? `val(${printOperand(v.operand)})` : printOperand(v.operand);
+  if (v.kind === 'operand')
+    return v.operand.kind === 'field' ? `val(${printOperand(v.operand)})` : printOperand(v.operand);
   return printValue(v);
 }
 

@@ -8,7 +8,12 @@ import type { Value } from './ast.js';
 export function valueFromText(raw: string): Value {
   const q = raw[0];
   if (raw.length >= 2 && (q === '"' || q === "'") && raw[raw.length - 1] === q) {
-    return { kind: 'value', text: raw.slice(1, -1).replace(/\\(["'\\])/g, '$1'), quoted: true, span: { start: 0, end: 0 } };
+    return {
+      kind: 'value',
+      text: raw.slice(1, -1).replace(/\\(["'\\])/g, '$1'),
+      quoted: true,
+      span: { start: 0, end: 0 },
+    };
   }
   return { kind: 'value', text: raw, quoted: false, span: { start: 0, end: 0 } };
 }

@@ -10,7 +10,16 @@ export type ValueMatcher = (x: FieldValue) => boolean;
 
 const NUMERIC: ReadonlySet<FieldType> = new Set(['number', 'port', 'reltime', 'abstime']);
 const TEXT_OPS: ReadonlySet<Operator> = new Set([
-  'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'glob', 'iglob', 'regex', 'pmatch',
+  'contains',
+  'icontains',
+  'bcontains',
+  'startswith',
+  'bstartswith',
+  'endswith',
+  'glob',
+  'iglob',
+  'regex',
+  'pmatch',
 ]);
 
 function fail(msg: string, v: { span: { start: number; end: number } }): never {
@@ -26,7 +35,11 @@ function constant(type: FieldType, v: Value, field: string): number | bigint | b
       const b = BigInt(t);
       if (b < BigInt(Number.MIN_SAFE_INTEGER) || b > BigInt(Number.MAX_SAFE_INTEGER)) return b;
     }
-    const n = /^[+-]?0[xX][0-9a-fA-F]+$/.test(t) ? parseInt(t, 16) : /^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(t) ? Number(t) : NaN;
+    const n = /^[+-]?0[xX][0-9a-fA-F]+$/.test(t)
+      ? parseInt(t, 16)
+      : /^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(t)
+        ? Number(t)
+        : NaN;
     if (Number.isNaN(n)) fail(`'${field}' is numeric: expected a number, got '${v.text}'`, v);
     return type === 'abstime' ? BigInt(Math.trunc(n)) : n;
   }
@@ -43,12 +56,25 @@ function constant(type: FieldType, v: Value, field: string): number | bigint | b
  * operators, the list for `in`/`intersects`/`pmatch`, possibly empty). Everything is parsed
  * here, once. Errors point at the first value, or at `at` (the whole check) when there is none.
  */
-export function compileValueMatcher(op: Operator, type: FieldType, values: readonly Value[], field: string, at: { readonly span: { start: number; end: number } } = { span: { start: 0, end: 0 } }): ValueMatcher {
+export function compileValueMatcher(
+  op: Operator,
+  type: FieldType,
+  values: readonly Value[],
+  field: string,
+  at: { readonly span: { start: number; end: number } } = { span: { start: 0, end: 0 } },
+): ValueMatcher {
   const first: { readonly span: { start: number; end: number } } = values[0] ?? at;
   if (NUMERIC.has(type) || type === 'bool') {
-    if (TEXT_OPS.has(op)) fail(`operator '${op}' does not apply to ${type} field '${field}'; use =, !=, <, <=, >, >= or in`, first);
+    if (TEXT_OPS.has(op))
+      fail(`operator '${op}' does not apply to ${type} field '${field}'; use =, !=, <, <=, >, >= or in`, first);
   }
-  if ((type === 'ip' || type === 'ipnet') && TEXT_OPS.has(op) && op !== 'contains' && op !== 'startswith' && op !== 'endswith') {
+  if (
+    (type === 'ip' || type === 'ipnet') &&
+    TEXT_OPS.has(op) &&
+    op !== 'contains' &&
+    op !== 'startswith' &&
+    op !== 'endswith'
+  ) {
     fail(`operator '${op}' does not apply to address field '${field}'`, first);
   }
   switch (op) {

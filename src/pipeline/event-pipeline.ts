@@ -47,7 +47,9 @@ export class EventPipeline {
   async start(): Promise<void> {
     // Only the async-iterator protocol is exposed to RxJS (so nothing else about a source's
     // buffer, such as a length, makes `from` treat it as an array).
-    const streams = this.sources.map((s) => from({ [Symbol.asyncIterator]: () => s.batches()[Symbol.asyncIterator]() }));
+    const streams = this.sources.map((s) =>
+      from({ [Symbol.asyncIterator]: () => s.batches()[Symbol.asyncIterator]() }),
+    );
     this.sub = merge(...streams).subscribe({
       next: (b) => this.batch(b),
       error: (err: Error) => {
@@ -64,12 +66,14 @@ export class EventPipeline {
    */
   async drain(after: () => Promise<void> = async () => {}): Promise<void> {
     try {
-      await Promise.all(this.sources.map(async (s) => {
-        for await (const b of s.batches()) {
-          this.batch(b);
-          await after();
-        }
-      }));
+      await Promise.all(
+        this.sources.map(async (s) => {
+          for await (const b of s.batches()) {
+            this.batch(b);
+            await after();
+          }
+        }),
+      );
     } finally {
       this.finish();
     }
@@ -99,7 +103,11 @@ export class EventPipeline {
         engine.evaluate(ev, (rule) => {
           const alert = engine.alert(rule, ev);
           const ns = alert.output_fields['k8s.ns.name'];
-          this.metrics.ruleMatches.inc({ rule: rule.name, priority: rule.priority, namespace: typeof ns === 'string' ? ns : '' });
+          this.metrics.ruleMatches.inc({
+            rule: rule.name,
+            priority: rule.priority,
+            namespace: typeof ns === 'string' ? ns : '',
+          });
           const t = timeSlot >= 0 ? ev.values[timeSlot] : undefined;
           if (typeof t === 'bigint' && t <= now) this.metrics.latency.observe(Number(now - t) / 1e9);
           this.emit(alert);
@@ -107,7 +115,8 @@ export class EventPipeline {
       } catch (err) {
         this.metrics.eventsDropped.inc({ source: b.source, reason: 'evaluation_error' });
         const n = this.limiter.allow('eval');
-        if (n >= 0) this.log.error({ err: errorMessage(err), suppressed: n }, 'pipeline: an event failed to evaluate; skipped');
+        if (n >= 0)
+          this.log.error({ err: errorMessage(err), suppressed: n }, 'pipeline: an event failed to evaluate; skipped');
       }
     }
     this.metrics.eventsEvaluated.inc(evaluated);

@@ -17,8 +17,21 @@ const KNOWN_KEYS: Readonly<Record<'list' | 'macro' | 'rule', ReadonlySet<string>
   list: new Set(['list', 'items', 'append', 'override']),
   macro: new Set(['macro', 'condition', 'append', 'override']),
   rule: new Set([
-    'rule', 'desc', 'condition', 'output', 'priority', 'tags', 'enabled', 'source', 'exceptions', 'warn_evttypes',
-    'skip-if-unknown-filter', 'append', 'override', 'capture', 'capture_duration',
+    'rule',
+    'desc',
+    'condition',
+    'output',
+    'priority',
+    'tags',
+    'enabled',
+    'source',
+    'exceptions',
+    'warn_evttypes',
+    'skip-if-unknown-filter',
+    'append',
+    'override',
+    'capture',
+    'capture_duration',
   ]),
 };
 
@@ -30,7 +43,10 @@ export function readRuleFile(name: string, bytes: Uint8Array, bag: DiagnosticBag
   const fileDiag = (code: LoadCode, message: string, line = 1, column = 1): void =>
     bag.add({ severity: 'error', code, message, file: name, line, column, itemKind: 'file', itemName: name });
   if (bytes.length > MAX_RULES_FILE_BYTES) {
-    fileDiag('LOAD_ERR_LIMIT', `file is larger than the limit of ${MAX_RULES_FILE_BYTES} bytes per rules file: split it into several files`);
+    fileDiag(
+      'LOAD_ERR_LIMIT',
+      `file is larger than the limit of ${MAX_RULES_FILE_BYTES} bytes per rules file: split it into several files`,
+    );
     return { name, text: '', items: [] };
   }
   let text: string;
@@ -42,7 +58,12 @@ export function readRuleFile(name: string, bytes: Uint8Array, bag: DiagnosticBag
     const bad = Buffer.byteLength(before);
     const line = before.split('\n').length;
     const column = before.length - before.lastIndexOf('\n');
-    fileDiag('LOAD_ERR_FILE_READ', `file is not valid UTF-8 (byte 0x${bytes[bad].toString(16)} at offset ${bad}): save it as UTF-8`, line, column);
+    fileDiag(
+      'LOAD_ERR_FILE_READ',
+      `file is not valid UTF-8 (byte 0x${bytes[bad].toString(16)} at offset ${bad}): save it as UTF-8`,
+      line,
+      column,
+    );
     return { name, text: '', items: [] };
   }
   const lc = new LineCounter();
@@ -54,7 +75,16 @@ export function readRuleFile(name: string, bytes: Uint8Array, bag: DiagnosticBag
     for (const err of doc.errors) {
       hadYamlError = true;
       const p = lc.linePos(err.pos[0]);
-      bag.add({ severity: 'error', code: 'LOAD_ERR_YAML_PARSE', message: `invalid YAML: ${err.message.split('\n')[0]}`, file: name, line: p.line, column: p.col, itemKind: 'file', itemName: name });
+      bag.add({
+        severity: 'error',
+        code: 'LOAD_ERR_YAML_PARSE',
+        message: `invalid YAML: ${err.message.split('\n')[0]}`,
+        file: name,
+        line: p.line,
+        column: p.col,
+        itemKind: 'file',
+        itemName: name,
+      });
     }
   }
   if (hadYamlError) return { name, text, items: [] };
@@ -63,11 +93,15 @@ export function readRuleFile(name: string, bytes: Uint8Array, bag: DiagnosticBag
     const root = doc.contents;
     if (root === null || (isScalar(root) && (root.value === null || root.value === ''))) continue;
     if (!isSeq(root)) {
-      reader.diag(root, 'LOAD_ERR_YAML_VALIDATE', 'rules content must be a YAML sequence of items (- rule: ..., - macro: ..., - list: ...)');
+      reader.diag(
+        root,
+        'LOAD_ERR_YAML_VALIDATE',
+        'rules content must be a YAML sequence of items (- rule: ..., - macro: ..., - list: ...)',
+      );
       continue;
     }
     for (const node of root.items) {
-      const item = reader.item(node as Node);
+      const item = reader.item(node);
       if (item) items.push(item);
     }
   }
@@ -91,13 +125,24 @@ class ItemReader {
     return { file: this.file, line: p.line, column: p.col };
   }
 
-  diag(node: Node | null | undefined, code: LoadCode, message: string, severity: Diagnostic['severity'] = 'error'): void {
+  diag(
+    node: Node | null | undefined,
+    code: LoadCode,
+    message: string,
+    severity: Diagnostic['severity'] = 'error',
+  ): void {
     const p = this.pos(node);
     const endOff = node?.range?.[1];
     const e = endOff !== undefined ? this.lc.linePos(endOff) : undefined;
     this.bag.add({
-      severity, code, message, ...p, itemKind: this.kind, itemName: this.itemName,
-      endLine: e?.line, endColumn: e?.col,
+      severity,
+      code,
+      message,
+      ...p,
+      itemKind: this.kind,
+      itemName: this.itemName,
+      endLine: e?.line,
+      endColumn: e?.col,
     });
   }
 
@@ -106,17 +151,29 @@ class ItemReader {
     this.kind = 'file';
     this.itemName = undefined;
     if (!isMap(node)) {
-      this.diag(node, 'LOAD_ERR_YAML_VALIDATE', 'each item must be a mapping such as "- rule: NAME" with its keys; got a ' + (isSeq(node) ? 'sequence' : 'scalar'));
+      this.diag(
+        node,
+        'LOAD_ERR_YAML_VALIDATE',
+        'each item must be a mapping such as "- rule: NAME" with its keys; got a ' +
+          (isSeq(node) ? 'sequence' : 'scalar'),
+      );
       return undefined;
     }
-    const map = node as YAMLMap<unknown, unknown>;
+    const map = node;
     const pairs = this.pairs(map);
-    if (pairs.has('required_engine_version')) return this.engineVersion(pairs.get('required_engine_version')!.value as Node);
-    if (pairs.has('required_plugin_versions')) return this.pluginVersions(pairs.get('required_plugin_versions')!.value as Node);
+    if (pairs.has('required_engine_version'))
+      return this.engineVersion(pairs.get('required_engine_version')!.value as Node);
+    if (pairs.has('required_plugin_versions'))
+      return this.pluginVersions(pairs.get('required_plugin_versions')!.value as Node);
     const kind = (['rule', 'macro', 'list'] as const).find((k) => pairs.has(k));
     if (!kind) {
       const keys = [...pairs.keys()].join(', ');
-      this.diag(map, 'LOAD_UNKNOWN_ITEM', `unknown item with keys [${keys}]: expected rule, macro, list, required_engine_version or required_plugin_versions; it is ignored`, 'warning');
+      this.diag(
+        map,
+        'LOAD_UNKNOWN_ITEM',
+        `unknown item with keys [${keys}]: expected rule, macro, list, required_engine_version or required_plugin_versions; it is ignored`,
+        'warning',
+      );
       return undefined;
     }
     const base = this.named(map, kind, pairs);
@@ -144,10 +201,14 @@ class ItemReader {
   private engineVersion(v: Node): RuleFileItem | undefined {
     this.kind = 'required_engine_version';
     if (!isScalar(v) || v.value === null || typeof v.value === 'object') {
-      this.diag(v, 'LOAD_ERR_YAML_VALIDATE', 'required_engine_version must be a version such as "0.57.0" (or a number)');
+      this.diag(
+        v,
+        'LOAD_ERR_YAML_VALIDATE',
+        'required_engine_version must be a version such as "0.57.0" (or a number)',
+      );
       return undefined;
     }
-    return { kind: 'required_engine_version', version: String(v.value), pos: this.pos(v) };
+    return { kind: 'required_engine_version', version: scalarText(v.value), pos: this.pos(v) };
   }
 
   private pluginVersions(v: Node): RuleFileItem | undefined {
@@ -163,13 +224,17 @@ class ItemReader {
         this.diag(p as Node, 'LOAD_ERR_YAML_VALIDATE', 'each required plugin needs a "name" and a "version"');
         continue;
       }
-      plugins.push({ name: js.name, version: String(js.version) });
+      plugins.push({ name: js.name, version: scalarText(js.version) });
     }
     return { kind: 'required_plugin_versions', plugins, pos: this.pos(v) };
   }
 
   /** What lists, macros and rules share: the name, unknown keys warned about, append and override. */
-  private named(map: YAMLMap<unknown, unknown>, kind: 'rule' | 'macro' | 'list', pairs: Map<string, Pair<unknown, unknown>>) {
+  private named(
+    map: YAMLMap<unknown, unknown>,
+    kind: 'rule' | 'macro' | 'list',
+    pairs: Map<string, Pair<unknown, unknown>>,
+  ) {
     this.kind = kind;
     const nameNode = pairs.get(kind)!.value as Node;
     if (!isScalar(nameNode) || nameNode.value === null || nameNode.value === '' || typeof nameNode.value === 'object') {
@@ -177,12 +242,17 @@ class ItemReader {
       this.diag(nameNode ?? map, 'LOAD_ERR_YAML_VALIDATE', `${kind} name must be a non-empty string`);
       return undefined;
     }
-    const name = String(nameNode.value);
+    const name = scalarText(nameNode.value);
     this.itemName = name;
     for (const [k, pair] of pairs) {
       if (!KNOWN_KEYS[kind].has(k)) {
         const hint = [...KNOWN_KEYS[kind]].find((x) => x.replace(/[-_]/g, '') === k.replace(/[-_]/g, '').toLowerCase());
-        this.diag(pair.key as Node, 'LOAD_UNKNOWN_KEY', `unknown key '${k}' in ${kind} '${name}'${hint ? `; did you mean '${hint}'?` : ''}; it is ignored`, 'warning');
+        this.diag(
+          pair.key as Node,
+          'LOAD_UNKNOWN_KEY',
+          `unknown key '${k}' in ${kind} '${name}'${hint ? `; did you mean '${hint}'?` : ''}; it is ignored`,
+          'warning',
+        );
       }
     }
     const keys = new Set(pairs.keys());
@@ -194,8 +264,14 @@ class ItemReader {
   private list(base: NonNullable<ReturnType<ItemReader['named']>>, itemsNode: Node | undefined): RuleFileItem {
     let items: Array<Located<string>> | undefined;
     if (itemsNode !== undefined || base.keys.has('items')) {
-      if (itemsNode === undefined || itemsNode === null || (isScalar(itemsNode) && itemsNode.value === null)) items = [];
-      else if (!isSeq(itemsNode)) this.diag(itemsNode, 'LOAD_ERR_YAML_VALIDATE', `'items' of list '${base.name}' must be a sequence, such as [a, b]`);
+      if (itemsNode === undefined || itemsNode === null || (isScalar(itemsNode) && itemsNode.value === null))
+        items = [];
+      else if (!isSeq(itemsNode))
+        this.diag(
+          itemsNode,
+          'LOAD_ERR_YAML_VALIDATE',
+          `'items' of list '${base.name}' must be a sequence, such as [a, b]`,
+        );
       else {
         items = [];
         for (const it of itemsNode.items) {
@@ -204,7 +280,7 @@ class ItemReader {
             this.diag(n, 'LOAD_ERR_YAML_VALIDATE', `items of list '${base.name}' must be strings or numbers`);
             continue;
           }
-          items.push({ value: String(n.value), pos: this.pos(n) });
+          items.push({ value: scalarText(n.value), pos: this.pos(n) });
         }
       }
     }
@@ -217,12 +293,18 @@ class ItemReader {
     if (prioNode !== undefined) {
       const raw = isScalar(prioNode) ? String(prioNode.value) : '';
       const p = parsePriority(raw);
-      if (!p) this.diag(prioNode, 'LOAD_ERR_YAML_VALIDATE', `invalid priority '${raw}': use one of ${PRIORITIES.join(', ')} (case-insensitive; 'info' is accepted)`);
+      if (!p)
+        this.diag(
+          prioNode,
+          'LOAD_ERR_YAML_VALIDATE',
+          `invalid priority '${raw}': use one of ${PRIORITIES.join(', ')} (case-insensitive; 'info' is accepted)`,
+        );
       else priority = { value: p, pos: this.pos(prioNode) };
     }
     const sourceNode = val('source');
     return {
-      kind: 'rule', ...base,
+      kind: 'rule',
+      ...base,
       desc: this.text(val('desc'), 'desc')?.text,
       condition: this.text(val('condition'), 'condition'),
       output: this.text(val('output'), 'output'),
@@ -242,7 +324,7 @@ class ItemReader {
       this.diag(node, 'LOAD_ERR_YAML_VALIDATE', `'${key}' must be a string`);
       return undefined;
     }
-    const value = node.value === null ? '' : String(node.value);
+    const value = node.value === null ? '' : scalarText(node.value);
     const [start, end] = node.range ?? [0, 0];
     return SourceText.fromScalar(value, this.file, this.src, start, end, this.lc);
   }
@@ -264,7 +346,7 @@ class ItemReader {
     }
     const out: string[] = [];
     for (const it of node.items) {
-      if (isScalar(it) && it.value !== null && typeof it.value !== 'object') out.push(String(it.value));
+      if (isScalar(it) && it.value !== null && typeof it.value !== 'object') out.push(scalarText(it.value));
       else this.diag(it as Node, 'LOAD_ERR_YAML_VALIDATE', `'${key}' entries must be strings`);
     }
     return out;
@@ -273,7 +355,11 @@ class ItemReader {
   private override(node: Node | undefined, kind: string): Map<string, OverrideMode> | undefined {
     if (node === undefined || node === null) return undefined;
     if (!isMap(node)) {
-      this.diag(node, 'LOAD_ERR_YAML_VALIDATE', `'override' must map keys to append or replace, such as {condition: append}`);
+      this.diag(
+        node,
+        'LOAD_ERR_YAML_VALIDATE',
+        `'override' must map keys to append or replace, such as {condition: append}`,
+      );
       return undefined;
     }
     const out = new Map<string, OverrideMode>();
@@ -281,7 +367,11 @@ class ItemReader {
       const k = isScalar(pair.key) ? String(pair.key.value) : '';
       const v = isScalar(pair.value) ? String(pair.value.value) : '';
       if (v !== 'append' && v !== 'replace') {
-        this.diag(pair.value as Node, 'LOAD_ERR_YAML_VALIDATE', `override of '${k}' in ${kind} must be 'append' or 'replace', got '${v}'`);
+        this.diag(
+          pair.value as Node,
+          'LOAD_ERR_YAML_VALIDATE',
+          `override of '${k}' in ${kind} must be 'append' or 'replace', got '${v}'`,
+        );
         continue;
       }
       out.set(k, v);
@@ -307,9 +397,14 @@ class ItemReader {
         [this.kind, this.itemName] = saved;
         continue;
       }
-      const okStrings = (x: unknown): boolean => x === undefined || typeof x === 'string' || (Array.isArray(x) && x.every((y) => typeof y === 'string'));
+      const okStrings = (x: unknown): boolean =>
+        x === undefined || typeof x === 'string' || (Array.isArray(x) && x.every((y) => typeof y === 'string'));
       if (!okStrings(js.fields) || !okStrings(js.comps)) {
-        this.diag(n, 'LOAD_ERR_YAML_VALIDATE', `exception '${js.name}': 'fields' and 'comps' must be a string or a sequence of strings`);
+        this.diag(
+          n,
+          'LOAD_ERR_YAML_VALIDATE',
+          `exception '${js.name}': 'fields' and 'comps' must be a string or a sequence of strings`,
+        );
         continue;
       }
       const values = js.values === undefined || js.values === null ? undefined : js.values;
@@ -320,8 +415,21 @@ class ItemReader {
       const norm = values?.map((row: unknown) =>
         Array.isArray(row) ? row.map((c: unknown) => (Array.isArray(c) ? c.map(String) : String(c))) : String(row),
       );
-      out.push({ name: js.name, fields: js.fields as string | string[] | undefined, comps: js.comps as string | string[] | undefined, values: norm, pos: this.pos(n) });
+      out.push({
+        name: js.name,
+        fields: js.fields as string | string[] | undefined,
+        comps: js.comps as string | string[] | undefined,
+        values: norm,
+        pos: this.pos(n),
+      });
     }
     return out;
   }
+}
+
+/** A YAML scalar's value as text (strings as written, numbers and booleans printed); '' for anything else. */
+function scalarText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  return '';
 }

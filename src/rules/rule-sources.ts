@@ -16,10 +16,22 @@ export function readRuleSources(paths: readonly string[], bag: DiagnosticBag): R
     let files: string[];
     try {
       files = statSync(p).isDirectory()
-        ? readdirSync(p).filter((f) => /\.ya?ml$/.test(f) && !/\.test\.ya?ml$/.test(f)).sort().map((f) => join(p, f))
+        ? readdirSync(p)
+            .filter((f) => /\.ya?ml$/.test(f) && !/\.test\.ya?ml$/.test(f))
+            .sort()
+            .map((f) => join(p, f))
         : [p];
     } catch (err) {
-      bag.add({ severity: 'error', code: 'LOAD_ERR_FILE_READ', message: `cannot read rules: ${ioErrorText(err)}: check the path and permissions`, file: p, line: 1, column: 1, itemKind: 'file', itemName: p });
+      bag.add({
+        severity: 'error',
+        code: 'LOAD_ERR_FILE_READ',
+        message: `cannot read rules: ${ioErrorText(err)}: check the path and permissions`,
+        file: p,
+        line: 1,
+        column: 1,
+        itemKind: 'file',
+        itemName: p,
+      });
       continue;
     }
     for (const f of files) {
@@ -27,12 +39,30 @@ export function readRuleSources(paths: readonly string[], bag: DiagnosticBag): R
       try {
         bytes = readBounded(f, MAX_RULES_FILE_BYTES + 1);
       } catch (err) {
-        bag.add({ severity: 'error', code: 'LOAD_ERR_FILE_READ', message: `cannot read rules file: ${ioErrorText(err)}`, file: f, line: 1, column: 1, itemKind: 'file', itemName: f });
+        bag.add({
+          severity: 'error',
+          code: 'LOAD_ERR_FILE_READ',
+          message: `cannot read rules file: ${ioErrorText(err)}`,
+          file: f,
+          line: 1,
+          column: 1,
+          itemKind: 'file',
+          itemName: f,
+        });
         continue;
       }
       total += bytes.length;
       if (total > MAX_RULES_TOTAL_BYTES) {
-        bag.add({ severity: 'error', code: 'LOAD_ERR_LIMIT', message: `rules files take more than ${MAX_RULES_TOTAL_BYTES} bytes in all from this file on: load fewer or smaller files`, file: f, line: 1, column: 1, itemKind: 'file', itemName: f });
+        bag.add({
+          severity: 'error',
+          code: 'LOAD_ERR_LIMIT',
+          message: `rules files take more than ${MAX_RULES_TOTAL_BYTES} bytes in all from this file on: load fewer or smaller files`,
+          file: f,
+          line: 1,
+          column: 1,
+          itemKind: 'file',
+          itemName: f,
+        });
         return out;
       }
       out.push(readRuleFile(f, bytes, bag));

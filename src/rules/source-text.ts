@@ -63,7 +63,10 @@ export class SourceText {
 
   /** Wraps the text in parentheses (positions kept). */
   parenthesised(): SourceText {
-    return new SourceText(`(${this.text})`, this.segments.map((s) => ({ ...s, at: s.at + 1 })));
+    return new SourceText(
+      `(${this.text})`,
+      this.segments.map((s) => ({ ...s, at: s.at + 1 })),
+    );
   }
 
   /** File position of an offset into {@link text}. */

@@ -58,7 +58,13 @@ export interface SensorEvent {
  * Encodes events into one `EventBatch` with a string table: every distinct string is written
  * once per batch. Stateless apart from its reusable scratch; not shared across threads.
  */
-export function encodeBatch(streamId: number, firstSeq: number, events: readonly SensorEvent[], lost = 0, missed = 0): Buffer {
+export function encodeBatch(
+  streamId: number,
+  firstSeq: number,
+  events: readonly SensorEvent[],
+  lost = 0,
+  missed = 0,
+): Buffer {
   const table = new Map<string, number>([['', 0]]);
   const strings: string[] = [''];
   const ix = (s: string | undefined): number => {
@@ -109,11 +115,26 @@ function encodeEvent(e: SensorEvent, ix: (s: string | undefined) => number): Buf
   w.fixed64(21, e.procStartNs);
   w.uint(22, e.exeFlags);
   const anc = e.ancestors ?? [];
-  w.packed(23, anc.map((a) => ix(a.name)));
-  w.packed(24, anc.map((a) => a.pid ?? 0));
-  w.packed(25, anc.map((a) => ix(a.exe)));
-  w.packed(26, anc.map((a) => ix(a.exepath)));
-  w.packed(27, anc.map((a) => ix(a.cmdline)));
+  w.packed(
+    23,
+    anc.map((a) => ix(a.name)),
+  );
+  w.packed(
+    24,
+    anc.map((a) => a.pid ?? 0),
+  );
+  w.packed(
+    25,
+    anc.map((a) => ix(a.exe)),
+  );
+  w.packed(
+    26,
+    anc.map((a) => ix(a.exepath)),
+  );
+  w.packed(
+    27,
+    anc.map((a) => ix(a.cmdline)),
+  );
   if (e.fd) {
     w.optSint(28, e.fd.num);
     w.uint(29, ix(e.fd.type));
@@ -127,7 +148,10 @@ function encodeEvent(e: SensorEvent, ix: (s: string | undefined) => number): Buf
   }
   const names = Object.keys(e.params ?? {});
   w.packed(37, names.map(ix));
-  w.packed(38, names.map((n) => ix(e.params![n])));
+  w.packed(
+    38,
+    names.map((n) => ix(e.params![n])),
+  );
   w.uint(39, ix(e.containerId));
   return Buffer.from(w.finish());
 }

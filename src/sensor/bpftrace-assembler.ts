@@ -183,8 +183,17 @@ export class BpftraceAssembler {
     const info = this.procs.get(pid);
     this.stats.events++;
     return {
-      tsNs: this.clockOffsetNs + BigInt(f[2]), type: 'procexit', res: 0, tid: Number(f[1]), pid, name: f[5] ?? '',
-      exepath: info.exepath, exe: info.exe, args: info.args, cwd: info.cwd, containerId: info.containerId,
+      tsNs: this.clockOffsetNs + BigInt(f[2]),
+      type: 'procexit',
+      res: 0,
+      tid: Number(f[1]),
+      pid,
+      name: f[5] ?? '',
+      exepath: info.exepath,
+      exe: info.exe,
+      args: info.args,
+      cwd: info.cwd,
+      containerId: info.containerId,
       params: { status: f[4] ?? '0' },
     };
   }
@@ -198,7 +207,8 @@ export class BpftraceAssembler {
     if (!layout) throw new Error(`unknown syscall ${sc}`);
     const raw: Record<string, string> = {};
     layout.a.forEach((n, i) => (raw[n] = a[3 + i] ?? ''));
-    if (layout.a.length && a.length > 3 + layout.a.length) raw[layout.a[layout.a.length - 1]] = a.slice(2 + layout.a.length).join('\t');
+    if (layout.a.length && a.length > 3 + layout.a.length)
+      raw[layout.a[layout.a.length - 1]] = a.slice(2 + layout.a.length).join('\t');
     layout.b.forEach((n, i) => (raw[n] = p.b[i] ?? ''));
     const ret = Number(P[4]);
     const pid = Number(P[5]);
@@ -213,7 +223,10 @@ export class BpftraceAssembler {
       raw.path = entry.path;
     }
     this.procs.get(pid, ppid); // known (or inherited from the parent) before paths are resolved
-    const info = sc.startsWith('execve') && ret === 0 ? this.procs.exec(pid, this.resolvePath(pid, raw.path ?? '', raw.dirfd), p.c, entry?.argv, p.e, ppid) : this.procs.get(pid, ppid);
+    const info =
+      sc.startsWith('execve') && ret === 0
+        ? this.procs.exec(pid, this.resolvePath(pid, raw.path ?? '', raw.dirfd), p.c, entry?.argv, p.e, ppid)
+        : this.procs.get(pid, ppid);
     info.comm = P[12]; // children name this process by it
     if ((sc === 'chdir' || sc === 'fchdir') && ret === 0) {
       const to = sc === 'chdir' ? this.resolvePath(pid, raw.path ?? '') : this.procs.fdPath(pid, Number(raw.fd));
@@ -228,7 +241,13 @@ export class BpftraceAssembler {
       // names read in the kernel (execs), else the process table's
       const name = full ? P[14 + 2 * i] : (ai.comm ?? ai.exepath.slice(ai.exepath.lastIndexOf('/') + 1));
       if (full) ai.comm = name;
-      ancestors.push({ name, pid: apid, exe: ai.exe, exepath: ai.exepath, cmdline: ai.args ? `${name} ${ai.args}` : name });
+      ancestors.push({
+        name,
+        pid: apid,
+        exe: ai.exe,
+        exepath: ai.exepath,
+        cmdline: ai.args ? `${name} ${ai.args}` : name,
+      });
     }
     const major = Number(P[10]);
     const minor = Number(P[11]);
@@ -236,10 +255,29 @@ export class BpftraceAssembler {
     const loginuid = Number(P[8]);
     const { params, fd } = this.mapArgs(sc, pid, ret, raw, p.s, p.n);
     return {
-      tsNs: this.clockOffsetNs + BigInt(P[2]), type: FALCO_TYPE[sc] ?? sc, res: ret, tid: Number(P[1]), pid, ppid: ancestors[0]?.pid,
-      sid: Number(P[9]) >= 0 ? Number(P[9]) : undefined, name: P[12], exe: info.exe, exepath: info.exepath, args: info.args, cwd: info.cwd,
-      tty, uid, gid, loginuid: loginuid >= 2 ** 31 - 1 || loginuid < 0 ? -1 : loginuid, user: this.users.get(uid), group: this.groups.get(gid),
-      exeFlags: info.memfd || info.exepath.startsWith('/memfd:') ? 2 : 0, ancestors, fd, params, containerId: info.containerId,
+      tsNs: this.clockOffsetNs + BigInt(P[2]),
+      type: FALCO_TYPE[sc] ?? sc,
+      res: ret,
+      tid: Number(P[1]),
+      pid,
+      ppid: ancestors[0]?.pid,
+      sid: Number(P[9]) >= 0 ? Number(P[9]) : undefined,
+      name: P[12],
+      exe: info.exe,
+      exepath: info.exepath,
+      args: info.args,
+      cwd: info.cwd,
+      tty,
+      uid,
+      gid,
+      loginuid: loginuid >= 2 ** 31 - 1 || loginuid < 0 ? -1 : loginuid,
+      user: this.users.get(uid),
+      group: this.groups.get(gid),
+      exeFlags: info.memfd || info.exepath.startsWith('/memfd:') ? 2 : 0,
+      ancestors,
+      fd,
+      params,
+      containerId: info.containerId,
     };
   }
 
@@ -247,7 +285,10 @@ export class BpftraceAssembler {
   private resolvePath(pid: number, path: string, dirfd?: string): string {
     if (!path || isAbsolute(path)) return path;
     const dfd = dirfd === undefined ? -100 : Number(dirfd);
-    const base = dfd === -100 || !Number.isFinite(dfd) ? this.procs.cwd(pid) : (this.procs.fdPath(pid, dfd) ?? this.procs.cwd(pid));
+    const base =
+      dfd === -100 || !Number.isFinite(dfd)
+        ? this.procs.cwd(pid)
+        : (this.procs.fdPath(pid, dfd) ?? this.procs.cwd(pid));
     return base ? resolve(base, path) : path;
   }
 
@@ -255,14 +296,25 @@ export class BpftraceAssembler {
    * Falco's `evt.arg.*` for one call, from its raw arguments (table-driven: {@link ARG_MAPPERS}),
    * and the descriptor it acts on (a file, or a socket with both ends).
    */
-  private mapArgs(sc: string, pid: number, ret: number, raw: Record<string, string>, sock: string[][], named?: [string, number]): { params: Record<string, string>; fd?: SensorFd } {
+  private mapArgs(
+    sc: string,
+    pid: number,
+    ret: number,
+    raw: Record<string, string>,
+    sock: string[][],
+    named?: [string, number],
+  ): { params: Record<string, string>; fd?: SensorFd } {
     const params: Record<string, string> = {};
     const path = (k = 'path', dir = 'dirfd'): string => this.resolvePath(pid, raw[k] ?? '', raw[dir]);
-    const mapper = OPENS.has(sc) ? mapOpen : ARG_MAPPERS[sc] ?? (sc.startsWith('rename') ? ARG_MAPPERS.rename : undefined);
+    const mapper = OPENS.has(sc)
+      ? mapOpen
+      : (ARG_MAPPERS[sc] ?? (sc.startsWith('rename') ? ARG_MAPPERS.rename : undefined));
     if (mapper) mapper({ sc, raw, params, path });
     else for (const [k, v] of Object.entries(raw)) params[k] = v;
     for (const [k, v] of Object.entries(raw)) if (params[k] === undefined && !RESOLVED_ARGS.has(k)) params[k] = v;
-    let fd: SensorFd | undefined = OPENS.has(sc) ? { num: ret >= 0 ? ret : -1, type: 'file', name: params.name } : undefined;
+    let fd: SensorFd | undefined = OPENS.has(sc)
+      ? { num: ret >= 0 ? ret : -1, type: 'file', name: params.name }
+      : undefined;
     const s = sock[0];
     if (s) fd = socketFd(sc, ret, raw, s, params);
     if (named) fd = namedAddressFd(sc, raw, s, named, params);
@@ -313,7 +365,8 @@ const mapChmod = ({ raw, params, path }: ArgContext): void => {
 
 /** Per syscall, how its raw arguments become Falco's `evt.arg.*` (opens: {@link mapOpen}); others are copied. */
 const ARG_MAPPERS: Readonly<Record<string, (c: ArgContext) => void>> = {
-  execve: mapExec, execveat: mapExec,
+  execve: mapExec,
+  execveat: mapExec,
   ptrace: ({ raw, params }) => {
     params.request = ptraceRequest(Number(raw.request));
     params.pid = raw.tpid;
@@ -323,34 +376,76 @@ const ARG_MAPPERS: Readonly<Record<string, (c: ArgContext) => void>> = {
     params.type = raw.type;
     params.proto = raw.proto;
   },
-  symlink: mapSymlink, symlinkat: mapSymlink,
-  link: mapLink, linkat: mapLink, rename: mapLink,
-  unlink: mapRemove, unlinkat: mapRemove, rmdir: mapRemove,
-  mkdir: mapMkdir, mkdirat: mapMkdir,
-  chmod: mapChmod, fchmodat: mapChmod,
+  symlink: mapSymlink,
+  symlinkat: mapSymlink,
+  link: mapLink,
+  linkat: mapLink,
+  rename: mapLink,
+  unlink: mapRemove,
+  unlinkat: mapRemove,
+  rmdir: mapRemove,
+  mkdir: mapMkdir,
+  mkdirat: mapMkdir,
+  chmod: mapChmod,
+  fchmodat: mapChmod,
 };
 
-const l4Name = (proto: string | undefined, fallback: string): string => (proto === '6' ? 'tcp' : proto === '17' ? 'udp' : proto === '1' ? 'icmp' : fallback);
+const l4Name = (proto: string | undefined, fallback: string): string =>
+  proto === '6' ? 'tcp' : proto === '17' ? 'udp' : proto === '1' ? 'icmp' : fallback;
 
 /** The socket an event acts on (an S record: family, local and remote ends, protocol). */
-function socketFd(sc: string, ret: number, raw: Readonly<Record<string, string>>, s: string[], params: Record<string, string>): SensorFd {
+function socketFd(
+  sc: string,
+  ret: number,
+  raw: Readonly<Record<string, string>>,
+  s: string[],
+  params: Record<string, string>,
+): SensorFd {
   const v6 = s[2] === '6';
   const [lip, lport, rip, rport] = [s[3], Number(s[4]), s[5], Number(s[6])];
   const server = sc === 'accept' || sc === 'accept4' || sc === 'listen' || sc === 'bind';
   const [cip, cport, sip, sport] = server ? [rip, rport, lip, lport] : [lip, lport, rip, rport];
   const num = sc === 'accept' || sc === 'accept4' ? ret : Number(raw.fd ?? raw.oldfd ?? -1);
-  const fd: SensorFd = { num, type: v6 ? 'ipv6' : 'ipv4', name: `${cip}:${cport}->${sip}:${sport}`, cip, sip, cport, sport, l4proto: l4Name(s[7], 'raw'), isServer: server };
+  const fd: SensorFd = {
+    num,
+    type: v6 ? 'ipv6' : 'ipv4',
+    name: `${cip}:${cport}->${sip}:${sport}`,
+    cip,
+    sip,
+    cport,
+    sport,
+    l4proto: l4Name(s[7], 'raw'),
+    isServer: server,
+  };
   if (sc === 'connect') params.tuple = fd.name!;
   return fd;
 }
 
 /** sendto/sendmsg/recvfrom/recvmsg naming an address: sends name the server, receives the peer (client). */
-function namedAddressFd(sc: string, raw: Readonly<Record<string, string>>, s: string[] | undefined, named: [string, number], params: Record<string, string>): SensorFd {
+function namedAddressFd(
+  sc: string,
+  raw: Readonly<Record<string, string>>,
+  s: string[] | undefined,
+  named: [string, number],
+  params: Record<string, string>,
+): SensorFd {
   const recv = sc.startsWith('recv');
   const local = s ? { ip: s[3], port: Number(s[4]) } : { ip: '0.0.0.0', port: 0 };
   const l4 = s ? (s[7] === '17' ? 'udp' : s[7] === '6' ? 'tcp' : 'raw') : 'udp';
-  const [cip, cport, sip, sport] = recv ? [named[0], named[1], local.ip, local.port] : [local.ip, local.port, named[0], named[1]];
-  const fd: SensorFd = { num: Number(raw.fd ?? -1), type: 'ipv4', name: `${cip}:${cport}->${sip}:${sport}`, cip, sip, cport, sport, l4proto: l4, isServer: recv };
+  const [cip, cport, sip, sport] = recv
+    ? [named[0], named[1], local.ip, local.port]
+    : [local.ip, local.port, named[0], named[1]];
+  const fd: SensorFd = {
+    num: Number(raw.fd ?? -1),
+    type: 'ipv4',
+    name: `${cip}:${cport}->${sip}:${sport}`,
+    cip,
+    sip,
+    cport,
+    sport,
+    l4proto: l4,
+    isServer: recv,
+  };
   params.tuple = fd.name!;
   return fd;
 }

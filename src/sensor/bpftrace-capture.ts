@@ -111,7 +111,11 @@ export class BpftraceCapture {
     removeStaleSensorDirs();
     this.tmpDir = mkdtempSync(join(tmpdir(), `${TMP_PREFIX}${process.pid}-`));
     this.programFile = join(this.tmpDir, 'peregrine.bt');
-    writeFileSync(this.programFile, bpftraceProgram((sc) => existsSync(`${TRACEFS_SYSCALLS}/sys_enter_${sc}`)), { mode: 0o600 });
+    writeFileSync(
+      this.programFile,
+      bpftraceProgram((sc) => existsSync(`${TRACEFS_SYSCALLS}/sys_enter_${sc}`)),
+      { mode: 0o600 },
+    );
   }
 
   /** Whether bpftrace is attached and capturing now. */
@@ -143,11 +147,30 @@ export class BpftraceCapture {
     // `exec` keeps the shell's pid for bpftrace, so $$ tells the program its own pid ($1).
     // setpriv sets the parent-death signal, which survives the execs: SIGKILL of this process
     // takes bpftrace with it.
-    const [cmd, ...pre] = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', '/bin/sh'] : ['/bin/sh'];
-    const child = spawn(cmd, [...pre, '-c', 'exec "$0" "$1" "$$" "$2" "$3"', this.opts.bpftrace, this.programFile, String(process.pid), String(this.opts.ignorePid ?? process.pid)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, BPFTRACE_STRLEN: '200', BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_PERF_RB_PAGES: String(this.opts.ringPagesPerCpu ?? 1024) },
-    });
+    const [cmd, ...pre] = existsSync('/usr/bin/setpriv')
+      ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', '/bin/sh']
+      : ['/bin/sh'];
+    const child = spawn(
+      cmd,
+      [
+        ...pre,
+        '-c',
+        'exec "$0" "$1" "$$" "$2" "$3"',
+        this.opts.bpftrace,
+        this.programFile,
+        String(process.pid),
+        String(this.opts.ignorePid ?? process.pid),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          BPFTRACE_STRLEN: '200',
+          BPFTRACE_MAP_KEYS_MAX: '65536',
+          BPFTRACE_PERF_RB_PAGES: String(this.opts.ringPagesPerCpu ?? 1024),
+        },
+      },
+    );
     this.child = child;
     const out: SensorEvent[] = [];
     let stderr = '';
@@ -159,7 +182,7 @@ export class BpftraceCapture {
     };
     return new Promise((resolve, reject) => {
       let ready = false;
-      const rl = createInterface({ input: child.stdout! });
+      const rl = createInterface({ input: child.stdout });
       rl.on('line', (line) => {
         if (!ready && line.startsWith('READY')) {
           ready = true;
@@ -175,7 +198,7 @@ export class BpftraceCapture {
         if (this.assembler.stats.parseErrors > before) this.lost(this.assembler.stats.parseErrors - before, true);
         if (out.length >= 1024) this.deliver(out);
       });
-      child.stderr!.on('data', (c: Buffer) => {
+      child.stderr.on('data', (c: Buffer) => {
         const text = c.toString();
         for (const m of text.matchAll(/Lost (\d+) events/g)) this.lost(Number(m[1]));
         stderr = (stderr + text).slice(-4000);
@@ -186,7 +209,13 @@ export class BpftraceCapture {
         rl.close();
         this.assembler.flush(out, 0);
         this.deliver(out);
-        const why = `bpftrace exited (${signal ?? code}): ${stderr.split('\n').filter((l) => /ERROR|error/.test(l)).slice(-3).join(' | ') || 'no error output'}`;
+        const why = `bpftrace exited (${signal ?? code}): ${
+          stderr
+            .split('\n')
+            .filter((l) => /ERROR|error/.test(l))
+            .slice(-3)
+            .join(' | ') || 'no error output'
+        }`;
         if (!ready) return reject(new Error(why));
         if (this.stopped) return;
         this.setState(false, why);
@@ -199,7 +228,10 @@ export class BpftraceCapture {
   /** Restarts bpftrace after a pause that grows while restarts keep failing; forever. */
   private scheduleRestart(why: string): void {
     const delay = this.backoff.next();
-    this.log.error({ why, restartInMs: delay, attempt: this.backoff.attempts }, 'sensor: bpftrace is not capturing; restarting');
+    this.log.error(
+      { why, restartInMs: delay, attempt: this.backoff.attempts },
+      'sensor: bpftrace is not capturing; restarting',
+    );
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
       if (this.stopped) return;

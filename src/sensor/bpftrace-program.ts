@@ -41,7 +41,10 @@ const SPECS: readonly Spec[] = [
   { syscalls: ['execve'], args: [s('path', 'args->filename')] },
   { syscalls: ['execveat'], args: [d('dirfd', 'args->fd'), s('path', 'args->filename'), d('flags', 'args->flags')] },
   { syscalls: ['open'], args: [d('flags', 'args->flags'), d('mode', 'args->mode'), s('path', 'args->filename')] },
-  { syscalls: ['openat'], args: [d('dirfd', 'args->dfd'), d('flags', 'args->flags'), d('mode', 'args->mode'), s('path', 'args->filename')] },
+  {
+    syscalls: ['openat'],
+    args: [d('dirfd', 'args->dfd'), d('flags', 'args->flags'), d('mode', 'args->mode'), s('path', 'args->filename')],
+  },
   { syscalls: ['openat2'], args: [d('dirfd', 'args->dfd'), s('path', 'args->filename')] },
   { syscalls: ['creat'], args: [d('mode', 'args->mode'), s('path', 'args->pathname')] },
   { syscalls: ['connect'], args: [d('fd', 'args->fd')], sockFd: '@fd[tid]' },
@@ -50,7 +53,11 @@ const SPECS: readonly Spec[] = [
   { syscalls: ['socket'], args: [d('domain', 'args->family'), d('type', 'args->type'), d('proto', 'args->protocol')] },
   { syscalls: ['dup'], args: [d('oldfd', 'args->fildes')], sockFd: '@oldfd[tid]' },
   { syscalls: ['dup2'], args: [d('oldfd', 'args->oldfd'), d('newfd', 'args->newfd')], sockFd: '@oldfd[tid]' },
-  { syscalls: ['dup3'], args: [d('oldfd', 'args->oldfd'), d('newfd', 'args->newfd'), d('flags', 'args->flags')], sockFd: '@oldfd[tid]' },
+  {
+    syscalls: ['dup3'],
+    args: [d('oldfd', 'args->oldfd'), d('newfd', 'args->newfd'), d('flags', 'args->flags')],
+    sockFd: '@oldfd[tid]',
+  },
   { syscalls: ['setuid'], args: [d('uid', 'args->uid')] },
   { syscalls: ['setgid'], args: [d('gid', 'args->gid')] },
   { syscalls: ['setresuid'], args: [d('ruid', 'args->ruid'), d('euid', 'args->euid'), d('suid', 'args->suid')] },
@@ -61,11 +68,30 @@ const SPECS: readonly Spec[] = [
   { syscalls: ['mkdir'], args: [d('mode', 'args->mode'), s('path', 'args->pathname')] },
   { syscalls: ['mkdirat'], args: [d('dirfd', 'args->dfd'), d('mode', 'args->mode'), s('path', 'args->pathname')] },
   { syscalls: ['rename'], args: [s('oldpath', 'args->oldname'), s('newpath', 'args->newname')] },
-  { syscalls: ['renameat', 'renameat2'], args: [d('olddirfd', 'args->olddfd'), d('newdirfd', 'args->newdfd'), s('oldpath', 'args->oldname'), s('newpath', 'args->newname')] },
+  {
+    syscalls: ['renameat', 'renameat2'],
+    args: [
+      d('olddirfd', 'args->olddfd'),
+      d('newdirfd', 'args->newdfd'),
+      s('oldpath', 'args->oldname'),
+      s('newpath', 'args->newname'),
+    ],
+  },
   { syscalls: ['symlink'], args: [s('target', 'args->oldname'), s('linkpath', 'args->newname')] },
-  { syscalls: ['symlinkat'], args: [d('newdirfd', 'args->newdfd'), s('target', 'args->oldname'), s('linkpath', 'args->newname')] },
+  {
+    syscalls: ['symlinkat'],
+    args: [d('newdirfd', 'args->newdfd'), s('target', 'args->oldname'), s('linkpath', 'args->newname')],
+  },
   { syscalls: ['link'], args: [s('oldpath', 'args->oldname'), s('newpath', 'args->newname')] },
-  { syscalls: ['linkat'], args: [d('olddirfd', 'args->olddfd'), d('newdirfd', 'args->newdfd'), s('oldpath', 'args->oldname'), s('newpath', 'args->newname')] },
+  {
+    syscalls: ['linkat'],
+    args: [
+      d('olddirfd', 'args->olddfd'),
+      d('newdirfd', 'args->newdfd'),
+      s('oldpath', 'args->oldname'),
+      s('newpath', 'args->newname'),
+    ],
+  },
   { syscalls: ['chmod'], args: [d('mode', 'args->mode'), s('path', 'args->filename')] },
   { syscalls: ['fchmod'], args: [d('fd', 'args->fd'), d('mode', 'args->mode')] },
   { syscalls: ['fchmodat'], args: [d('dirfd', 'args->dfd'), d('mode', 'args->mode'), s('path', 'args->filename')] },
@@ -95,13 +121,17 @@ const CALLER = (type: string): string => (type.startsWith('execve') ? CALLER_FUL
 
 const CALLER_PIDS = (type: string): string =>
   '$t = curtask; $p1 = $t->real_parent; $p2 = $p1->real_parent; $p3 = $p2->real_parent; $p4 = $p3->real_parent; $p5 = $p4->real_parent;\n' +
-  '  printf("Q\\t%d\\t%llu\\t' + type + '\\t%d\\t%d\\t%u\\t%u\\t%d\\t%d\\t%d\\t%d\\t%s\\t%d\\t%d\\t%d\\t%d\\t%d\\n", ' +
+  '  printf("Q\\t%d\\t%llu\\t' +
+  type +
+  '\\t%d\\t%d\\t%u\\t%u\\t%d\\t%d\\t%d\\t%d\\t%s\\t%d\\t%d\\t%d\\t%d\\t%d\\n", ' +
   'tid, nsecs, args->ret, pid, uid, gid, $t->loginuid.val, $t->sessionid, $t->signal->tty->driver->major, ' +
   '$t->signal->tty->driver->minor_start + $t->signal->tty->index, comm, $p1->tgid, $p2->tgid, $p3->tgid, $p4->tgid, $p5->tgid);';
 
 const CALLER_FULL = (type: string): string =>
   '$t = curtask; $p1 = $t->real_parent; $p2 = $p1->real_parent; $p3 = $p2->real_parent; $p4 = $p3->real_parent; $p5 = $p4->real_parent;\n' +
-  '  printf("P\\t%d\\t%llu\\t' + type + '\\t%d\\t%d\\t%u\\t%u\\t%d\\t%d\\t%d\\t%d\\t%s\\t%d\\t%s\\t%d\\t%s\\t%d\\t%s\\t%d\\t%s\\t%d\\t%s\\n", ' +
+  '  printf("P\\t%d\\t%llu\\t' +
+  type +
+  '\\t%d\\t%d\\t%u\\t%u\\t%d\\t%d\\t%d\\t%d\\t%s\\t%d\\t%s\\t%d\\t%s\\t%d\\t%s\\t%d\\t%s\\t%d\\t%s\\n", ' +
   'tid, nsecs, args->ret, pid, uid, gid, $t->loginuid.val, $t->sessionid, $t->signal->tty->driver->major, ' +
   '$t->signal->tty->driver->minor_start + $t->signal->tty->index, comm, $p1->tgid, $p1->comm, $p2->tgid, $p2->comm, ' +
   '$p3->tgid, $p3->comm, $p4->tgid, $p4->comm, $p5->tgid, $p5->comm);';
@@ -177,7 +207,9 @@ export function bpftraceProgram(available: (syscall: string) => boolean = () => 
       const stash = spec.args.map((a) => `@${a.name}[tid] = ${a.expr};`).join(' ');
       // execs also print the argument vector at entry (J record, then join()'s line, \x1f-separated)
       // (the path too: after a successful exec the caller's memory is gone)
-      const argv = sc.startsWith('execve') ? ' printf("J\\t%d\\t%s\\n", tid, str(args->filename)); join(args->argv, "\\x1f");' : '';
+      const argv = sc.startsWith('execve')
+        ? ' printf("J\\t%d\\t%s\\n", tid, str(args->filename)); join(args->argv, "\\x1f");'
+        : '';
       out.push(`tracepoint:syscalls:sys_enter_${sc} /${NOT_OURS}/ { @on[tid] = 1; ${stash}${argv} }`);
       // One string per printf (the BPF stack is 512 bytes): later strings go on B records.
       const firstStr = spec.args.findIndex((a) => a.fmt === '%s');
@@ -185,27 +217,38 @@ export function bpftraceProgram(available: (syscall: string) => boolean = () => 
       const inB = spec.args.filter((a, i) => a.fmt === '%s' && i !== firstStr);
       const fmts = inA.map((a) => a.fmt).join('\\t');
       const vals = inA.map((a) => (a.fmt === '%s' ? `str(@${a.name}[tid])` : `@${a.name}[tid]`)).join(', ');
-      let argLine = inA.length ? `printf("A\\t%d\\t${sc}\\t${fmts}\\n", tid, ${vals});` : `printf("A\\t%d\\t${sc}\\n", tid);`;
+      let argLine = inA.length
+        ? `printf("A\\t%d\\t${sc}\\t${fmts}\\n", tid, ${vals});`
+        : `printf("A\\t%d\\t${sc}\\n", tid);`;
       for (const b of inB) argLine += ` printf("B\\t%d\\t%s\\n", tid, str(@${b.name}[tid]));`;
       const cgroup = sc.startsWith('execve')
         ? '\n  printf("C\\t%d\\t%s\\n", tid, cgroup_path(cgroup));\n  printf("E\\t%d\\t%s\\n", tid, str(curtask->mm->exe_file->f_path.dentry->d_name.name));'
         : '';
       const sock = spec.sockFd ? SOCKET(spec.sockFd) : '';
       const cleanup = ['on', ...spec.args.map((a) => a.name)].map((n) => `delete(@${n}[tid]);`).join(' ');
-      out.push(`tracepoint:syscalls:sys_exit_${sc} /@on[tid]/ {\n  ${CALLER(sc)}\n  ${argLine}${sock}${cgroup}\n  ${cleanup}\n}`);
+      out.push(
+        `tracepoint:syscalls:sys_exit_${sc} /@on[tid]/ {\n  ${CALLER(sc)}\n  ${argLine}${sock}${cgroup}\n  ${cleanup}\n}`,
+      );
     }
   }
   out.push(...addressProbes(available));
-  out.push(`tracepoint:sched:sched_process_exit /${NOT_OURS} && pid == tid/ { printf("X\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", tid, nsecs, pid, curtask->exit_code >> 8, comm); }`);
+  out.push(
+    `tracepoint:sched:sched_process_exit /${NOT_OURS} && pid == tid/ { printf("X\\t%d\\t%llu\\t%d\\t%d\\t%s\\n", tid, nsecs, pid, curtask->exit_code >> 8, comm); }`,
+  );
   out.push('END { clear(@on); }');
   return out.join('\n') + '\n';
 }
 
 /** The syscalls the program captures (plus process exit). */
-export const CAPTURED_SYSCALLS: readonly string[] = [...SPECS.flatMap((x) => x.syscalls), ...ADDRESS_CALLS.map((c) => c.sc)];
+export const CAPTURED_SYSCALLS: readonly string[] = [
+  ...SPECS.flatMap((x) => x.syscalls),
+  ...ADDRESS_CALLS.map((c) => c.sc),
+];
 
 /** How a syscall's arguments are laid out on its A and B records (names in print order). */
-export function argLayout(syscall: string): { readonly a: readonly string[]; readonly b: readonly string[] } | undefined {
+export function argLayout(
+  syscall: string,
+): { readonly a: readonly string[]; readonly b: readonly string[] } | undefined {
   if (ADDRESS_CALLS.some((c) => c.sc === syscall)) return { a: ['fd'], b: [] };
   const spec = SPECS.find((x) => x.syscalls.includes(syscall));
   if (!spec) return undefined;

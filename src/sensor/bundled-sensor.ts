@@ -45,7 +45,9 @@ export async function startBundledSensor(opts: BundledSensorOptions): Promise<Bu
   const unixPath = opts.listen.startsWith('unix://') ? opts.listen.slice('unix://'.length) : undefined;
   if (unixPath) await prepareSocketPath(unixPath, opts.socketGroup);
   else if (!opts.tls?.cert && !opts.insecure) {
-    throw new SensorSetupError(`refusing to serve syscall events on TCP ${opts.listen} without TLS: anyone who reaches the port would read them; give --tls-cert and --tls-key (and --tls-ca for mutual TLS), use a unix socket, or pass --insecure on a trusted network`);
+    throw new SensorSetupError(
+      `refusing to serve syscall events on TCP ${opts.listen} without TLS: anyone who reaches the port would read them; give --tls-cert and --tls-key (and --tls-ca for mutual TLS), use a unix socket, or pass --insecure on a trusted network`,
+    );
   }
   const server = new SensorServer({ listen: opts.listen, tls: opts.tls, logger: opts.logger, backend: 'bpftrace' });
   const address = await server.start();
@@ -53,22 +55,35 @@ export async function startBundledSensor(opts: BundledSensorOptions): Promise<Bu
     chmodSync(unixPath, opts.socketGroup === undefined ? 0o600 : 0o660);
     if (opts.socketGroup !== undefined) chownSync(unixPath, -1, opts.socketGroup);
   }
-  const capture = new BpftraceCapture({ bpftrace: opts.bpftrace, logger: opts.logger, onEvents: (e) => server.publish(e), onLost: (n) => server.recordLost(n) });
-  server.setHealth(() => ({ healthy: capture.capturing, reason: capture.capturing ? '' : `sensor not capturing: ${capture.reason}` }));
+  const capture = new BpftraceCapture({
+    bpftrace: opts.bpftrace,
+    logger: opts.logger,
+    onEvents: (e) => server.publish(e),
+    onLost: (n) => server.recordLost(n),
+  });
+  server.setHealth(() => ({
+    healthy: capture.capturing,
+    reason: capture.capturing ? '' : `sensor not capturing: ${capture.reason}`,
+  }));
   try {
     await capture.start();
   } catch (err) {
     await capture.shutdown();
     await server.shutdown();
-    throw new Error(`bpftrace could not attach its probes: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`bpftrace could not attach its probes: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
   let stopping: Promise<void> | undefined;
   return {
-    address, capture, server,
-    shutdown: (deadline = deadlineIn(3_000)) => (stopping ??= (async () => {
-      await capture.shutdown(deadlineIn(Math.max(100, msLeft(deadline) - 500)));
-      await server.shutdown(deadlineIn(Math.min(500, Math.max(100, msLeft(deadline)))));
-    })()),
+    address,
+    capture,
+    server,
+    shutdown: (deadline = deadlineIn(3_000)) =>
+      (stopping ??= (async () => {
+        await capture.shutdown(deadlineIn(Math.max(100, msLeft(deadline) - 500)));
+        await server.shutdown(deadlineIn(Math.min(500, Math.max(100, msLeft(deadline)))));
+      })()),
   };
 }
 
@@ -89,6 +104,9 @@ async function prepareSocketPath(path: string, group: number | undefined): Promi
     });
     s.once('error', () => resolve(false));
   });
-  if (live) throw new SensorSetupError(`another sensor is serving on ${path}: stop it first, or give this one another --listen address`);
+  if (live)
+    throw new SensorSetupError(
+      `another sensor is serving on ${path}: stop it first, or give this one another --listen address`,
+    );
   rmSync(path, { force: true });
 }

@@ -69,7 +69,14 @@ export class ProcessTable {
   }
 
   /** Re-reads a process after an exec (the exec's path and cgroup help when /proc is gone). */
-  exec(pid: number, path: string, cgroupPath?: string, argv?: readonly string[], exeName?: string, ppid?: number): ProcInfo {
+  exec(
+    pid: number,
+    path: string,
+    cgroupPath?: string,
+    argv?: readonly string[],
+    exeName?: string,
+    ppid?: number,
+  ): ProcInfo {
     const before = this.procs.get(pid) ?? (ppid !== undefined ? this.procs.get(ppid) : undefined);
     const p = this.read(pid, path);
     if (!p.cwd && before) p.cwd = before.cwd; // exec keeps the cwd
@@ -114,7 +121,8 @@ export class ProcessTable {
   }
 
   private put(pid: number, p: ProcInfo): void {
-    if (this.procs.size >= this.capacity && !this.procs.has(pid)) this.procs.delete(this.procs.keys().next().value as number);
+    if (this.procs.size >= this.capacity && !this.procs.has(pid))
+      this.procs.delete(this.procs.keys().next().value as number);
     this.procs.set(pid, p);
   }
 

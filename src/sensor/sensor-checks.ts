@@ -36,7 +36,9 @@ export function checkSensorHost(): { bpftrace: string; tracefs: string } {
   const caps = capEff();
   const root = process.getuid?.() === 0;
   if (!root && !(has(caps, CAP_BPF) && has(caps, CAP_PERFMON)) && !has(caps, CAP_SYS_ADMIN)) {
-    problems.push('not enough privilege: run as root, or grant CAP_BPF and CAP_PERFMON (e.g. securityContext.capabilities.add in the DaemonSet)');
+    problems.push(
+      'not enough privilege: run as root, or grant CAP_BPF and CAP_PERFMON (e.g. securityContext.capabilities.add in the DaemonSet)',
+    );
   }
   let bpftrace = '';
   try {
@@ -54,10 +56,13 @@ export function checkSensorHost(): { bpftrace: string; tracefs: string } {
         /* reported below */
       }
     }
-    if (!existsSync(`${tracefs}/events`)) problems.push('tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing (needs root)');
+    if (!existsSync(`${tracefs}/events`))
+      problems.push('tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing (needs root)');
   }
   if (!existsSync('/sys/kernel/btf/vmlinux')) {
-    problems.push('kernel BTF is missing (/sys/kernel/btf/vmlinux): the sensor needs a kernel built with CONFIG_DEBUG_INFO_BTF=y');
+    problems.push(
+      'kernel BTF is missing (/sys/kernel/btf/vmlinux): the sensor needs a kernel built with CONFIG_DEBUG_INFO_BTF=y',
+    );
   }
   if (problems.length) throw new SensorSetupError(`the eBPF sensor cannot start:\n  - ${problems.join('\n  - ')}`);
   return { bpftrace, tracefs };

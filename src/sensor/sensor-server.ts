@@ -53,7 +53,10 @@ export class SensorServer {
   /** Random id of this run (48 bits, safe as a JS number). */
   readonly streamId = randomInt(1, 2 ** 47);
   readonly stats: SensorServerStats = { eventsTotal: 0, eventsLost: 0, slowClientsCut: 0, subscribers: 0 };
-  private readonly server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  private readonly server = new grpc.Server({
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  });
   private readonly ring: StoredBatch[] = [];
   private ringEvents = 0;
   private seq = 0;
@@ -75,24 +78,58 @@ export class SensorServer {
     const version = codec<object>(root, 'peregrine.sensor.v1.VersionResponse');
     const health = codec<object>(root, 'peregrine.sensor.v1.HealthResponse');
     const definition: grpc.ServiceDefinition = {
-      Subscribe: { path: `${PKG}Subscribe`, requestStream: false, responseStream: true, requestSerialize: req.serialize, requestDeserialize: req.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize },
-      GetVersion: { path: `${PKG}GetVersion`, requestStream: false, responseStream: false, requestSerialize: empty.serialize, requestDeserialize: empty.deserialize, responseSerialize: version.serialize, responseDeserialize: version.deserialize },
-      GetHealth: { path: `${PKG}GetHealth`, requestStream: false, responseStream: false, requestSerialize: empty.serialize, requestDeserialize: empty.deserialize, responseSerialize: health.serialize, responseDeserialize: health.deserialize },
+      Subscribe: {
+        path: `${PKG}Subscribe`,
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: req.serialize,
+        requestDeserialize: req.deserialize,
+        responseSerialize: passThrough.serialize,
+        responseDeserialize: passThrough.deserialize,
+      },
+      GetVersion: {
+        path: `${PKG}GetVersion`,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: empty.serialize,
+        requestDeserialize: empty.deserialize,
+        responseSerialize: version.serialize,
+        responseDeserialize: version.deserialize,
+      },
+      GetHealth: {
+        path: `${PKG}GetHealth`,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: empty.serialize,
+        requestDeserialize: empty.deserialize,
+        responseSerialize: health.serialize,
+        responseDeserialize: health.deserialize,
+      },
     };
     this.server.addService(definition, {
       Subscribe: (call: grpc.ServerWritableStream<SubscribeRequest, Buffer>) => this.subscribe(call),
-      GetVersion: (_call: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { version: this.opts.version ?? '0.1.0', api_version: 1, backend: this.opts.backend ?? '' }),
+      GetVersion: (_call: unknown, cb: grpc.sendUnaryData<object>) =>
+        cb(null, { version: this.opts.version ?? '0.1.0', api_version: 1, backend: this.opts.backend ?? '' }),
       GetHealth: (_call: unknown, cb: grpc.sendUnaryData<object>) => {
         const h = this.stopped ? { healthy: false, reason: 'stopping' } : this.health();
         cb(null, {
-          healthy: h.healthy, reason: h.reason, stream_id: this.streamId, last_seq: this.seq,
-          events_total: this.stats.eventsTotal, events_lost: this.stats.eventsLost, subscribers: this.subscribers.size,
+          healthy: h.healthy,
+          reason: h.reason,
+          stream_id: this.streamId,
+          last_seq: this.seq,
+          events_total: this.stats.eventsTotal,
+          events_lost: this.stats.eventsLost,
+          subscribers: this.subscribers.size,
         });
       },
     });
     const target = grpcTarget(this.opts.listen);
     const port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(target, serverCredentials(this.opts.tls), (err, p) => (err ? reject(new Error(`sensor: cannot listen on ${this.opts.listen}: ${err.message}`, { cause: err })) : resolve(p)));
+      this.server.bindAsync(target, serverCredentials(this.opts.tls), (err, p) =>
+        err
+          ? reject(new Error(`sensor: cannot listen on ${this.opts.listen}: ${err.message}`, { cause: err }))
+          : resolve(p),
+      );
     });
     return target.startsWith('unix:') ? this.opts.listen : target.replace(/:0$/, `:${port}`);
   }
@@ -136,8 +173,15 @@ export class SensorServer {
     if (call.writableLength > limit) {
       this.subscribers.delete(call);
       this.stats.slowClientsCut++;
-      this.log.warn({ client: call.request.client_name }, 'sensor: client too slow; disconnecting it (it resumes from the replay buffer)');
-      call.destroy(Object.assign(new Error('client too slow: reconnect with your resume position'), { code: grpc.status.RESOURCE_EXHAUSTED }));
+      this.log.warn(
+        { client: call.request.client_name },
+        'sensor: client too slow; disconnecting it (it resumes from the replay buffer)',
+      );
+      call.destroy(
+        Object.assign(new Error('client too slow: reconnect with your resume position'), {
+          code: grpc.status.RESOURCE_EXHAUSTED,
+        }),
+      );
       return;
     }
     call.write(buf);

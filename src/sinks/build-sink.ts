@@ -31,7 +31,10 @@ export interface BuildSinkOptions {
  * quiet problems (plug-ins that ask) → folding of repeats → delivery (queue, retries, spool;
  * remote sinks). Throws SpoolError when the spool directory cannot be used.
  */
-export function buildSink(config: { readonly type: string } & Readonly<Record<string, unknown>>, opts: BuildSinkOptions): AlertSink {
+export function buildSink(
+  config: { readonly type: string } & Readonly<Record<string, unknown>>,
+  opts: BuildSinkOptions,
+): AlertSink {
   const { type, ...raw } = config;
   const plugin = sinkPluginFor(type);
   if (!plugin) throw new Error(`unknown sink type ${JSON.stringify(type)}`);
@@ -46,10 +49,21 @@ export function buildSink(config: { readonly type: string } & Readonly<Record<st
   else {
     const r = o as RemoteSinkOptions;
     stateDir = opts.spoolDir && r.spool ? join(opts.spoolDir, opts.name) : undefined;
-    const spool = stateDir ? DiskSpool.open(stateDir, { maxBytes: opts.spoolMaxBytes ?? 64 * 1024 * 1024, onDrop: (n, reason, err) => delivering.onSpoolDrop(n, reason, err) }) : undefined;
+    const spool = stateDir
+      ? DiskSpool.open(stateDir, {
+          maxBytes: opts.spoolMaxBytes ?? 64 * 1024 * 1024,
+          onDrop: (n, reason, err) => delivering.onSpoolDrop(n, reason, err),
+        })
+      : undefined;
     const delivering = new DeliveringSink({
-      name: opts.name, transport: built.transport, queueSize: r.queueSize, concurrency: r.concurrency, maxAttempts: opts.maxAttempts ?? r.maxAttempts,
-      spool, logger, observer,
+      name: opts.name,
+      transport: built.transport,
+      queueSize: r.queueSize,
+      concurrency: r.concurrency,
+      maxAttempts: opts.maxAttempts ?? r.maxAttempts,
+      spool,
+      logger,
+      observer,
     });
     sink = delivering;
     resolveAfterMs = built.resolveAfterMs;
@@ -57,5 +71,7 @@ export function buildSink(config: { readonly type: string } & Readonly<Record<st
   if (o.aggregateSeconds > 0 && opts.fold !== false) sink = new FoldingSink(sink, o.aggregateSeconds * 1000, observer);
   if (resolveAfterMs) sink = new ResolvingSink(sink, resolveAfterMs, stateDir && join(stateDir, 'open-problems.jsonl'));
   const min = minPriorityOf(o);
-  return opts.filter !== false && (min || o.rules || o.tags) ? new FilteringSink(sink, { minPriority: min, rules: o.rules, tags: o.tags }, observer) : sink;
+  return opts.filter !== false && (min || o.rules || o.tags)
+    ? new FilteringSink(sink, { minPriority: min, rules: o.rules, tags: o.tags }, observer)
+    : sink;
 }

@@ -178,8 +178,20 @@ export class DeliveringSink implements AlertSink {
     this.count('failed', 1, e.permanent ? 'rejected' : 'unreachable');
     const n = this.limiter.allow('failed');
     if (n >= 0) {
-      this.log.error({ sink: this.name, target: this.opts.transport.target, rule: r.alert.rule, err: e.message, permanent: e.permanent, attempts, suppressed: n },
-        e.permanent ? 'alert rejected by the receiver (not retried); check the sink configuration' : 'alert delivery failed');
+      this.log.error(
+        {
+          sink: this.name,
+          target: this.opts.transport.target,
+          rule: r.alert.rule,
+          err: e.message,
+          permanent: e.permanent,
+          attempts,
+          suppressed: n,
+        },
+        e.permanent
+          ? 'alert rejected by the receiver (not retried); check the sink configuration'
+          : 'alert delivery failed',
+      );
     }
   }
 
@@ -187,8 +199,10 @@ export class DeliveringSink implements AlertSink {
     if (this.down) return;
     this.down = true;
     this.toSpool(this.queue.splice(0));
-    this.log.warn({ sink: this.name, target: this.opts.transport.target, err: e.message, spooled: this.opts.spool?.size },
-      'receiver down: alerts go to the spool until it recovers');
+    this.log.warn(
+      { sink: this.name, target: this.opts.transport.target, err: e.message, spooled: this.opts.spool?.size },
+      'receiver down: alerts go to the spool until it recovers',
+    );
     this.scheduleProbe(e.retryAfterMs);
   }
 
@@ -235,7 +249,11 @@ export class DeliveringSink implements AlertSink {
     this.probesOfHead = 0;
     this.probeBackoff.reset();
     this.queue.unshift(...this.held.splice(0));
-    if (outage) this.log.info({ sink: this.name, target: this.opts.transport.target, spooled: this.opts.spool?.size ?? 0 }, 'receiver recovered: delivering the spool');
+    if (outage)
+      this.log.info(
+        { sink: this.name, target: this.opts.transport.target, spooled: this.opts.spool?.size ?? 0 },
+        'receiver recovered: delivering the spool',
+      );
     this.pump();
   }
 
@@ -288,7 +306,11 @@ export class DeliveringSink implements AlertSink {
       if (this.opts.spool) {
         this.toSpool(rest);
         this.opts.spool.close();
-        if (rest.length) this.log.info({ sink: this.name, spooled: this.opts.spool.size }, 'alerts left in the spool for the next start');
+        if (rest.length)
+          this.log.info(
+            { sink: this.name, spooled: this.opts.spool.size },
+            'alerts left in the spool for the next start',
+          );
       } else if (rest.length) {
         this.drop(rest.length, 'shutdown');
       }
@@ -303,7 +325,12 @@ export class DeliveringSink implements AlertSink {
   }
 
   get stats(): SinkStats {
-    return { queued: this.queue.length + this.held.length + this.inFlight.size, spooled: this.opts.spool?.size ?? 0, spoolBytes: this.opts.spool?.bytes ?? 0, up: !this.down };
+    return {
+      queued: this.queue.length + this.held.length + this.inFlight.size,
+      spooled: this.opts.spool?.size ?? 0,
+      spoolBytes: this.opts.spool?.bytes ?? 0,
+      up: !this.down,
+    };
   }
 }
 

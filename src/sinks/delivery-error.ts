@@ -16,7 +16,9 @@ export class DeliveryError extends Error {
 
   /** Any thrown value as a DeliveryError (unknown errors are transient). */
   static from(err: unknown): DeliveryError {
-    return err instanceof DeliveryError ? err : new DeliveryError(err instanceof Error ? err.message : String(err), false, undefined, { cause: err });
+    return err instanceof DeliveryError
+      ? err
+      : new DeliveryError(err instanceof Error ? err.message : String(err), false, undefined, { cause: err });
   }
 }
 

@@ -80,7 +80,13 @@ describe('DiskSpool', () => {
     const a = DiskSpool.open(d, { maxBytes: 1 << 20 });
     a.append([rec(1)]);
     a.close();
-    appendFileSync(join(d, readdirSync(d).find((f) => f.endsWith('.jsonl') && f !== '0000000002.jsonl')!), '{"i": 2, "pa');
+    appendFileSync(
+      join(
+        d,
+        readdirSync(d).find((f) => f.endsWith('.jsonl') && f !== '0000000002.jsonl')!,
+      ),
+      '{"i": 2, "pa',
+    );
     const b = DiskSpool.open(d, { maxBytes: 1 << 20 });
     b.append([rec(3)]);
     expect(drain(b)).toEqual([rec(1), '{"i": 2, "pa', rec(3)]);
@@ -112,7 +118,9 @@ describe('DiskSpool', () => {
     const file = join(dir(), 'not-a-dir');
     writeFileSync(file, '');
     expect(() => DiskSpool.open(join(file, 'x'), { maxBytes: 1 << 20 })).toThrow(SpoolError);
-    expect(() => DiskSpool.open(join(file, 'x'), { maxBytes: 1 << 20 })).toThrow(/spool directory .*not-a-dir\/x: ENOTDIR; make it writable .* or disable spooling for this sink \(spool: false\)/);
+    expect(() => DiskSpool.open(join(file, 'x'), { maxBytes: 1 << 20 })).toThrow(
+      /spool directory .*not-a-dir\/x: ENOTDIR; make it writable .* or disable spooling for this sink \(spool: false\)/,
+    );
   });
 
   it('property: any mix of appends, reads, flushes and restarts reads back exactly what was appended, in order', () => {
@@ -122,29 +130,32 @@ describe('DiskSpool', () => {
       fc.record({ kind: fc.constant('flush' as const) }),
       fc.record({ kind: fc.constant('restart' as const) }),
     );
-    fc.assert(fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
-      const d = dir();
-      const opts = { maxBytes: 1 << 22, segmentBytes: 4096 };
-      let s = DiskSpool.open(d, opts);
-      const model: string[] = [];
-      let next = 0;
-      for (const o of ops) {
-        if (o.kind === 'append') {
-          const batch = Array.from({ length: o.n }, () => rec(next++));
-          s.append(batch);
-          model.push(...batch);
-        } else if (o.kind === 'shift') {
-          for (let i = 0; i < o.n; i++) expect(s.shift()).toBe(model.shift());
-        } else if (o.kind === 'flush') s.flush();
-        else {
-          s.close();
-          s = DiskSpool.open(d, opts);
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+        const d = dir();
+        const opts = { maxBytes: 1 << 22, segmentBytes: 4096 };
+        let s = DiskSpool.open(d, opts);
+        const model: string[] = [];
+        let next = 0;
+        for (const o of ops) {
+          if (o.kind === 'append') {
+            const batch = Array.from({ length: o.n }, () => rec(next++));
+            s.append(batch);
+            model.push(...batch);
+          } else if (o.kind === 'shift') {
+            for (let i = 0; i < o.n; i++) expect(s.shift()).toBe(model.shift());
+          } else if (o.kind === 'flush') s.flush();
+          else {
+            s.close();
+            s = DiskSpool.open(d, opts);
+          }
+          expect(s.size).toBe(model.length);
         }
-        expect(s.size).toBe(model.length);
-      }
-      expect(drain(s)).toEqual(model);
-      s.close();
-      rmSync(d, { recursive: true });
-    }), { numRuns: 60 });
+        expect(drain(s)).toEqual(model);
+        s.close();
+        rmSync(d, { recursive: true });
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -1,4 +1,15 @@
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './write-file-atomic.js';
 import { ioErrorText, asError } from '../event/index.js';
@@ -86,7 +97,10 @@ export class DiskSpool {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       s.load();
     } catch (err) {
-      throw new SpoolError(`spool directory ${dir}: ${ioErrorText(err)}; make it writable by the agent (DaemonSet: a hostPath volume) or disable spooling for this sink (spool: false)`, { cause: err });
+      throw new SpoolError(
+        `spool directory ${dir}: ${ioErrorText(err)}; make it writable by the agent (DaemonSet: a hostPath volume) or disable spooling for this sink (spool: false)`,
+        { cause: err },
+      );
     }
     return s;
   }
@@ -95,11 +109,16 @@ export class DiskSpool {
     let cursor = { segment: 0, line: 0 };
     try {
       const c = JSON.parse(readFileSync(join(this.dir, CURSOR), 'utf8')) as { segment?: unknown; line?: unknown };
-      if (Number.isInteger(c.segment) && Number.isInteger(c.line)) cursor = { segment: c.segment as number, line: c.line as number };
+      if (Number.isInteger(c.segment) && Number.isInteger(c.line))
+        cursor = { segment: c.segment as number, line: c.line as number };
     } catch {
       // no cursor yet (or unreadable): read every segment from its start — duplicates, never gaps
     }
-    const ids = readdirSync(this.dir).map((f) => SEGMENT.exec(f)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b);
+    const ids = readdirSync(this.dir)
+      .map((f) => SEGMENT.exec(f))
+      .filter((m) => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
     for (const id of ids) {
       const path = this.path(id);
       if (id < cursor.segment) {
@@ -146,7 +165,8 @@ export class DiskSpool {
   /** Appends records (each one line: no `\n` inside). */
   append(records: readonly string[]): void {
     if (this.closed) {
-      if (records.length) this.opts.onDrop?.(records.length, 'spool_io_error', new SpoolError(`spool ${this.dir} is closed`));
+      if (records.length)
+        this.opts.onDrop?.(records.length, 'spool_io_error', new SpoolError(`spool ${this.dir} is closed`));
       return;
     }
     for (const r of records) {
@@ -313,7 +333,9 @@ export class DiskSpool {
    * next start reads from the last saved position: duplicates, never gaps.
    */
   private checkpoint(): void {
-    const position = this.read ? { segment: this.read.id, line: this.read.idx } : { segment: this.segments[0]?.id ?? 0, line: 0 };
+    const position = this.read
+      ? { segment: this.read.id, line: this.read.idx }
+      : { segment: this.segments[0]?.id ?? 0, line: 0 };
     try {
       writeFileAtomic(join(this.dir, CURSOR), JSON.stringify(position));
       this.cursorDirty = false;

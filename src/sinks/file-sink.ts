@@ -49,7 +49,10 @@ export class FileSink implements AlertSink {
       this.open();
     } catch (err) {
       // fails start-up saying which file and why
-      throw new FileSinkError(`file sink ${name}: cannot open ${opts.path}: ${ioErrorText(err)}; check the path and that the agent may write there`, { cause: err });
+      throw new FileSinkError(
+        `file sink ${name}: cannot open ${opts.path}: ${ioErrorText(err)}; check the path and that the agent may write there`,
+        { cause: err },
+      );
     }
   }
 
@@ -85,7 +88,12 @@ export class FileSink implements AlertSink {
     for (const line of lines) {
       const bytes = Buffer.byteLength(line);
       // rotate before a line that would cross the limit (a file holds at least one line)
-      if (this.regular && this.opts.maxBytes > 0 && this.size + chunkBytes + bytes > this.opts.maxBytes && this.size + chunkBytes > 0) {
+      if (
+        this.regular &&
+        this.opts.maxBytes > 0 &&
+        this.size + chunkBytes + bytes > this.opts.maxBytes &&
+        this.size + chunkBytes > 0
+      ) {
         out();
         this.rotate();
       }
@@ -107,7 +115,11 @@ export class FileSink implements AlertSink {
       this.observer.outcome(this.name, 'failed', n, 'write_error');
       this.closeFd();
       const s = this.limiter.allow('write');
-      if (s >= 0) this.log.error({ sink: this.name, path: this.opts.path, err: errorMessage(err), lost: n, suppressed: s }, 'alert file write failed');
+      if (s >= 0)
+        this.log.error(
+          { sink: this.name, path: this.opts.path, err: errorMessage(err), lost: n, suppressed: s },
+          'alert file write failed',
+        );
     }
   }
 
@@ -120,12 +132,17 @@ export class FileSink implements AlertSink {
       if (this.opts.maxFiles === 0) unlinkSync(p);
       else {
         if (existsSync(`${p}.${this.opts.maxFiles}`)) unlinkSync(`${p}.${this.opts.maxFiles}`);
-        for (let i = this.opts.maxFiles - 1; i >= 1; i--) if (existsSync(`${p}.${i}`)) renameSync(`${p}.${i}`, `${p}.${i + 1}`);
+        for (let i = this.opts.maxFiles - 1; i >= 1; i--)
+          if (existsSync(`${p}.${i}`)) renameSync(`${p}.${i}`, `${p}.${i + 1}`);
         renameSync(p, `${p}.1`);
       }
     } catch (err) {
       const s = this.limiter.allow('rotate');
-      if (s >= 0) this.log.error({ sink: this.name, path: this.opts.path, err: errorMessage(err), suppressed: s }, 'alert file rotation failed; appending to the current file');
+      if (s >= 0)
+        this.log.error(
+          { sink: this.name, path: this.opts.path, err: errorMessage(err), suppressed: s },
+          'alert file rotation failed; appending to the current file',
+        );
     }
   }
 
@@ -157,7 +174,10 @@ export class FileSink implements AlertSink {
     try {
       this.open();
     } catch (err) {
-      this.log.error({ sink: this.name, path: this.opts.path, err: errorMessage(err) }, 'alert file reopen failed; retrying on the next alert');
+      this.log.error(
+        { sink: this.name, path: this.opts.path, err: errorMessage(err) },
+        'alert file reopen failed; retrying on the next alert',
+      );
     }
   }
 
@@ -167,15 +187,26 @@ export class FileSink implements AlertSink {
 }
 
 export const fileSinkPlugin = sinkPlugin({
-  type: 'file', description: "Falco's JSON alerts, one per line, appended to a file (size-based rotation; reopened on SIGHUP)", remote: false,
-  schema: z.object({
-    ...commonSinkKeys(0),
-    path: z.string({ message: 'a file sink needs "path"' }).min(1),
-    /** Rotate beyond this size; 0 never rotates (leave it to logrotate + SIGHUP). */
-    maxSizeMB: z.number().min(0).default(100),
-    /** Rotated files kept (path.1 … path.N). */
-    maxFiles: z.number().int().min(0).max(100).default(5),
-  }).strict(),
+  type: 'file',
+  description: "Falco's JSON alerts, one per line, appended to a file (size-based rotation; reopened on SIGHUP)",
+  remote: false,
+  schema: z
+    .object({
+      ...commonSinkKeys(0),
+      path: z.string({ message: 'a file sink needs "path"' }).min(1),
+      /** Rotate beyond this size; 0 never rotates (leave it to logrotate + SIGHUP). */
+      maxSizeMB: z.number().min(0).default(100),
+      /** Rotated files kept (path.1 … path.N). */
+      maxFiles: z.number().int().min(0).max(100).default(5),
+    })
+    .strict(),
   example: { path: '/var/log/peregrine/alerts.jsonl', maxSizeMB: 100, maxFiles: 5 },
-  build: (o, ctx) => ({ sink: new FileSink(ctx.name, { path: o.path, maxBytes: Math.round(o.maxSizeMB * 1024 * 1024), maxFiles: o.maxFiles }, ctx.observer, ctx.logger) }),
+  build: (o, ctx) => ({
+    sink: new FileSink(
+      ctx.name,
+      { path: o.path, maxBytes: Math.round(o.maxSizeMB * 1024 * 1024), maxFiles: o.maxFiles },
+      ctx.observer,
+      ctx.logger,
+    ),
+  }),
 });

@@ -5,7 +5,11 @@ import { isResolution } from './resolving-sink.js';
 import type { Deadline } from '../lifecycle.js';
 
 /** Output fields a folded follow-up carries (and message formats show). */
-export const REPEAT_FIELDS = { count: 'peregrine.repeat_count', first: 'peregrine.first_seen', last: 'peregrine.last_seen' } as const;
+export const REPEAT_FIELDS = {
+  count: 'peregrine.repeat_count',
+  first: 'peregrine.first_seen',
+  last: 'peregrine.last_seen',
+} as const;
 
 interface Window {
   firstTime: string;
@@ -94,7 +98,12 @@ export class FoldingSink extends SinkWrapper {
     this.inner.write({
       ...w.last,
       output: `${w.last.output} (repeated ${w.count} times since ${w.firstTime})`,
-      output_fields: { ...w.last.output_fields, [REPEAT_FIELDS.count]: w.count, [REPEAT_FIELDS.first]: w.firstTime, [REPEAT_FIELDS.last]: w.lastTime },
+      output_fields: {
+        ...w.last.output_fields,
+        [REPEAT_FIELDS.count]: w.count,
+        [REPEAT_FIELDS.first]: w.firstTime,
+        [REPEAT_FIELDS.last]: w.lastTime,
+      },
     });
   }
 

@@ -45,7 +45,12 @@ export class HttpTransport implements AlertTransport {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     // undici's own timeouts only back ours up
     const backstop = this.timeoutMs + 2_000;
-    this.pool = new Pool(url.origin, { connections: opts.connections ?? 4, connect: { timeout: backstop }, headersTimeout: backstop, bodyTimeout: backstop });
+    this.pool = new Pool(url.origin, {
+      connections: opts.connections ?? 4,
+      connect: { timeout: backstop },
+      headersTimeout: backstop,
+      bodyTimeout: backstop,
+    });
   }
 
   async send(alert: Alert): Promise<void> {
@@ -57,7 +62,10 @@ export class HttpTransport implements AlertTransport {
       throw new DeliveryError(`cannot build the message: ${errorMessage(err)}`, true, undefined, { cause: err });
     }
     const headers = this.opts.hmacSecret
-      ? { ...this.headers, 'x-peregrine-signature': `sha256=${createHmac('sha256', this.opts.hmacSecret).update(body).digest('hex')}` }
+      ? {
+          ...this.headers,
+          'x-peregrine-signature': `sha256=${createHmac('sha256', this.opts.hmacSecret).update(body).digest('hex')}`,
+        }
       : this.headers;
     let status: number;
     let retryAfter: string | string[] | undefined;
@@ -71,14 +79,21 @@ export class HttpTransport implements AlertTransport {
       await res.body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => undefined);
     } catch (err) {
       const code = (err as { code?: string }).code ?? errorMessage(err);
-      const why = abort.signal.aborted || TIMEOUTS.has(code) ? `timed out after ${this.timeoutMs} ms` : `connection failed: ${code}`;
+      const why =
+        abort.signal.aborted || TIMEOUTS.has(code)
+          ? `timed out after ${this.timeoutMs} ms`
+          : `connection failed: ${code}`;
       throw new DeliveryError(why, false, undefined, { cause: err });
     } finally {
       clearTimeout(timer);
     }
     if (status >= 200 && status < 300) return;
     const permanent = status >= 400 && status < 500 && status !== 408 && status !== 429;
-    throw new DeliveryError(`HTTP ${status}`, permanent, parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter));
+    throw new DeliveryError(
+      `HTTP ${status}`,
+      permanent,
+      parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
+    );
   }
 
   close(): void {

@@ -92,7 +92,10 @@ export class ResolvingSink extends SinkWrapper {
     clearInterval(this.timer);
     this.sweep();
     if (this.statePath) {
-      writeFileAtomic(this.statePath, [...this.open.values()].map((o) => encodeSpoolRecord({ alert: o.alert, at: o.at })).join('\n'));
+      writeFileAtomic(
+        this.statePath,
+        [...this.open.values()].map((o) => encodeSpoolRecord({ alert: o.alert, at: o.at })).join('\n'),
+      );
     }
     return this.inner.shutdown(deadline);
   }

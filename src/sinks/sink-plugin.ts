@@ -18,7 +18,8 @@ export interface SinkContext {
  * that the shared delivery wrapper (queue, retries, spool, metrics) drives. `resolveAfterMs`
  * asks for resolutions after that long without a repeat.
  */
-export type SinkBuild = { readonly sink: AlertSink } | { readonly transport: AlertTransport; readonly resolveAfterMs?: number };
+export type SinkBuild =
+  { readonly sink: AlertSink } | { readonly transport: AlertTransport; readonly resolveAfterMs?: number };
 
 /** What every sink plug-in says about itself; adding a sink is one file and one registry line. */
 export interface SinkPlugin {
@@ -34,12 +35,17 @@ export interface SinkPlugin {
   build(options: CommonSinkOptions, ctx: SinkContext): SinkBuild;
 }
 
-const priority = z.string().refine((p) => parsePriority(p) !== undefined, { message: `must be a priority: ${PRIORITIES.join(', ')}` });
+const priority = z
+  .string()
+  .refine((p) => parsePriority(p) !== undefined, { message: `must be a priority: ${PRIORITIES.join(', ')}` });
 
 /** Keys every sink takes. */
 export const commonSinkKeys = (aggregateSeconds: number) => ({
   /** Metrics label, log field and spool directory name; default: the type (`webhook-1` when several). */
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-"').optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_" or "-"')
+    .optional(),
   minPriority: priority.optional(),
   /** Only these rules (exact names). */
   rules: z.array(z.string().min(1)).min(1).optional(),
@@ -89,12 +95,22 @@ export const SECURE_URL_MESSAGE = 'must be an https URL (plain http only to loop
 
 /** https, or http to loopback, or explicitly allowed. */
 export function isSecureUrl(url: string | undefined, allowInsecure: boolean): boolean {
-  return url === undefined || url.startsWith('https://') || allowInsecure || /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(url);
+  return (
+    url === undefined ||
+    url.startsWith('https://') ||
+    allowInsecure ||
+    /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(url)
+  );
 }
 
 /** Declares a plug-in with typed options (the registry validates before `build`). */
 export function sinkPlugin<O extends CommonSinkOptions>(p: {
-  type: string; description: string; remote: boolean; schema: z.ZodType<O>; example: Record<string, unknown>; build: (o: O, ctx: SinkContext) => SinkBuild;
+  type: string;
+  description: string;
+  remote: boolean;
+  schema: z.ZodType<O>;
+  example: Record<string, unknown>;
+  build: (o: O, ctx: SinkContext) => SinkBuild;
 }): SinkPlugin {
-  return { ...p, schema: p.schema as z.ZodType<CommonSinkOptions>, build: (o, ctx) => p.build(o as O, ctx) };
+  return { ...p, schema: p.schema, build: (o, ctx) => p.build(o as O, ctx) };
 }

@@ -7,7 +7,14 @@ import { stdoutSinkPlugin } from './stdout-sink.js';
 import { webhookSinkPlugin } from './webhook-sink.js';
 
 /** Every sink type, listed once. */
-export const SINK_PLUGINS: readonly SinkPlugin[] = [stdoutSinkPlugin, fileSinkPlugin, webhookSinkPlugin, slackSinkPlugin, pagerdutySinkPlugin, alertmanagerSinkPlugin];
+export const SINK_PLUGINS: readonly SinkPlugin[] = [
+  stdoutSinkPlugin,
+  fileSinkPlugin,
+  webhookSinkPlugin,
+  slackSinkPlugin,
+  pagerdutySinkPlugin,
+  alertmanagerSinkPlugin,
+];
 
 /** The plug-in for a type, or undefined. */
 export function sinkPluginFor(type: string): SinkPlugin | undefined {

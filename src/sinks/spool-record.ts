@@ -12,7 +12,9 @@ export interface SpoolRecord {
  * exact as `{"$bigint":"…"}` — alert field values are never objects, so the tag is unambiguous.
  */
 export function encodeSpoolRecord(r: SpoolRecord): string {
-  return JSON.stringify({ at: r.at, alert: r.alert }, (_k, v: unknown) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v));
+  return JSON.stringify({ at: r.at, alert: r.alert }, (_k, v: unknown) =>
+    typeof v === 'bigint' ? { $bigint: v.toString() } : v,
+  );
 }
 
 /** A spool line that cannot be read back (a torn write, a foreign file). */
@@ -28,15 +30,29 @@ export function decodeSpoolRecord(line: string): SpoolRecord {
   let doc: unknown;
   try {
     doc = JSON.parse(line, (_k, v: unknown) =>
-      v && typeof v === 'object' && !Array.isArray(v) && typeof (v as { $bigint?: unknown }).$bigint === 'string' ? BigInt((v as { $bigint: string }).$bigint) : v);
+      v && typeof v === 'object' && !Array.isArray(v) && typeof (v as { $bigint?: unknown }).$bigint === 'string'
+        ? BigInt((v as { $bigint: string }).$bigint)
+        : v,
+    );
   } catch (err) {
     throw new SpoolRecordError(`not JSON (${errorMessage(err)})`);
   }
   const d = doc as { at?: unknown; alert?: Partial<Alert> } | null;
   const a = d?.alert;
-  if (typeof d?.at !== 'number' || !a || typeof a.rule !== 'string' || typeof a.time !== 'string' || typeof a.output !== 'string'
-    || !parsePriority(String(a.priority)) || !a.output_fields || typeof a.output_fields !== 'object' || !Array.isArray(a.tags)) {
-    throw new SpoolRecordError('not a spooled alert (needs "at" and an alert with rule, time, priority, output, output_fields, tags)');
+  if (
+    typeof d?.at !== 'number' ||
+    !a ||
+    typeof a.rule !== 'string' ||
+    typeof a.time !== 'string' ||
+    typeof a.output !== 'string' ||
+    !parsePriority(String(a.priority)) ||
+    !a.output_fields ||
+    typeof a.output_fields !== 'object' ||
+    !Array.isArray(a.tags)
+  ) {
+    throw new SpoolRecordError(
+      'not a spooled alert (needs "at" and an alert with rule, time, priority, output, output_fields, tags)',
+    );
   }
   return { at: d.at, alert: a as Alert };
 }

@@ -35,7 +35,11 @@ export class StdoutSink implements AlertSink {
     if (this.buf.length + ((this.out as NodeJS.WriteStream).writableLength ?? 0) > MAX_BUFFERED) {
       this.observer.outcome(this.name, 'dropped', 1, 'output_slow');
       const n = this.limiter.allow('slow');
-      if (n >= 0) this.log.warn({ sink: this.name, suppressed: n }, 'standard output does not keep up: alerts dropped (16 MiB waiting)');
+      if (n >= 0)
+        this.log.warn(
+          { sink: this.name, suppressed: n },
+          'standard output does not keep up: alerts dropped (16 MiB waiting)',
+        );
       return;
     }
     this.buf += alertToJson(alert) + '\n';
@@ -81,7 +85,9 @@ export class StdoutSink implements AlertSink {
 }
 
 export const stdoutSinkPlugin = sinkPlugin({
-  type: 'stdout', description: "Falco's JSON alerts, one per line, on standard output (the default)", remote: false,
+  type: 'stdout',
+  description: "Falco's JSON alerts, one per line, on standard output (the default)",
+  remote: false,
   schema: z.object(commonSinkKeys(0)).strict(),
   example: {},
   build: (_o, ctx) => ({ sink: new StdoutSink(ctx.name, ctx.stdout, ctx.observer, ctx.logger) }),

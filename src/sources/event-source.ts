@@ -33,7 +33,19 @@ export interface SourceStats {
 }
 
 export function emptyStats(): SourceStats {
-  return { received: 0, decoded: 0, malformed: 0, dropped: 0, lost: 0, aborted: 0, rateLimited: 0, truncated: 0, unknownKinds: 0, connects: 0, connected: false };
+  return {
+    received: 0,
+    decoded: 0,
+    malformed: 0,
+    dropped: 0,
+    lost: 0,
+    aborted: 0,
+    rateLimited: 0,
+    truncated: 0,
+    unknownKinds: 0,
+    connects: 0,
+    connected: false,
+  };
 }
 
 /**

@@ -14,14 +14,22 @@ export class AlertFormatError extends Error {
  * `peregrine.truncated: true`. Bounds what one alert costs in the folding window, the spool and
  * every receiver, whatever a peer sends.
  */
-export const ALERT_LIMITS = { ruleChars: 1_024, outputChars: 16_384, fieldChars: 4_096, fields: 256, tags: 64, tagChars: 256 } as const;
+export const ALERT_LIMITS = {
+  ruleChars: 1_024,
+  outputChars: 16_384,
+  fieldChars: 4_096,
+  fields: 256,
+  tags: 64,
+  tagChars: 256,
+} as const;
 
 /** The mark a cut-down alert carries in `output_fields`. */
 export const TRUNCATED_FIELD = 'peregrine.truncated';
 
 const MARK = '…[truncated]';
 /** `s` within `max` characters, the mark included when cut. */
-const cut = (s: string, max: number): [string, boolean] => (s.length > max ? [`${s.slice(0, max - MARK.length)}${MARK}`, true] : [s, false]);
+const cut = (s: string, max: number): [string, boolean] =>
+  s.length > max ? [`${s.slice(0, max - MARK.length)}${MARK}`, true] : [s, false];
 
 /**
  * Cuts an alert down to {@link ALERT_LIMITS}; returns it unchanged (same object) when it is
@@ -65,18 +73,28 @@ export function limitAlert(a: Alert): Alert {
  * Falcosidekick's input, into an {@link Alert}.
  */
 export function alertFromFalcoJson(doc: unknown): Alert {
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new AlertFormatError('expected a JSON object (one Falco alert)');
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new AlertFormatError('expected a JSON object (one Falco alert)');
   const d = doc as Record<string, unknown>;
   if (typeof d.rule !== 'string' || d.rule === '') throw new AlertFormatError('"rule" must be a non-empty string');
   const priority = typeof d.priority === 'string' ? parsePriority(d.priority) : undefined;
-  if (!priority) throw new AlertFormatError(`"priority" must be a Falco priority (Emergency … Debug), got ${shown(d.priority)}`);
-  const time = typeof d.time === 'string' && d.time.length <= 64 && !Number.isNaN(Date.parse(d.time)) ? d.time : undefined;
-  if (d.time !== undefined && !time) throw new AlertFormatError(`"time" must be an RFC 3339 time, got ${shown(d.time)}`);
+  if (!priority)
+    throw new AlertFormatError(`"priority" must be a Falco priority (Emergency … Debug), got ${shown(d.priority)}`);
+  const time =
+    typeof d.time === 'string' && d.time.length <= 64 && !Number.isNaN(Date.parse(d.time)) ? d.time : undefined;
+  if (d.time !== undefined && !time)
+    throw new AlertFormatError(`"time" must be an RFC 3339 time, got ${shown(d.time)}`);
   const fields: Record<string, AlertFieldValue> = {};
   if (d.output_fields !== undefined) {
-    if (!d.output_fields || typeof d.output_fields !== 'object' || Array.isArray(d.output_fields)) throw new AlertFormatError('"output_fields" must be an object');
+    if (!d.output_fields || typeof d.output_fields !== 'object' || Array.isArray(d.output_fields))
+      throw new AlertFormatError('"output_fields" must be an object');
     for (const [k, v] of Object.entries(d.output_fields as Record<string, unknown>)) {
-      fields[k] = v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : Array.isArray(v) ? v.map(itemText) : itemText(v);
+      fields[k] =
+        v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+          ? v
+          : Array.isArray(v)
+            ? v.map(itemText)
+            : itemText(v);
     }
   }
   const tags = Array.isArray(d.tags) ? d.tags.map(itemText) : [];

@@ -13,7 +13,16 @@ export { DEFAULT_FALCO_GRPC_ADDRESS };
 /** How often an empty request is sent to keep `sub` flowing. */
 export const FALCO_SUB_KEEPALIVE_MS = 500;
 
-const PRIORITY_NAMES: readonly Priority[] = ['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'];
+const PRIORITY_NAMES: readonly Priority[] = [
+  'Emergency',
+  'Alert',
+  'Critical',
+  'Error',
+  'Warning',
+  'Notice',
+  'Informational',
+  'Debug',
+];
 const SOURCES = ['syscall', 'k8s_audit', 'internal', 'plugin'];
 
 /**
@@ -35,7 +44,11 @@ export class FalcoGrpcSource extends GrpcStreamSource {
 
   protected open(client: grpc.Client): ReadStream {
     const req = codec<object>(this.root, 'falco.outputs.request');
-    return client.makeBidiStreamRequest<object, Buffer>('/falco.outputs.service/sub', req.serialize, passThrough.deserialize);
+    return client.makeBidiStreamRequest<object, Buffer>(
+      '/falco.outputs.service/sub',
+      req.serialize,
+      passThrough.deserialize,
+    );
   }
 
   protected override onStreamOpen(call: ReadStream): void {
@@ -59,8 +72,15 @@ export class FalcoGrpcSource extends GrpcStreamSource {
 
   protected decode(buf: Buffer): SourceBatch {
     const m = this.response.toObject(this.response.decode(buf), { longs: Number, enums: Number, defaults: true }) as {
-      time?: { seconds: number; nanos: number }; priority: number; source_deprecated: number; rule: string; output: string;
-      output_fields: Record<string, string>; hostname: string; tags: string[]; source: string;
+      time?: { seconds: number; nanos: number };
+      priority: number;
+      source_deprecated: number;
+      rule: string;
+      output: string;
+      output_fields: Record<string, string>;
+      hostname: string;
+      tags: string[];
+      source: string;
     };
     if (!m.rule) throw new Error('Falco response without a rule');
     const secs = m.time?.seconds ?? Math.floor(Date.now() / 1000);
@@ -93,7 +113,11 @@ export class FalcoGrpcSource extends GrpcStreamSource {
 
 /** The `falco-grpc` source. */
 export const falcoGrpcSourcePlugin = defineSourcePlugin({
-  type: 'falco-grpc', description: "Falco's gRPC outputs API (falco.outputs.service/sub, Falco <= 0.43)", deliversAlerts: true,
-  schema: GrpcSourceSchema, example: { address: DEFAULT_FALCO_GRPC_ADDRESS }, address: { key: 'address', default: DEFAULT_FALCO_GRPC_ADDRESS },
+  type: 'falco-grpc',
+  description: "Falco's gRPC outputs API (falco.outputs.service/sub, Falco <= 0.43)",
+  deliversAlerts: true,
+  schema: GrpcSourceSchema,
+  example: { address: DEFAULT_FALCO_GRPC_ADDRESS },
+  address: { key: 'address', default: DEFAULT_FALCO_GRPC_ADDRESS },
   build: (o, c) => new FalcoGrpcSource({ ...o, logger: c.logger }),
 });

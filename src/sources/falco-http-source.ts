@@ -2,7 +2,6 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { errorMessage, type Alert } from '../event/index.js';
 import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { emptyStats, type EventSource, type SourceBatch, type SourceStats } from './event-source.js';
@@ -69,7 +68,7 @@ export class FalcoHttpSource implements EventSource {
   get address(): string {
     const a = this.server?.address();
     if (!a) return '';
-    return typeof a === 'string' ? a : `${(a as AddressInfo).address}:${(a as AddressInfo).port}`;
+    return typeof a === 'string' ? a : `${a.address}:${a.port}`;
   }
 
   async start(): Promise<void> {
@@ -81,7 +80,10 @@ export class FalcoHttpSource implements EventSource {
     const tls = this.opts.tls;
     if (tls) {
       if (!tls.cert || !tls.key) throw new Error(`${this.name}: tls needs cert and key files`);
-      this.server = https.createServer({ ...this.secureContext(), requestCert: !!tls.ca, rejectUnauthorized: !!tls.ca }, handler);
+      this.server = https.createServer(
+        { ...this.secureContext(), requestCert: !!tls.ca, rejectUnauthorized: !!tls.ca },
+        handler,
+      );
       this.watched = [tls.cert, tls.key, ...(tls.ca ? [tls.ca] : [])];
       for (const f of this.watched) watchFile(f, { interval: CERT_REFRESH_MS }, () => this.reloadCerts());
     } else this.server = http.createServer(handler);
@@ -90,9 +92,15 @@ export class FalcoHttpSource implements EventSource {
     this.server.requestTimeout = 30_000;
     this.server.keepAliveTimeout = 65_000;
     const l = this.opts.listen ?? DEFAULT_FALCO_HTTP_LISTEN;
-    if (this.opts.insecure) this.log.warn({ source: this.name, listen: l }, 'falco-http: INSECURE: accepting alerts without TLS or a shared secret; anyone who reaches this address can inject alerts');
+    if (this.opts.insecure)
+      this.log.warn(
+        { source: this.name, listen: l },
+        'falco-http: INSECURE: accepting alerts without TLS or a shared secret; anyone who reaches this address can inject alerts',
+      );
     await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', (err) => reject(new Error(`${this.name}: cannot listen on ${l}: ${err.message}`, { cause: err })));
+      this.server!.once('error', (err) =>
+        reject(new Error(`${this.name}: cannot listen on ${l}: ${err.message}`, { cause: err })),
+      );
       if (l.startsWith('unix://')) this.server!.listen(l.slice('unix://'.length), resolve);
       else {
         const i = l.lastIndexOf(':');
@@ -113,7 +121,10 @@ export class FalcoHttpSource implements EventSource {
       (this.server as https.Server).setSecureContext(this.secureContext());
       this.log.info({ source: this.name }, 'TLS certificates reloaded');
     } catch (err) {
-      this.log.error({ source: this.name, err: errorMessage(err) }, 'TLS certificates changed but cannot be loaded; keeping the previous ones');
+      this.log.error(
+        { source: this.name, err: errorMessage(err) },
+        'TLS certificates changed but cannot be loaded; keeping the previous ones',
+      );
     }
   }
 
@@ -131,11 +142,16 @@ export class FalcoHttpSource implements EventSource {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if ((req.url ?? '/').split('?')[0] !== (this.opts.path ?? '/')) return this.reply(res, 404, `POST alerts to ${this.opts.path ?? '/'}`);
+    if ((req.url ?? '/').split('?')[0] !== (this.opts.path ?? '/'))
+      return this.reply(res, 404, `POST alerts to ${this.opts.path ?? '/'}`);
     if (req.method !== 'POST') return this.reply(res, 405, 'use POST with a Falco JSON alert', { allow: 'POST' });
     if (this.opts.secret && !this.secretOk(req.headers[this.opts.secret.header.toLowerCase()])) {
       const n = this.limiter.allow('secret');
-      if (n >= 0) this.log.warn({ source: this.name, remote: req.socket.remoteAddress, suppressed: n }, 'alert rejected: missing or wrong shared secret');
+      if (n >= 0)
+        this.log.warn(
+          { source: this.name, remote: req.socket.remoteAddress, suppressed: n },
+          'alert rejected: missing or wrong shared secret',
+        );
       return this.reply(res, 401, `missing or wrong ${this.opts.secret.header} header`);
     }
     const max = this.opts.maxBodyBytes ?? 1024 * 1024;
@@ -170,13 +186,21 @@ export class FalcoHttpSource implements EventSource {
     if (!this.peers.take(peer, alerts.length)) {
       this.stats.rateLimited += alerts.length;
       const n = this.limiter.allow('rate');
-      if (n >= 0) this.log.warn({ source: this.name, remote: peer, suppressed: n }, 'peer over its alert rate limit: rejecting with 429');
+      if (n >= 0)
+        this.log.warn(
+          { source: this.name, remote: peer, suppressed: n },
+          'peer over its alert rate limit: rejecting with 429',
+        );
       return this.reply(res, 429, 'too many alerts from this peer: retry later', { 'retry-after': '1' });
     }
     if (this.stopped || !this.buffer.offer({ kind: 'alerts', source: this.name, alerts })) {
       this.stats.dropped += alerts.length;
       const n = this.limiter.allow('full');
-      if (n >= 0) this.log.warn({ source: this.name, suppressed: n }, 'alert buffer full: rejecting with 503 (the sender may retry)');
+      if (n >= 0)
+        this.log.warn(
+          { source: this.name, suppressed: n },
+          'alert buffer full: rejecting with 503 (the sender may retry)',
+        );
       return this.reply(res, 503, 'busy: retry later', { 'retry-after': '1' });
     }
     this.stats.decoded += alerts.length;
@@ -186,8 +210,13 @@ export class FalcoHttpSource implements EventSource {
   private requestFailed(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
     this.stats.aborted++;
     const n = this.limiter.allow('aborted');
-    if (n >= 0) this.log.warn({ source: this.name, remote: req.socket.remoteAddress, err: errorMessage(err), suppressed: n }, 'request failed before its body was read (connection dropped?); nothing accepted');
-    if (!res.headersSent && !res.destroyed) this.reply(res, 400, 'request body could not be read', { connection: 'close' });
+    if (n >= 0)
+      this.log.warn(
+        { source: this.name, remote: req.socket.remoteAddress, err: errorMessage(err), suppressed: n },
+        'request failed before its body was read (connection dropped?); nothing accepted',
+      );
+    if (!res.headersSent && !res.destroyed)
+      this.reply(res, 400, 'request body could not be read', { connection: 'close' });
     else res.destroy();
   }
 
@@ -209,10 +238,13 @@ export class FalcoHttpSource implements EventSource {
     const server = this.server;
     if (server) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.closeAllConnections();
-          resolve();
-        }, Math.min(msLeft(deadline), 2_000));
+        const t = setTimeout(
+          () => {
+            server.closeAllConnections();
+            resolve();
+          },
+          Math.min(msLeft(deadline), 2_000),
+        );
         server.close(() => {
           clearTimeout(t);
           resolve();
@@ -239,7 +271,8 @@ class PeerBuckets {
   take(peer: string, n: number): boolean {
     const now = Date.now();
     let b = this.buckets.get(peer);
-    if (b) this.buckets.delete(peer); // re-inserted below: Map order is recency
+    if (b)
+      this.buckets.delete(peer); // re-inserted below: Map order is recency
     else {
       if (this.buckets.size >= this.maxPeers) this.buckets.delete(this.buckets.keys().next().value as string);
       b = { tokens: this.burst, at: now };
@@ -255,21 +288,54 @@ class PeerBuckets {
 
 /** The `falco-http` source: loopback by default; exposed listeners need TLS or a secret. */
 export const falcoHttpSourcePlugin = defineSourcePlugin({
-  type: 'falco-http', description: "Falco's JSON alerts by HTTP POST (Falco >= 0.44 http_output, Falcosidekick input)", deliversAlerts: true,
-  schema: z.object({
-    listen: z.string().min(1).optional(), path: z.string().startsWith('/').optional(), tls: TlsSchema.optional(),
-    secret: z.object({ header: z.string().min(1), value: z.string().min(1) }).strict().optional(),
-    bufferAlerts: z.number().int().positive().optional(), maxBodyBytes: z.number().int().positive().max(64 * 1024 * 1024).optional(), name: z.string().optional(),
-    rateLimit: z.object({ alertsPerSecond: z.number().positive(), burst: z.number().int().positive() }).strict().optional(),
-    insecure: z.boolean().optional(),
-  }).strict().superRefine((o, ctx) => {
-    if (o.tls && !o.tls.cert) ctx.addIssue({ code: 'custom', path: ['tls', 'cert'], message: 'a server needs its certificate and key (cert, key); ca adds mutual TLS' });
-    const listen = o.listen ?? DEFAULT_FALCO_HTTP_LISTEN;
-    if (!isLoopbackListen(listen) && !o.tls?.cert && !o.secret && !o.insecure) {
-      ctx.addIssue({ code: 'custom', path: ['listen'], message: `${listen} is reachable from other machines, but without tls or a secret anyone there can inject alerts: add tls (cert, key; ca for mutual TLS) or a secret, listen on 127.0.0.1, or set insecure: true on a trusted network` });
-    }
-  }),
-  example: { listen: '0.0.0.0:2801', path: '/', secret: { header: 'X-Peregrine-Token', value: 'a long random string' } },
+  type: 'falco-http',
+  description: "Falco's JSON alerts by HTTP POST (Falco >= 0.44 http_output, Falcosidekick input)",
+  deliversAlerts: true,
+  schema: z
+    .object({
+      listen: z.string().min(1).optional(),
+      path: z.string().startsWith('/').optional(),
+      tls: TlsSchema.optional(),
+      secret: z
+        .object({ header: z.string().min(1), value: z.string().min(1) })
+        .strict()
+        .optional(),
+      bufferAlerts: z.number().int().positive().optional(),
+      maxBodyBytes: z
+        .number()
+        .int()
+        .positive()
+        .max(64 * 1024 * 1024)
+        .optional(),
+      name: z.string().optional(),
+      rateLimit: z
+        .object({ alertsPerSecond: z.number().positive(), burst: z.number().int().positive() })
+        .strict()
+        .optional(),
+      insecure: z.boolean().optional(),
+    })
+    .strict()
+    .superRefine((o, ctx) => {
+      if (o.tls && !o.tls.cert)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tls', 'cert'],
+          message: 'a server needs its certificate and key (cert, key); ca adds mutual TLS',
+        });
+      const listen = o.listen ?? DEFAULT_FALCO_HTTP_LISTEN;
+      if (!isLoopbackListen(listen) && !o.tls?.cert && !o.secret && !o.insecure) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['listen'],
+          message: `${listen} is reachable from other machines, but without tls or a secret anyone there can inject alerts: add tls (cert, key; ca for mutual TLS) or a secret, listen on 127.0.0.1, or set insecure: true on a trusted network`,
+        });
+      }
+    }),
+  example: {
+    listen: '0.0.0.0:2801',
+    path: '/',
+    secret: { header: 'X-Peregrine-Token', value: 'a long random string' },
+  },
   address: { key: 'listen', default: DEFAULT_FALCO_HTTP_LISTEN },
   build: (o, c) => new FalcoHttpSource({ ...o, logger: c.logger }),
 });

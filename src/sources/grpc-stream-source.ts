@@ -65,7 +65,11 @@ export abstract class GrpcStreamSource implements EventSource {
   protected onStreamClosed(): void {}
 
   async start(): Promise<void> {
-    this.client = new grpc.Client(grpcTarget(this.opts.address), clientCredentials(this.opts.tls), clientChannelOptions(this.opts.tls));
+    this.client = new grpc.Client(
+      grpcTarget(this.opts.address),
+      clientCredentials(this.opts.tls),
+      clientChannelOptions(this.opts.tls),
+    );
     this.connect();
   }
 
@@ -95,7 +99,9 @@ export abstract class GrpcStreamSource implements EventSource {
       connected();
       this.onMessage(buf, call);
     });
-    call.on('error', (err: grpc.ServiceError) => this.disconnected(call, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
+    call.on('error', (err: grpc.ServiceError) =>
+      this.disconnected(call, `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`),
+    );
     call.on('end', () => this.disconnected(call, 'stream ended by the server'));
     this.onStreamOpen(call);
   }
@@ -108,13 +114,17 @@ export abstract class GrpcStreamSource implements EventSource {
     if (this.stopped) return;
     const delay = this.backoff.next();
     const suppressed = this.limiter.allow('disconnect');
-    if (suppressed >= 0) this.log.warn({ source: this.name, address: this.opts.address, why, retryInMs: delay, suppressed }, 'source disconnected; reconnecting');
+    if (suppressed >= 0)
+      this.log.warn(
+        { source: this.name, address: this.opts.address, why, retryInMs: delay, suppressed },
+        'source disconnected; reconnecting',
+      );
     this.timer = setTimeout(() => this.connect(), delay);
   }
 
   /** Cuts the current stream (it reconnects); for tests and for certificate changes. */
   reconnect(): void {
-    (this.call as grpc.ClientReadableStream<Buffer> | undefined)?.cancel();
+    this.call?.cancel();
   }
 
   private onMessage(buf: Buffer, call: ReadStream): void {
@@ -125,7 +135,8 @@ export abstract class GrpcStreamSource implements EventSource {
     } catch (err) {
       this.stats.malformed++;
       const n = this.limiter.allow('malformed');
-      if (n >= 0) this.log.warn({ source: this.name, err: errorMessage(err), suppressed: n }, 'malformed message skipped');
+      if (n >= 0)
+        this.log.warn({ source: this.name, err: errorMessage(err), suppressed: n }, 'malformed message skipped');
       return;
     }
     if (batch) this.deliver(batch, call);
@@ -142,7 +153,8 @@ export abstract class GrpcStreamSource implements EventSource {
       if (dropped) {
         this.stats.dropped += dropped;
         const k = this.limiter.allow('overflow');
-        if (k >= 0) this.log.warn({ source: this.name, dropped, policy, suppressed: k }, 'source buffer full: events dropped');
+        if (k >= 0)
+          this.log.warn({ source: this.name, dropped, policy, suppressed: k }, 'source buffer full: events dropped');
       }
       return;
     }
@@ -158,10 +170,18 @@ export abstract class GrpcStreamSource implements EventSource {
   }
 
   /** A unary call on this source's channel (version/health RPCs). */
-  protected unary<Req, Res>(path: string, serialize: (r: Req) => Buffer, deserialize: (b: Buffer) => Res, req: Req, timeoutMs = 5_000): Promise<Res> {
+  protected unary<Req, Res>(
+    path: string,
+    serialize: (r: Req) => Buffer,
+    deserialize: (b: Buffer) => Res,
+    req: Req,
+    timeoutMs = 5_000,
+  ): Promise<Res> {
     return new Promise((resolve, reject) => {
       if (!this.client) return reject(new Error(`${this.name}: not started`));
-      this.client.makeUnaryRequest(path, serialize, deserialize, req, { deadline: Date.now() + timeoutMs }, (err, v) => (err || v === undefined ? reject(err ?? new Error('no response')) : resolve(v)));
+      this.client.makeUnaryRequest(path, serialize, deserialize, req, { deadline: Date.now() + timeoutMs }, (err, v) =>
+        err || v === undefined ? reject(err ?? new Error('no response')) : resolve(v),
+      );
     });
   }
 
@@ -169,7 +189,7 @@ export abstract class GrpcStreamSource implements EventSource {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
-    (this.call as grpc.ClientReadableStream<Buffer> | undefined)?.cancel();
+    this.call?.cancel();
     this.onStreamClosed();
     this.client?.close();
     this.stats.connected = false;

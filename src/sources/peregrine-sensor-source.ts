@@ -32,8 +32,18 @@ export class PeregrineSensorSource extends GrpcStreamSource {
 
   protected open(client: grpc.Client): ReadStream {
     const req = codec<object>(this.root, 'peregrine.sensor.v1.SubscribeRequest');
-    const msg = { client_name: 'peregrine-agent', stream_id: this.streamId, resume_after_seq: this.lastSeq, event_types: [...(this.opts.eventTypes ?? [])] };
-    return client.makeServerStreamRequest<object, Buffer>('/peregrine.sensor.v1.Sensor/Subscribe', req.serialize, passThrough.deserialize, msg);
+    const msg = {
+      client_name: 'peregrine-agent',
+      stream_id: this.streamId,
+      resume_after_seq: this.lastSeq,
+      event_types: [...(this.opts.eventTypes ?? [])],
+    };
+    return client.makeServerStreamRequest<object, Buffer>(
+      '/peregrine.sensor.v1.Sensor/Subscribe',
+      req.serialize,
+      passThrough.deserialize,
+      msg,
+    );
   }
 
   protected decode(buf: Buffer): SourceBatch | undefined {
@@ -64,7 +74,10 @@ export class PeregrineSensorSource extends GrpcStreamSource {
   protected override onStreamOpen(): void {
     if (this.healthTimer) return;
     const poll = (): void => {
-      this.getHealth().then((h) => (this.health = { healthy: h.healthy, reason: h.reason }), () => (this.health = undefined));
+      this.getHealth().then(
+        (h) => (this.health = { healthy: h.healthy, reason: h.reason }),
+        () => (this.health = undefined),
+      );
     };
     poll();
     this.healthTimer = setInterval(poll, this.opts.healthPollMs ?? 2_000);
@@ -87,14 +100,21 @@ export class PeregrineSensorSource extends GrpcStreamSource {
   /** Version of the connected sensor. */
   version(): Promise<{ version: string; api_version: number; backend: string }> {
     const req = codec<object>(this.root, 'peregrine.sensor.v1.VersionRequest');
-    const res = codec<{ version: string; api_version: number; backend: string }>(this.root, 'peregrine.sensor.v1.VersionResponse');
+    const res = codec<{ version: string; api_version: number; backend: string }>(
+      this.root,
+      'peregrine.sensor.v1.VersionResponse',
+    );
     return this.unary('/peregrine.sensor.v1.Sensor/GetVersion', req.serialize, res.deserialize, {});
   }
 }
 
 /** The `sensor` source: Peregrine's sensor API (the bundled eBPF sensor). */
 export const sensorSourcePlugin = defineSourcePlugin({
-  type: 'sensor', description: "Peregrine's bundled eBPF sensor (batched events over gRPC)", deliversAlerts: false,
-  schema: GrpcSourceSchema, example: { address: DEFAULT_SENSOR_ADDRESS }, address: { key: 'address', default: DEFAULT_SENSOR_ADDRESS },
+  type: 'sensor',
+  description: "Peregrine's bundled eBPF sensor (batched events over gRPC)",
+  deliversAlerts: false,
+  schema: GrpcSourceSchema,
+  example: { address: DEFAULT_SENSOR_ADDRESS },
+  address: { key: 'address', default: DEFAULT_SENSOR_ADDRESS },
   build: (o, c) => new PeregrineSensorSource({ ...o, logger: c.logger, eventTypes: c.eventTypes }, c.table),
 });

@@ -1,7 +1,8 @@
 import { EventDecodeError, MAX_LINE_BYTES, type FlatEventDecoder, type SyscallEvent } from '../event/index.js';
 
 /** What a replay read: an event, or a bad line (with its number and why). */
-export type ReplayItem = { readonly event: SyscallEvent; readonly line: number } | { readonly error: EventDecodeError; readonly line: number };
+export type ReplayItem =
+  { readonly event: SyscallEvent; readonly line: number } | { readonly error: EventDecodeError; readonly line: number };
 
 /**
  * Reads JSON Lines events from a stream, one event per line, in order. Blank lines are
@@ -9,7 +10,11 @@ export type ReplayItem = { readonly event: SyscallEvent; readonly line: number }
  * A line longer than `maxLineBytes` is never held whole: its bytes are skipped as they arrive
  * and it becomes one bad line, so memory stays bounded whatever the input.
  */
-export async function* readReplay(input: NodeJS.ReadableStream, decoder: FlatEventDecoder, maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<ReplayItem> {
+export async function* readReplay(
+  input: NodeJS.ReadableStream,
+  decoder: FlatEventDecoder,
+  maxLineBytes = MAX_LINE_BYTES,
+): AsyncGenerator<ReplayItem> {
   let lineNo = 0;
   for await (const line of boundedLines(input, maxLineBytes)) {
     lineNo++;
@@ -44,7 +49,7 @@ async function* boundedLines(input: NodeJS.ReadableStream, max: number): AsyncGe
     return buf.toString('utf8', 0, n);
   };
   for await (const chunk of input) {
-    const c = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    const c = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     let from = 0;
     for (;;) {
       const nl = c.indexOf(0x0a, from);

@@ -1,5 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { ioErrorText, EventDecodeError, FlatEventDecoder, type FieldKeyTable, type SyscallEvent } from '../event/index.js';
+import {
+  ioErrorText,
+  EventDecodeError,
+  FlatEventDecoder,
+  type FieldKeyTable,
+  type SyscallEvent,
+} from '../event/index.js';
 import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { emptyStats, type EventSource, type SourceBatch, type SourceStats } from './event-source.js';
 import { readReplay } from './replay-reader.js';
@@ -85,7 +91,10 @@ export class ReplaySource implements EventSource {
       }
       await flush();
     } catch (err) {
-      this.failure = err instanceof EventDecodeError ? err : new Error(`cannot read ${this.opts.path}: ${ioErrorText(err)}`, { cause: err });
+      this.failure =
+        err instanceof EventDecodeError
+          ? err
+          : new Error(`cannot read ${this.opts.path}: ${ioErrorText(err)}`, { cause: err });
     } finally {
       this.stats.connected = false;
       this.buffer.close();
@@ -109,8 +118,11 @@ export class ReplaySource implements EventSource {
 
 /** The `replay` source: JSON Lines from a file or standard input. */
 export const replaySourcePlugin = defineSourcePlugin({
-  type: 'replay', description: 'JSON Lines events from a file or standard input (tests, demos, investigations)', deliversAlerts: false,
+  type: 'replay',
+  description: 'JSON Lines events from a file or standard input (tests, demos, investigations)',
+  deliversAlerts: false,
   schema: z.object({ path: z.string().min(1), strict: z.boolean().optional(), name: z.string().optional() }).strict(),
-  example: { path: 'events.jsonl' }, address: { key: 'path' },
+  example: { path: 'events.jsonl' },
+  address: { key: 'path' },
   build: (o, c) => new ReplaySource({ ...o, logger: c.logger }, c.table),
 });

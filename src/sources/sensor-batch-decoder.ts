@@ -114,10 +114,23 @@ const S_PROC_DURATION = 45;
 const ANC_FIELDS = ['proc.aname', 'proc.apid', 'proc.aexe', 'proc.aexepath', 'proc.acmdline'] as const;
 const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(constants.errno).map(([k, v]) => [v, k]));
 const TYPE_CHAR: Readonly<Record<string, string>> = {
-  file: 'f', directory: 'd', ipv4: '4', ipv6: '6', unix: 'u', pipe: 'p', event: 'e', signalfd: 's', eventpoll: 'l',
-  inotify: 'i', timerfd: 't', netlink: 'n', memfd: 'm', bpf: 'b', userfaultfd: 'r', io_uring: 'o',
+  file: 'f',
+  directory: 'd',
+  ipv4: '4',
+  ipv6: '6',
+  unix: 'u',
+  pipe: 'p',
+  event: 'e',
+  signalfd: 's',
+  eventpoll: 'l',
+  inotify: 'i',
+  timerfd: 't',
+  netlink: 'n',
+  memfd: 'm',
+  bpf: 'b',
+  userfaultfd: 'r',
+  io_uring: 'o',
 };
-
 
 /**
  * Decodes sensor batches (see proto/peregrine/sensor/v1/sensor.proto) straight into engine
@@ -169,7 +182,7 @@ export class SensorBatchDecoder {
     }
     if (strings.length === 0) strings.push('');
     this.strs = strings;
-    const events: SyscallEvent[] = new Array(eventRanges.length / 2);
+    const events = new Array<SyscallEvent>(eventRanges.length / 2);
     for (let i = 0; i < eventRanges.length; i += 2) {
       r.pos = eventRanges[i];
       r.end = eventRanges[i + 1];
@@ -189,7 +202,7 @@ export class SensorBatchDecoder {
     const sl = this.sl;
     const str = this.strs;
     // Preallocated to the table's size so slot writes stay in fast (non-dictionary) elements.
-    const v: Array<FieldValue | undefined> = new Array(this.table.size);
+    const v = new Array<FieldValue | undefined>(this.table.size);
     const anc = this.scAnc;
     for (const a of anc) a.length = 0;
     const argNames = this.scArgNames;
@@ -207,46 +220,126 @@ export class SensorBatchDecoder {
       const tag = r.varint();
       const wt = tag & 7;
       switch (tag >>> 3) {
-        case 1: v[sl[S_EVT_TIME]] = wt === 1 ? r.fixed64() : BigInt(r.varint()); break;
-        case 2: v[sl[S_EVT_TYPE]] = this.text(r.varint()); break;
-        case 3: res = r.sint(); hasRes = true; break;
-        case 4: v[sl[S_THREAD_TID]] = r.varint(); break;
-        case 5: v[sl[S_PROC_PID]] = r.varint(); break;
-        case 6: v[sl[S_PROC_PPID]] = r.varint(); break;
-        case 7: v[sl[S_PROC_VPID]] = r.varint(); break;
-        case 8: v[sl[S_PROC_SID]] = r.varint(); break;
-        case 9: v[sl[S_PROC_VPGID]] = r.sint(); break;
-        case 10: v[sl[S_PROC_NAME]] = this.text(r.varint()); break;
-        case 11: v[sl[S_PROC_EXE]] = this.text(r.varint()); break;
-        case 12: v[sl[S_PROC_EXEPATH]] = this.text(r.varint()); break;
-        case 13: v[sl[S_PROC_ARGS]] = this.text(r.varint()) ?? ''; break;
-        case 14: v[sl[S_PROC_CWD]] = this.text(r.varint()); break;
-        case 15: v[sl[S_PROC_TTY]] = r.varint(); break;
-        case 16: v[sl[S_USER_UID]] = r.varint(); break;
-        case 17: v[sl[S_GROUP_GID]] = r.varint(); break;
-        case 18: v[sl[S_USER_LOGINUID]] = r.sint(); break;
-        case 19: v[sl[S_USER_NAME]] = this.text(r.varint()); break;
-        case 20: v[sl[S_GROUP_NAME]] = this.text(r.varint()); break;
-        case 21: startNs = wt === 1 ? r.fixed64() : BigInt(r.varint()); break;
-        case 22: exeFlags = r.varint(); break;
-        case 23: r.uint32s(wt, anc[0]); break;
-        case 24: r.uint32s(wt, anc[1]); break;
-        case 25: r.uint32s(wt, anc[2]); break;
-        case 26: r.uint32s(wt, anc[3]); break;
-        case 27: r.uint32s(wt, anc[4]); break;
-        case 28: fdNum = r.sint(); break;
-        case 29: v[sl[S_FD_TYPE]] = this.text(r.varint()); break;
-        case 30: v[sl[S_FD_NAME]] = this.text(r.varint()); break;
-        case 31: v[sl[S_FD_CIP]] = this.text(r.varint()); break;
-        case 32: v[sl[S_FD_SIP]] = this.text(r.varint()); break;
-        case 33: v[sl[S_FD_CPORT]] = r.varint(); break;
-        case 34: v[sl[S_FD_SPORT]] = r.varint(); break;
-        case 35: v[sl[S_FD_L4PROTO]] = this.text(r.varint()); break;
-        case 36: isServer = r.varint() !== 0; break;
-        case 37: r.uint32s(wt, argNames); break;
-        case 38: r.uint32s(wt, argValues); break;
-        case 39: v[sl[S_CONTAINER_ID]] = this.text(r.varint()); break;
-        default: r.skip(wt);
+        case 1:
+          v[sl[S_EVT_TIME]] = wt === 1 ? r.fixed64() : BigInt(r.varint());
+          break;
+        case 2:
+          v[sl[S_EVT_TYPE]] = this.text(r.varint());
+          break;
+        case 3:
+          res = r.sint();
+          hasRes = true;
+          break;
+        case 4:
+          v[sl[S_THREAD_TID]] = r.varint();
+          break;
+        case 5:
+          v[sl[S_PROC_PID]] = r.varint();
+          break;
+        case 6:
+          v[sl[S_PROC_PPID]] = r.varint();
+          break;
+        case 7:
+          v[sl[S_PROC_VPID]] = r.varint();
+          break;
+        case 8:
+          v[sl[S_PROC_SID]] = r.varint();
+          break;
+        case 9:
+          v[sl[S_PROC_VPGID]] = r.sint();
+          break;
+        case 10:
+          v[sl[S_PROC_NAME]] = this.text(r.varint());
+          break;
+        case 11:
+          v[sl[S_PROC_EXE]] = this.text(r.varint());
+          break;
+        case 12:
+          v[sl[S_PROC_EXEPATH]] = this.text(r.varint());
+          break;
+        case 13:
+          v[sl[S_PROC_ARGS]] = this.text(r.varint()) ?? '';
+          break;
+        case 14:
+          v[sl[S_PROC_CWD]] = this.text(r.varint());
+          break;
+        case 15:
+          v[sl[S_PROC_TTY]] = r.varint();
+          break;
+        case 16:
+          v[sl[S_USER_UID]] = r.varint();
+          break;
+        case 17:
+          v[sl[S_GROUP_GID]] = r.varint();
+          break;
+        case 18:
+          v[sl[S_USER_LOGINUID]] = r.sint();
+          break;
+        case 19:
+          v[sl[S_USER_NAME]] = this.text(r.varint());
+          break;
+        case 20:
+          v[sl[S_GROUP_NAME]] = this.text(r.varint());
+          break;
+        case 21:
+          startNs = wt === 1 ? r.fixed64() : BigInt(r.varint());
+          break;
+        case 22:
+          exeFlags = r.varint();
+          break;
+        case 23:
+          r.uint32s(wt, anc[0]);
+          break;
+        case 24:
+          r.uint32s(wt, anc[1]);
+          break;
+        case 25:
+          r.uint32s(wt, anc[2]);
+          break;
+        case 26:
+          r.uint32s(wt, anc[3]);
+          break;
+        case 27:
+          r.uint32s(wt, anc[4]);
+          break;
+        case 28:
+          fdNum = r.sint();
+          break;
+        case 29:
+          v[sl[S_FD_TYPE]] = this.text(r.varint());
+          break;
+        case 30:
+          v[sl[S_FD_NAME]] = this.text(r.varint());
+          break;
+        case 31:
+          v[sl[S_FD_CIP]] = this.text(r.varint());
+          break;
+        case 32:
+          v[sl[S_FD_SIP]] = this.text(r.varint());
+          break;
+        case 33:
+          v[sl[S_FD_CPORT]] = r.varint();
+          break;
+        case 34:
+          v[sl[S_FD_SPORT]] = r.varint();
+          break;
+        case 35:
+          v[sl[S_FD_L4PROTO]] = this.text(r.varint());
+          break;
+        case 36:
+          isServer = r.varint() !== 0;
+          break;
+        case 37:
+          r.uint32s(wt, argNames);
+          break;
+        case 38:
+          r.uint32s(wt, argValues);
+          break;
+        case 39:
+          v[sl[S_CONTAINER_ID]] = this.text(r.varint());
+          break;
+        default:
+          r.skip(wt);
       }
     }
     if (v[sl[S_EVT_TYPE]] === undefined) throw new WireFormatError('event without a type');
@@ -264,9 +357,9 @@ export class SensorBatchDecoder {
     v[sl[S_PROC_IS_EXE_FROM_MEMFD]] = (exeFlags & 2) !== 0;
     v[sl[S_PROC_IS_EXE_WRITABLE]] = (exeFlags & 4) !== 0;
     const name = v[sl[S_PROC_NAME]];
-    if (name !== undefined) {
+    if (typeof name === 'string') {
       const args = v[sl[S_PROC_ARGS]];
-      v[sl[S_PROC_CMDLINE]] = args ? `${name} ${args}` : name;
+      v[sl[S_PROC_CMDLINE]] = typeof args === 'string' && args ? `${name} ${args}` : name;
     }
     if (fdNum !== undefined) {
       v[sl[S_FD_NUM]] = fdNum;
@@ -292,7 +385,8 @@ export class SensorBatchDecoder {
       while (slots.length < n) slots.push(this.table.intern(`${ANC_FIELDS[f]}[${slots.length + 1}]`));
       for (let i = 0; i < n; i++) v[slots[i]] = f === 1 ? src[i] : this.text(src[i]);
     }
-    if (argNames.length !== argValues.length) throw new WireFormatError(`${argNames.length} argument names for ${argValues.length} values`);
+    if (argNames.length !== argValues.length)
+      throw new WireFormatError(`${argNames.length} argument names for ${argValues.length} values`);
     for (let i = 0; i < argNames.length; i++) {
       const argName = this.text(argNames[i]);
       if (argName === undefined) continue;

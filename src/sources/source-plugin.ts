@@ -33,31 +33,60 @@ export interface SourcePlugin {
 
 /** Defines a plug-in whose `build` gets options its schema accepted. */
 export function defineSourcePlugin<O extends Record<string, unknown>>(p: {
-  type: string; description: string; schema: z.ZodType<O>; example: O; address: SourcePlugin['address']; deliversAlerts: boolean; build: (o: O, c: SourceContext) => EventSource;
+  type: string;
+  description: string;
+  schema: z.ZodType<O>;
+  example: O;
+  address: SourcePlugin['address'];
+  deliversAlerts: boolean;
+  build: (o: O, c: SourceContext) => EventSource;
 }): SourcePlugin {
   return { ...p, build: (raw, ctx) => p.build(p.schema.parse(raw), ctx) };
 }
 
 /** A file named in the configuration must exist when the configuration is checked. */
-const existingFile = z.string().min(1).refine((f) => existsSync(f), { message: 'no such file' });
+const existingFile = z
+  .string()
+  .min(1)
+  .refine((f) => existsSync(f), { message: 'no such file' });
 
 /**
  * TLS from files (re-read when they change): a certificate needs its key and the reverse; every
  * file must exist. Problems are config errors at `tls.cert`, `tls.key`, `tls.ca`.
  */
-export const TlsSchema = z.object({ cert: existingFile.optional(), key: existingFile.optional(), ca: existingFile.optional(), serverName: z.string().optional() }).strict()
+export const TlsSchema = z
+  .object({
+    cert: existingFile.optional(),
+    key: existingFile.optional(),
+    ca: existingFile.optional(),
+    serverName: z.string().optional(),
+  })
+  .strict()
   .superRefine((t, ctx) => {
-    if (t.cert && !t.key) ctx.addIssue({ code: 'custom', path: ['key'], message: 'a certificate (cert) needs its private key (key)' });
-    if (t.key && !t.cert) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'a private key (key) needs its certificate (cert)' });
+    if (t.cert && !t.key)
+      ctx.addIssue({ code: 'custom', path: ['key'], message: 'a certificate (cert) needs its private key (key)' });
+    if (t.key && !t.cert)
+      ctx.addIssue({ code: 'custom', path: ['cert'], message: 'a private key (key) needs its certificate (cert)' });
   });
 
 /** Options of the gRPC client sources (sensor, tetragon, falco-grpc). */
-export const GrpcSourceSchema = z.object({
-  address: z.string().min(1), tls: TlsSchema.optional(), bufferEvents: z.number().int().positive().optional(), name: z.string().optional(),
-  overflow: z.enum(['block', 'drop-oldest', 'drop-newest']).optional(),
-}).strict().superRefine((o, ctx) => {
-  if (o.tls?.cert && !o.tls.ca) ctx.addIssue({ code: 'custom', path: ['tls', 'ca'], message: 'a client certificate (mutual TLS) needs the server\'s ca file too' });
-});
+export const GrpcSourceSchema = z
+  .object({
+    address: z.string().min(1),
+    tls: TlsSchema.optional(),
+    bufferEvents: z.number().int().positive().optional(),
+    name: z.string().optional(),
+    overflow: z.enum(['block', 'drop-oldest', 'drop-newest']).optional(),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.tls?.cert && !o.tls.ca)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', 'ca'],
+        message: "a client certificate (mutual TLS) needs the server's ca file too",
+      });
+  });
 
 /** Whether a listen address only takes connections from this machine (loopback or a unix socket). */
 export function isLoopbackListen(listen: string): boolean {

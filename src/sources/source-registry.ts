@@ -6,7 +6,13 @@ import type { SourcePlugin } from './source-plugin.js';
 import { tetragonSourcePlugin } from './tetragon-source.js';
 
 /** Every source type, listed once. */
-export const SOURCE_PLUGINS: readonly SourcePlugin[] = [sensorSourcePlugin, tetragonSourcePlugin, falcoGrpcSourcePlugin, falcoHttpSourcePlugin, replaySourcePlugin];
+export const SOURCE_PLUGINS: readonly SourcePlugin[] = [
+  sensorSourcePlugin,
+  tetragonSourcePlugin,
+  falcoGrpcSourcePlugin,
+  falcoHttpSourcePlugin,
+  replaySourcePlugin,
+];
 
 /** The plug-in for a type, or undefined. */
 export function sourcePluginFor(type: string): SourcePlugin | undefined {

@@ -17,13 +17,21 @@ export interface TetragonDecoded {
 }
 
 type Msg = Record<string, unknown>;
+
+/** A decoded scalar as text: strings as they are, numbers and booleans printed, anything else (absent, nested) empty. */
+function text(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  return '';
+}
 type LongLike = number | { toNumber(): number };
 
 const NUM = (v: unknown): number | undefined => {
   if (v === null || v === undefined) return undefined;
   if (typeof v === 'number') return v;
   if (typeof v === 'object' && 'value' in (v as Msg)) return NUM((v as Msg).value); // UInt32Value
-  if (typeof v === 'object' && typeof (v as { toNumber?: unknown }).toNumber === 'function') return (v as { toNumber(): number }).toNumber();
+  if (typeof v === 'object' && typeof (v as { toNumber?: unknown }).toNumber === 'function')
+    return (v as { toNumber(): number }).toNumber();
   return Number(v);
 };
 
@@ -32,15 +40,63 @@ function argValue(a: Msg | undefined): unknown {
   if (!a) return undefined;
   const which = a.arg as string | undefined;
   if (which) return a[which];
-  for (const k of ['int_arg', 'long_arg', 'size_arg', 'string_arg', 'file_arg', 'path_arg', 'sock_arg']) if (a[k] !== undefined && a[k] !== null) return a[k];
+  for (const k of ['int_arg', 'long_arg', 'size_arg', 'string_arg', 'file_arg', 'path_arg', 'sock_arg'])
+    if (a[k] !== undefined && a[k] !== null) return a[k];
   return undefined;
 }
 
 function argKind(a: Msg): string | undefined {
-  return (a.arg as string | undefined) ?? ['int_arg', 'long_arg', 'size_arg', 'string_arg', 'file_arg', 'path_arg', 'sock_arg'].find((k) => a[k] !== undefined && a[k] !== null);
+  return (
+    (a.arg as string | undefined) ??
+    ['int_arg', 'long_arg', 'size_arg', 'string_arg', 'file_arg', 'path_arg', 'sock_arg'].find(
+      (k) => a[k] !== undefined && a[k] !== null,
+    )
+  );
 }
 
-const CAP_NAMES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE'];
+const CAP_NAMES = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_DAC_READ_SEARCH',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETPCAP',
+  'CAP_LINUX_IMMUTABLE',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_NET_BROADCAST',
+  'CAP_NET_ADMIN',
+  'CAP_NET_RAW',
+  'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER',
+  'CAP_SYS_MODULE',
+  'CAP_SYS_RAWIO',
+  'CAP_SYS_CHROOT',
+  'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT',
+  'CAP_SYS_NICE',
+  'CAP_SYS_RESOURCE',
+  'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG',
+  'CAP_MKNOD',
+  'CAP_LEASE',
+  'CAP_AUDIT_WRITE',
+  'CAP_AUDIT_CONTROL',
+  'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE',
+  'CAP_MAC_ADMIN',
+  'CAP_SYSLOG',
+  'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND',
+  'CAP_AUDIT_READ',
+  'CAP_PERFMON',
+  'CAP_BPF',
+  'CAP_CHECKPOINT_RESTORE',
+];
 
 /** Capability list as Falco prints it: `CAP_CHOWN CAP_SYS_MODULE ...`. */
 function capText(v: unknown): string | undefined {
@@ -50,19 +106,71 @@ function capText(v: unknown): string | undefined {
 
 /** Tetragon's kprobe functions → Falco event types. Names are normalised (syscall prefixes removed). */
 export const TETRAGON_KPROBE_TYPES: Readonly<Record<string, string>> = {
-  security_file_permission: 'openat', security_file_open: 'openat', fd_install: 'openat', openat: 'openat', openat2: 'openat2',
-  open: 'open', do_sys_open: 'openat', do_sys_openat2: 'openat2', security_mmap_file: 'mmap',
-  tcp_connect: 'connect', connect: 'connect', inet_csk_accept: 'accept4', accept: 'accept', accept4: 'accept4',
-  setuid: 'setuid', setgid: 'setgid', setresuid: 'setresuid', setresgid: 'setresgid', setreuid: 'setreuid',
-  ptrace: 'ptrace', unlinkat: 'unlinkat', unlink: 'unlink', security_path_unlink: 'unlinkat', rename: 'rename',
-  renameat: 'renameat', renameat2: 'renameat2', security_path_rename: 'renameat2', symlinkat: 'symlinkat', symlink: 'symlink',
-  linkat: 'linkat', link: 'link', mkdirat: 'mkdirat', mkdir: 'mkdir', rmdir: 'rmdir', chmod: 'chmod', fchmodat: 'fchmodat',
-  fchmod: 'fchmod', mount: 'mount', umount: 'umount2', umount2: 'umount2', init_module: 'init_module', finit_module: 'finit_module',
-  memfd_create: 'memfd_create', bpf: 'bpf', setns: 'setns', unshare: 'unshare', userfaultfd: 'userfaultfd',
-  dup: 'dup', dup2: 'dup2', dup3: 'dup3', listen: 'listen', bind: 'bind', socket: 'socket', sendto: 'sendto', sendmsg: 'sendmsg',
+  security_file_permission: 'openat',
+  security_file_open: 'openat',
+  fd_install: 'openat',
+  openat: 'openat',
+  openat2: 'openat2',
+  open: 'open',
+  do_sys_open: 'openat',
+  do_sys_openat2: 'openat2',
+  security_mmap_file: 'mmap',
+  tcp_connect: 'connect',
+  connect: 'connect',
+  inet_csk_accept: 'accept4',
+  accept: 'accept',
+  accept4: 'accept4',
+  setuid: 'setuid',
+  setgid: 'setgid',
+  setresuid: 'setresuid',
+  setresgid: 'setresgid',
+  setreuid: 'setreuid',
+  ptrace: 'ptrace',
+  unlinkat: 'unlinkat',
+  unlink: 'unlink',
+  security_path_unlink: 'unlinkat',
+  rename: 'rename',
+  renameat: 'renameat',
+  renameat2: 'renameat2',
+  security_path_rename: 'renameat2',
+  symlinkat: 'symlinkat',
+  symlink: 'symlink',
+  linkat: 'linkat',
+  link: 'link',
+  mkdirat: 'mkdirat',
+  mkdir: 'mkdir',
+  rmdir: 'rmdir',
+  chmod: 'chmod',
+  fchmodat: 'fchmodat',
+  fchmod: 'fchmod',
+  mount: 'mount',
+  umount: 'umount2',
+  umount2: 'umount2',
+  init_module: 'init_module',
+  finit_module: 'finit_module',
+  memfd_create: 'memfd_create',
+  bpf: 'bpf',
+  setns: 'setns',
+  unshare: 'unshare',
+  userfaultfd: 'userfaultfd',
+  dup: 'dup',
+  dup2: 'dup2',
+  dup3: 'dup3',
+  listen: 'listen',
+  bind: 'bind',
+  socket: 'socket',
+  sendto: 'sendto',
+  sendmsg: 'sendmsg',
 };
 
-const PTRACE: Readonly<Record<number, string>> = { 0: 'PTRACE_TRACEME', 16: 'PTRACE_ATTACH', 17: 'PTRACE_DETACH', 16902: 'PTRACE_SEIZE', 4: 'PTRACE_POKETEXT', 5: 'PTRACE_POKEDATA' };
+const PTRACE: Readonly<Record<number, string>> = {
+  0: 'PTRACE_TRACEME',
+  16: 'PTRACE_ATTACH',
+  17: 'PTRACE_DETACH',
+  16902: 'PTRACE_SEIZE',
+  4: 'PTRACE_POKETEXT',
+  5: 'PTRACE_POKEDATA',
+};
 const SYSCALL_PREFIX = /^(__x64_sys_|__arm64_sys_|__ia32_sys_|__se_sys_|__do_sys_|ksys_|sys_)/;
 
 /**
@@ -71,7 +179,8 @@ const SYSCALL_PREFIX = /^(__x64_sys_|__arm64_sys_|__ia32_sys_|__se_sys_|__do_sys
  */
 function liteTypes(root: protobuf.Root): [protobuf.Type, protobuf.Type] {
   const existing = root.lookup('peregrine_tetragon_lite');
-  if (existing) return [root.lookupType('peregrine_tetragon_lite.Response'), root.lookupType('peregrine_tetragon_lite.ProcessKey')];
+  if (existing)
+    return [root.lookupType('peregrine_tetragon_lite.Response'), root.lookupType('peregrine_tetragon_lite.ProcessKey')];
   const ns = root.define('peregrine_tetragon_lite');
   const T = (name: string, fields: Array<[string, number, string, boolean?]>): protobuf.Type => {
     const t = new ProtoType(name);
@@ -79,16 +188,61 @@ function liteTypes(root: protobuf.Root): [protobuf.Type, protobuf.Type] {
     ns.add(t);
     return t;
   };
-  T('ProcessKey', [['exec_id', 1, 'string'], ['uid', 3, 'bytes'], ['binary', 5, 'string'], ['arguments', 6, 'string'], ['user', 19, 'bytes']]);
-  T('Exec', [['process', 1, 'bytes'], ['parent', 2, 'bytes'], ['ancestors', 3, 'bytes', true]]);
-  T('Exit', [['process', 1, 'bytes'], ['parent', 2, 'bytes'], ['signal', 3, 'string'], ['status', 4, 'uint32'], ['ancestors', 6, 'bytes', true]]);
-  T('Kprobe', [['process', 1, 'bytes'], ['parent', 2, 'bytes'], ['function_name', 3, 'string'], ['args', 4, 'tetragon.KprobeArgument', true], ['return', 5, 'tetragon.KprobeArgument'], ['ancestors', 13, 'bytes', true]]);
-  const r = T('Response', [
-    ['process_exec', 1, 'Exec'], ['process_exit', 5, 'Exit'], ['process_kprobe', 9, 'Kprobe'], ['other10', 10, 'bytes'], ['other11', 11, 'bytes'],
-    ['other12', 12, 'bytes'], ['other27', 27, 'bytes'], ['other28', 28, 'bytes'], ['other40000', 40000, 'bytes'], ['other40001', 40001, 'bytes'],
-    ['node_name', 1000, 'string'], ['time', 1001, 'google.protobuf.Timestamp'],
+  T('ProcessKey', [
+    ['exec_id', 1, 'string'],
+    ['uid', 3, 'bytes'],
+    ['binary', 5, 'string'],
+    ['arguments', 6, 'string'],
+    ['user', 19, 'bytes'],
   ]);
-  r.add(new ProtoOneOf('event', ['process_exec', 'process_exit', 'process_kprobe', 'other10', 'other11', 'other12', 'other27', 'other28', 'other40000', 'other40001']));
+  T('Exec', [
+    ['process', 1, 'bytes'],
+    ['parent', 2, 'bytes'],
+    ['ancestors', 3, 'bytes', true],
+  ]);
+  T('Exit', [
+    ['process', 1, 'bytes'],
+    ['parent', 2, 'bytes'],
+    ['signal', 3, 'string'],
+    ['status', 4, 'uint32'],
+    ['ancestors', 6, 'bytes', true],
+  ]);
+  T('Kprobe', [
+    ['process', 1, 'bytes'],
+    ['parent', 2, 'bytes'],
+    ['function_name', 3, 'string'],
+    ['args', 4, 'tetragon.KprobeArgument', true],
+    ['return', 5, 'tetragon.KprobeArgument'],
+    ['ancestors', 13, 'bytes', true],
+  ]);
+  const r = T('Response', [
+    ['process_exec', 1, 'Exec'],
+    ['process_exit', 5, 'Exit'],
+    ['process_kprobe', 9, 'Kprobe'],
+    ['other10', 10, 'bytes'],
+    ['other11', 11, 'bytes'],
+    ['other12', 12, 'bytes'],
+    ['other27', 27, 'bytes'],
+    ['other28', 28, 'bytes'],
+    ['other40000', 40000, 'bytes'],
+    ['other40001', 40001, 'bytes'],
+    ['node_name', 1000, 'string'],
+    ['time', 1001, 'google.protobuf.Timestamp'],
+  ]);
+  r.add(
+    new ProtoOneOf('event', [
+      'process_exec',
+      'process_exit',
+      'process_kprobe',
+      'other10',
+      'other11',
+      'other12',
+      'other27',
+      'other28',
+      'other40000',
+      'other40001',
+    ]),
+  );
   root.resolveAll();
   return [r, root.lookupType('peregrine_tetragon_lite.ProcessKey')];
 }
@@ -137,7 +291,7 @@ export class TetragonDecoder {
     const m = this.lite.decode(buf) as unknown as Msg;
     const kind = m.event as string | undefined;
     if (kind !== 'process_exec' && kind !== 'process_exit' && kind !== 'process_kprobe') {
-      return this.map(this.type.decode(buf) as unknown as Msg);
+      return this.map(this.type.decode(buf));
     }
     const body = m[kind] as Msg;
     const key = this.cacheKey(body);
@@ -165,12 +319,14 @@ export class TetragonDecoder {
     const user = p.user as Uint8Array | undefined;
     // exec ids are unique per exec in Tetragon; binary, arguments and credentials guard against
     // reuse and against credentials changing within a process.
-    return `${String(p.exec_id)}|${String(p.binary)}|${String(p.arguments)}|${uid ? Buffer.from(uid).toString('hex') : ''}|${user ? Buffer.from(user).toString('hex') : ''}|${String(pp?.exec_id ?? '')}|${((body.ancestors as unknown[] | undefined) ?? []).length}`;
+    return `${text(p.exec_id)}|${text(p.binary)}|${text(p.arguments)}|${uid ? Buffer.from(uid).toString('hex') : ''}|${user ? Buffer.from(user).toString('hex') : ''}|${text(pp?.exec_id)}|${((body.ancestors as unknown[] | undefined) ?? []).length}`;
   }
 
   /** Maps an already-decoded message (protobufjs message or plain object). */
   map(m: Msg, cacheKey?: string, cached?: Array<[number, FieldValue]>): TetragonDecoded {
-    const kind = String(m.event ?? Object.keys(m).find((k) => k.startsWith('process_') || k === 'rate_limit_info' || k === 'test') ?? 'unknown');
+    const kind =
+      text(m.event) ||
+      (Object.keys(m).find((k) => k.startsWith('process_') || k === 'rate_limit_info' || k === 'test') ?? 'unknown');
     const body = m[kind] as Msg | undefined;
     if (kind === 'rate_limit_info') return { lost: NUM(body?.number_of_dropped_process_events) ?? 0, kind };
     if (!body) return { lost: 0, kind };
@@ -179,7 +335,8 @@ export class TetragonDecoder {
     if (time) {
       // seconds*1e9 exceeds 2^53: compose in bigint only once per event
       const secs = time.seconds as LongLike;
-      f['evt.time'] = BigInt(typeof secs === 'number' ? secs : secs.toNumber()) * 1_000_000_000n + BigInt((time.nanos as number) | 0);
+      f['evt.time'] =
+        BigInt(typeof secs === 'number' ? secs : secs.toNumber()) * 1_000_000_000n + BigInt((time.nanos as number) | 0);
     }
     if (m.node_name) f['evt.hostname'] = m.node_name;
     const pairs = cached ?? this.processPairs(body, cacheKey);
@@ -190,7 +347,7 @@ export class TetragonDecoder {
       if (body.signal) f['evt.arg.sig'] = body.signal;
       f['evt.arg.status'] = String(NUM(body.status) ?? 0);
     } else if (kind === 'process_kprobe') {
-      const fn = normaliseKprobe(String(body.function_name ?? ''));
+      const fn = normaliseKprobe(text(body.function_name));
       const mapped = TETRAGON_KPROBE_TYPES[fn];
       if (!mapped) return { lost: 0, kind: `kprobe:${fn}` };
       type = mapped;
@@ -231,8 +388,8 @@ export class TetragonDecoder {
 
   private process(f: Record<string, unknown>, p: Msg | undefined): void {
     if (!p) return;
-    const binary = String(p.binary ?? '');
-    const args = String(p.arguments ?? '');
+    const binary = text(p.binary);
+    const args = text(p.arguments);
     const name = binary.slice(binary.lastIndexOf('/') + 1);
     if (binary) {
       f['proc.exepath'] = binary;
@@ -262,9 +419,9 @@ export class TetragonDecoder {
     const auid = NUM(p.auid);
     if (auid !== undefined) f['user.loginuid'] = auid === 4294967295 ? -1 : auid;
     const pod = p.pod as Msg | undefined;
-    const docker = String(p.docker ?? '');
+    const docker = text(p.docker);
     const container = pod?.container as Msg | undefined;
-    const cid = String(container?.id ?? '').replace(/^[a-z0-9-]+:\/\//, '') || docker;
+    const cid = text(container?.id).replace(/^[a-z0-9-]+:\/\//, '') || docker;
     f['container.id'] = cid ? cid.slice(0, 12) : 'host';
     if (cid) f['container.full_id'] = cid;
     if (container?.name) f['container.name'] = container.name;
@@ -296,9 +453,9 @@ export class TetragonDecoder {
   private lineage(f: Record<string, unknown>, parent: Msg | undefined, ancestors: readonly Msg[]): void {
     const chain = parent ? [parent, ...ancestors] : [...ancestors];
     chain.slice(0, 16).forEach((a, i) => {
-      const binary = String(a.binary ?? '');
+      const binary = text(a.binary);
       const name = binary.slice(binary.lastIndexOf('/') + 1);
-      const args = String(a.arguments ?? '');
+      const args = text(a.arguments);
       const lvl = i + 1;
       if (binary) {
         f[`proc.aname[${lvl}]`] = name;
@@ -313,7 +470,8 @@ export class TetragonDecoder {
 
   private kprobe(f: Record<string, unknown>, fn: string, args: readonly Msg[], ret: Msg | undefined): void {
     const rv = argValue(ret);
-    const r = typeof rv === 'number' || (rv !== null && typeof rv === 'object' && 'toNumber' in (rv as object)) ? NUM(rv) : undefined;
+    const r =
+      typeof rv === 'number' || (rv !== null && typeof rv === 'object' && 'toNumber' in rv) ? NUM(rv) : undefined;
     f['evt.rawres'] = r ?? 0;
     const ints: number[] = [];
     let file: Msg | undefined;
@@ -328,16 +486,17 @@ export class TetragonDecoder {
       else if (k === 'string_arg' && str === undefined) str = String(v);
     }
     if (file) {
-      const path = String(file.path ?? '');
+      const path = text(file.path);
       f['fd.name'] = path;
       f['fd.typechar'] = 'f';
       f['fs.path.name'] = path;
       // security_file_permission's mask: MAY_WRITE=2, MAY_READ=4; fd_install's first arg is the fd
       const mask = fn === 'security_file_permission' ? ints[0] : undefined;
-      const perm = String(file.permission ?? '');
-      const write = mask !== undefined ? (mask & 2) !== 0 : perm.includes('w') || /O_WRONLY|O_RDWR/.test(String(file.flags ?? ''));
-      f['evt.arg.flags'] = String(file.flags ?? '') || (write ? 'O_WRONLY' : 'O_RDONLY');
-      f['fd.num'] = fn === 'fd_install' && ints.length ? ints[0] : (r !== undefined && r >= 0 && /open/.test(fn) ? r : 0);
+      const perm = text(file.permission);
+      const write =
+        mask !== undefined ? (mask & 2) !== 0 : perm.includes('w') || /O_WRONLY|O_RDWR/.test(text(file.flags));
+      f['evt.arg.flags'] = text(file.flags) || (write ? 'O_WRONLY' : 'O_RDONLY');
+      f['fd.num'] = fn === 'fd_install' && ints.length ? ints[0] : r !== undefined && r >= 0 && /open/.test(fn) ? r : 0;
       if (['unlinkat', 'unlink', 'security_path_unlink', 'rmdir'].includes(fn)) f['evt.arg.name'] = path;
       if (['mkdir', 'mkdirat', 'chmod', 'fchmodat', 'fchmod'].includes(fn)) f['evt.arg.path'] = path;
     } else if (str !== undefined && /open|unlink|mkdir|rmdir|chmod|mount|rename|link/.test(fn)) {
@@ -345,23 +504,41 @@ export class TetragonDecoder {
       f['fs.path.name'] = str;
       f['evt.arg.name'] = str;
       f['evt.arg.path'] = str;
-      if (fn === 'mount') f['evt.arg.dir'] = String(argValue(args[1]) ?? '');
+      if (fn === 'mount') f['evt.arg.dir'] = text(argValue(args[1]));
     }
     if (sock) {
-      const family = String(sock.family ?? '');
+      const family = text(sock.family);
       const v6 = family.includes('INET6');
-      const saddr = String(sock.saddr ?? '');
-      const daddr = String(sock.daddr ?? '');
+      const saddr = text(sock.saddr);
+      const daddr = text(sock.daddr);
       const accept = fn === 'inet_csk_accept' || fn.startsWith('accept');
-      const [cip, cport, sip, sport] = accept ? [daddr, NUM(sock.dport), saddr, NUM(sock.sport)] : [saddr, NUM(sock.sport), daddr, NUM(sock.dport)];
+      const [cip, cport, sip, sport] = accept
+        ? [daddr, NUM(sock.dport), saddr, NUM(sock.sport)]
+        : [saddr, NUM(sock.sport), daddr, NUM(sock.dport)];
       Object.assign(f, {
-        'fd.type': v6 ? 'ipv6' : 'ipv4', 'fd.typechar': v6 ? '6' : '4', 'fd.sockfamily': 'ip', 'fd.l4proto': String(sock.protocol ?? '').replace(/^IPPROTO_/, '').toLowerCase() || 'tcp',
-        'fd.cip': cip, 'fd.sip': sip, 'fd.cport': cport, 'fd.sport': sport, 'fd.is_server': accept,
-        'fd.lip': accept ? sip : cip, 'fd.rip': accept ? cip : sip, 'fd.lport': accept ? sport : cport, 'fd.rport': accept ? cport : sport,
-        'fd.name': `${cip}:${cport}->${sip}:${sport}`, 'fd.connected': true, 'fd.num': 0,
+        'fd.type': v6 ? 'ipv6' : 'ipv4',
+        'fd.typechar': v6 ? '6' : '4',
+        'fd.sockfamily': 'ip',
+        'fd.l4proto':
+          text(sock.protocol)
+            .replace(/^IPPROTO_/, '')
+            .toLowerCase() || 'tcp',
+        'fd.cip': cip,
+        'fd.sip': sip,
+        'fd.cport': cport,
+        'fd.sport': sport,
+        'fd.is_server': accept,
+        'fd.lip': accept ? sip : cip,
+        'fd.rip': accept ? cip : sip,
+        'fd.lport': accept ? sport : cport,
+        'fd.rport': accept ? cport : sport,
+        'fd.name': `${cip}:${cport}->${sip}:${sport}`,
+        'fd.connected': true,
+        'fd.num': 0,
       });
     }
-    if (/^set(res|re)?[ug]id$/.test(fn) && ints.length) f[fn.includes('g') ? 'evt.arg.gid' : 'evt.arg.uid'] = String(ints[0]);
+    if (/^set(res|re)?[ug]id$/.test(fn) && ints.length)
+      f[fn.includes('g') ? 'evt.arg.gid' : 'evt.arg.uid'] = String(ints[0]);
     if (fn === 'ptrace') {
       if (ints.length) f['evt.arg.request'] = PTRACE[ints[0]] ?? String(ints[0]);
       if (ints.length > 1) f['evt.arg.pid'] = String(ints[1]);

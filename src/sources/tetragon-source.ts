@@ -45,7 +45,12 @@ export class TetragonSource extends GrpcStreamSource {
 
   protected open(client: grpc.Client): ReadStream {
     const req = codec<object>(this.root, 'tetragon.GetEventsRequest');
-    return client.makeServerStreamRequest<object, Buffer>('/tetragon.FineGuidanceSensors/GetEvents', req.serialize, passThrough.deserialize, { allow_list: TetragonSource.allowList(this.opts.eventTypes) });
+    return client.makeServerStreamRequest<object, Buffer>(
+      '/tetragon.FineGuidanceSensors/GetEvents',
+      req.serialize,
+      passThrough.deserialize,
+      { allow_list: TetragonSource.allowList(this.opts.eventTypes) },
+    );
   }
 
   protected decode(buf: Buffer): SourceBatch | undefined {
@@ -54,9 +59,14 @@ export class TetragonSource extends GrpcStreamSource {
     if (!d.event) {
       if (d.kind !== 'rate_limit_info') {
         this.stats.unknownKinds++;
-        if (this.unknownByKind.has(d.kind) || this.unknownByKind.size < MAX_KINDS_TRACKED) this.unknownByKind.set(d.kind, (this.unknownByKind.get(d.kind) ?? 0) + 1);
+        if (this.unknownByKind.has(d.kind) || this.unknownByKind.size < MAX_KINDS_TRACKED)
+          this.unknownByKind.set(d.kind, (this.unknownByKind.get(d.kind) ?? 0) + 1);
         const n = this.limiter.allow(`unknown:${d.kind}`);
-        if (n >= 0) this.log.info({ source: this.name, kind: d.kind, suppressed: n }, 'Tetragon event kind not mapped; counted and skipped');
+        if (n >= 0)
+          this.log.info(
+            { source: this.name, kind: d.kind, suppressed: n },
+            'Tetragon event kind not mapped; counted and skipped',
+          );
       }
       return undefined;
     }
@@ -96,7 +106,11 @@ export class TetragonSource extends GrpcStreamSource {
 
 /** The `tetragon` source. */
 export const tetragonSourcePlugin = defineSourcePlugin({
-  type: 'tetragon', description: "Tetragon's FineGuidanceSensors/GetEvents, mapped to Falco fields", deliversAlerts: false,
-  schema: GrpcSourceSchema, example: { address: DEFAULT_TETRAGON_ADDRESS }, address: { key: 'address', default: DEFAULT_TETRAGON_ADDRESS },
+  type: 'tetragon',
+  description: "Tetragon's FineGuidanceSensors/GetEvents, mapped to Falco fields",
+  deliversAlerts: false,
+  schema: GrpcSourceSchema,
+  example: { address: DEFAULT_TETRAGON_ADDRESS },
+  address: { key: 'address', default: DEFAULT_TETRAGON_ADDRESS },
   build: (o, c) => new TetragonSource({ ...o, logger: c.logger, eventTypes: c.eventTypes }, c.table),
 });

@@ -39,7 +39,9 @@ export class HealthServer {
     this.server.keepAliveTimeout = 5_000;
     const i = this.listen.lastIndexOf(':');
     await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', (e) => reject(new Error(`metrics: cannot listen on ${this.listen}: ${e.message}`, { cause: e })));
+      this.server!.once('error', (e) =>
+        reject(new Error(`metrics: cannot listen on ${this.listen}: ${e.message}`, { cause: e })),
+      );
       this.server!.listen(Number(this.listen.slice(i + 1)), this.listen.slice(0, i) || '0.0.0.0', resolve);
     });
   }

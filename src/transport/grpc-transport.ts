@@ -27,17 +27,27 @@ export function clientChannelOptions(tls?: TlsFiles): grpc.ChannelOptions {
     'grpc-node.flow_control_window': 8 * 1024 * 1024,
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 5_000,
-    ...(tls?.serverName ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName } : {}),
+    ...(tls?.serverName
+      ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName }
+      : {}),
   };
 }
 
 /** Client credentials: insecure without `tls`, TLS or mutual TLS from watched files with it. */
 export function clientCredentials(tls?: TlsFiles): grpc.ChannelCredentials {
   if (!tls) return grpc.credentials.createInsecure();
-  const ca = new grpc.experimental.FileWatcherCertificateProvider({ caCertificateFile: tls.ca, refreshIntervalMs: CERT_REFRESH_MS });
-  const identity = tls.cert && tls.key
-    ? new grpc.experimental.FileWatcherCertificateProvider({ certificateFile: tls.cert, privateKeyFile: tls.key, refreshIntervalMs: CERT_REFRESH_MS })
-    : null;
+  const ca = new grpc.experimental.FileWatcherCertificateProvider({
+    caCertificateFile: tls.ca,
+    refreshIntervalMs: CERT_REFRESH_MS,
+  });
+  const identity =
+    tls.cert && tls.key
+      ? new grpc.experimental.FileWatcherCertificateProvider({
+          certificateFile: tls.cert,
+          privateKeyFile: tls.key,
+          refreshIntervalMs: CERT_REFRESH_MS,
+        })
+      : null;
   if (!tls.ca) {
     // No CA file: verify against the system roots.
     if (identity) throw new Error('tls: a client certificate needs a ca file too (give tls.ca)');
@@ -50,8 +60,17 @@ export function clientCredentials(tls?: TlsFiles): grpc.ChannelCredentials {
 export function serverCredentials(tls?: TlsFiles): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
   if (!tls.cert || !tls.key) throw new Error('tls: a server needs cert and key files');
-  const identity = new grpc.experimental.FileWatcherCertificateProvider({ certificateFile: tls.cert, privateKeyFile: tls.key, refreshIntervalMs: CERT_REFRESH_MS });
-  const ca = tls.ca ? new grpc.experimental.FileWatcherCertificateProvider({ caCertificateFile: tls.ca, refreshIntervalMs: CERT_REFRESH_MS }) : null;
+  const identity = new grpc.experimental.FileWatcherCertificateProvider({
+    certificateFile: tls.cert,
+    privateKeyFile: tls.key,
+    refreshIntervalMs: CERT_REFRESH_MS,
+  });
+  const ca = tls.ca
+    ? new grpc.experimental.FileWatcherCertificateProvider({
+        caCertificateFile: tls.ca,
+        refreshIntervalMs: CERT_REFRESH_MS,
+      })
+    : null;
   // grpc-js takes (identity, ca, requireClientCert) here despite its declared parameter names.
   return grpc.experimental.createCertificateProviderServerCredentials(identity, ca, ca !== null);
 }

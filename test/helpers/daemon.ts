@@ -31,17 +31,21 @@ export interface Daemon {
  * free loopback port) and waits until it says it is running. Fails with its stderr when it
  * exits first.
  */
-export async function startDaemon(config: string[], opts: { args?: string[]; env?: NodeJS.ProcessEnv; waitFor?: string } = {}): Promise<Daemon> {
+export async function startDaemon(
+  config: string[],
+  opts: { args?: string[]; env?: NodeJS.ProcessEnv; waitFor?: string } = {},
+): Promise<Daemon> {
   const dir = mkdtempSync(join(tmpdir(), 'daemon-'));
   const metricsPort = await freePort();
   writeFileSync(join(dir, 'c.yaml'), [...config, 'metrics:', `  listen: 127.0.0.1:${metricsPort}`].join('\n') + '\n');
   const child = spawn(process.execPath, [PEREGRINE, 'run', '--config', join(dir, 'c.yaml'), ...(opts.args ?? [])], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
   });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const waitFor = opts.waitFor ?? 'running;';
   await until(() => err.includes(waitFor) || child.exitCode !== null, 30_000);
   if (child.exitCode !== null) throw new Error(`peregrine run exited ${child.exitCode}:\n${err}`);
@@ -50,7 +54,10 @@ export async function startDaemon(config: string[], opts: { args?: string[]; env
     return { status: res.status, text: await res.text() };
   };
   return {
-    child, dir, metricsPort, get,
+    child,
+    dir,
+    metricsPort,
+    get,
     stdout: () => out,
     stderr: () => err,
     metric: async (sample) => {

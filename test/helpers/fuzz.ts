@@ -31,7 +31,9 @@ export function corpus(target: string): Array<[string, Buffer]> {
   } catch {
     return [];
   }
-  return names.filter((n) => !n.startsWith('.') && n !== 'README.md').map((n) => [n, readFileSync(join(CORPUS, target, n))]);
+  return names
+    .filter((n) => !n.startsWith('.') && n !== 'README.md')
+    .map((n) => [n, readFileSync(join(CORPUS, target, n))]);
 }
 
 /** Fails with what ran too long: a bound on the work one input may cost (generous; not a benchmark). */

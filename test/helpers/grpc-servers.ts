@@ -1,5 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { codec, loadProtoRoot, passThrough, serverCredentials, grpcTarget, type TlsFiles } from '../../src/transport/index.js';
+import {
+  codec,
+  loadProtoRoot,
+  passThrough,
+  serverCredentials,
+  grpcTarget,
+  type TlsFiles,
+} from '../../src/transport/index.js';
 
 const root = loadProtoRoot();
 
@@ -30,8 +37,24 @@ export async function tetragonServer(listen = '127.0.0.1:0', tls?: TlsFiles): Pr
   const server = new grpc.Server();
   server.addService(
     {
-      GetEvents: { path: '/tetragon.FineGuidanceSensors/GetEvents', requestStream: false, responseStream: true, requestSerialize: req.serialize, requestDeserialize: req.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize },
-      GetVersion: { path: '/tetragon.FineGuidanceSensors/GetVersion', requestStream: false, responseStream: false, requestSerialize: empty.serialize, requestDeserialize: empty.deserialize, responseSerialize: ver.serialize, responseDeserialize: ver.deserialize },
+      GetEvents: {
+        path: '/tetragon.FineGuidanceSensors/GetEvents',
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: req.serialize,
+        requestDeserialize: req.deserialize,
+        responseSerialize: passThrough.serialize,
+        responseDeserialize: passThrough.deserialize,
+      },
+      GetVersion: {
+        path: '/tetragon.FineGuidanceSensors/GetVersion',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: empty.serialize,
+        requestDeserialize: empty.deserialize,
+        responseSerialize: ver.serialize,
+        responseDeserialize: ver.deserialize,
+      },
     },
     {
       GetEvents: (call: grpc.ServerWritableStream<object, Buffer>) => {
@@ -42,7 +65,9 @@ export async function tetragonServer(listen = '127.0.0.1:0', tls?: TlsFiles): Pr
       GetVersion: (_c: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { version: 'v1.7.0' }),
     },
   );
-  const port = await new Promise<number>((res, rej) => server.bindAsync(grpcTarget(listen), serverCredentials(tls), (e, p) => (e ? rej(e) : res(p))));
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync(grpcTarget(listen), serverCredentials(tls), (e, p) => (e ? rej(e) : res(p))),
+  );
   return {
     address: listen.startsWith('unix') ? listen : listen.replace(/:0$/, `:${port}`),
     requests,
@@ -69,9 +94,33 @@ export async function rawSensorServer(listen = '127.0.0.1:0'): Promise<FakeServe
   const server = new grpc.Server();
   server.addService(
     {
-      Subscribe: { path: `${PKG}Subscribe`, requestStream: false, responseStream: true, requestSerialize: req.serialize, requestDeserialize: req.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize },
-      GetVersion: { path: `${PKG}GetVersion`, requestStream: false, responseStream: false, requestSerialize: empty.serialize, requestDeserialize: empty.deserialize, responseSerialize: version.serialize, responseDeserialize: version.deserialize },
-      GetHealth: { path: `${PKG}GetHealth`, requestStream: false, responseStream: false, requestSerialize: empty.serialize, requestDeserialize: empty.deserialize, responseSerialize: health.serialize, responseDeserialize: health.deserialize },
+      Subscribe: {
+        path: `${PKG}Subscribe`,
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: req.serialize,
+        requestDeserialize: req.deserialize,
+        responseSerialize: passThrough.serialize,
+        responseDeserialize: passThrough.deserialize,
+      },
+      GetVersion: {
+        path: `${PKG}GetVersion`,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: empty.serialize,
+        requestDeserialize: empty.deserialize,
+        responseSerialize: version.serialize,
+        responseDeserialize: version.deserialize,
+      },
+      GetHealth: {
+        path: `${PKG}GetHealth`,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: empty.serialize,
+        requestDeserialize: empty.deserialize,
+        responseSerialize: health.serialize,
+        responseDeserialize: health.deserialize,
+      },
     },
     {
       Subscribe: (call: grpc.ServerWritableStream<object, Buffer>) => {
@@ -79,11 +128,14 @@ export async function rawSensorServer(listen = '127.0.0.1:0'): Promise<FakeServe
         calls.add(call);
         call.on('cancelled', () => calls.delete(call));
       },
-      GetVersion: (_c: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { version: 'raw', api_version: 1, backend: 'test' }),
+      GetVersion: (_c: unknown, cb: grpc.sendUnaryData<object>) =>
+        cb(null, { version: 'raw', api_version: 1, backend: 'test' }),
       GetHealth: (_c: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { healthy: true, reason: '', stream_id: 1 }),
     },
   );
-  const port = await new Promise<number>((res, rej) => server.bindAsync(grpcTarget(listen), serverCredentials(), (e, p) => (e ? rej(e) : res(p))));
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync(grpcTarget(listen), serverCredentials(), (e, p) => (e ? rej(e) : res(p))),
+  );
   return {
     address: listen.startsWith('unix') ? listen : listen.replace(/:0$/, `:${port}`),
     requests,
@@ -99,7 +151,10 @@ export async function rawSensorServer(listen = '127.0.0.1:0'): Promise<FakeServe
  * A Falco-compatible outputs server reproducing `sub`'s behaviour: after sending what is queued
  * it waits for the client's next (empty) request before sending more.
  */
-export async function falcoServer(listen = '127.0.0.1:0', tls?: TlsFiles): Promise<FakeServer & { readonly requestsSeen: () => number }> {
+export async function falcoServer(
+  listen = '127.0.0.1:0',
+  tls?: TlsFiles,
+): Promise<FakeServer & { readonly requestsSeen: () => number }> {
   const req = codec<object>(root, 'falco.outputs.request');
   const vreq = codec<object>(root, 'falco.version.request');
   const vres = codec<object>(root, 'falco.version.response');
@@ -112,7 +167,15 @@ export async function falcoServer(listen = '127.0.0.1:0', tls?: TlsFiles): Promi
   };
   server.addService(
     {
-      sub: { path: '/falco.outputs.service/sub', requestStream: true, responseStream: true, requestSerialize: req.serialize, requestDeserialize: req.deserialize, responseSerialize: passThrough.serialize, responseDeserialize: passThrough.deserialize },
+      sub: {
+        path: '/falco.outputs.service/sub',
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: req.serialize,
+        requestDeserialize: req.deserialize,
+        responseSerialize: passThrough.serialize,
+        responseDeserialize: passThrough.deserialize,
+      },
     },
     {
       sub: (call: grpc.ServerDuplexStream<object, Buffer>) => {
@@ -128,10 +191,25 @@ export async function falcoServer(listen = '127.0.0.1:0', tls?: TlsFiles): Promi
     },
   );
   server.addService(
-    { version: { path: '/falco.version.service/version', requestStream: false, responseStream: false, requestSerialize: vreq.serialize, requestDeserialize: vreq.deserialize, responseSerialize: vres.serialize, responseDeserialize: vres.deserialize } },
-    { version: (_c: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { version: '0.43.0', major: 0, minor: 43, engine_version: '0.52.0' }) },
+    {
+      version: {
+        path: '/falco.version.service/version',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: vreq.serialize,
+        requestDeserialize: vreq.deserialize,
+        responseSerialize: vres.serialize,
+        responseDeserialize: vres.deserialize,
+      },
+    },
+    {
+      version: (_c: unknown, cb: grpc.sendUnaryData<object>) =>
+        cb(null, { version: '0.43.0', major: 0, minor: 43, engine_version: '0.52.0' }),
+    },
   );
-  const port = await new Promise<number>((res, rej) => server.bindAsync(grpcTarget(listen), serverCredentials(tls), (e, p) => (e ? rej(e) : res(p))));
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync(grpcTarget(listen), serverCredentials(tls), (e, p) => (e ? rej(e) : res(p))),
+  );
   return {
     address: listen.startsWith('unix') ? listen : listen.replace(/:0$/, `:${port}`),
     requests: [],

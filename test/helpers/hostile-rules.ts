@@ -1,7 +1,8 @@
 /** Rule files that attack the loader and the engine (shared by the hardening tests). */
 
 /** One rule with `cond`. */
-export const RULE = (cond: string, name = 'R'): string => `- rule: ${name}\n  desc: d\n  condition: ${cond}\n  output: "%proc.name"\n  priority: warning\n`;
+export const RULE = (cond: string, name = 'R'): string =>
+  `- rule: ${name}\n  desc: d\n  condition: ${cond}\n  output: "%proc.name"\n  priority: warning\n`;
 
 /** `n` macros, each using the one before twice: 2^n checks when written out. */
 export function exponentialMacros(n: number): string {
@@ -10,4 +11,3 @@ export function exponentialMacros(n: number): string {
   lines.push(RULE(`evt.type = openat and m${n}`, 'Exponential'), RULE('evt.type = openat and proc.name = cat', 'Cat'));
   return lines.join('');
 }
-

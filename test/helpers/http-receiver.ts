@@ -38,7 +38,7 @@ export class HttpReceiver {
     this.server = http.createServer((req, res) => {
       this.maxConcurrent = Math.max(this.maxConcurrent, ++this.open);
       let body = '';
-      req.on('data', (c: Buffer) => (body += c));
+      req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         const r: Received = { path: req.url ?? '', headers: req.headers, body, at: Date.now() };
         const a = this.answer(r, this.requests++) ?? {};

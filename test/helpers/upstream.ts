@@ -9,7 +9,10 @@ export const UPSTREAM_RULES = FALCO_UPSTREAM_RULES;
 
 /** Fails loudly (never skips) when the shared reference material is absent. */
 export function requireUpstream(): void {
-  if (!existsSync(UPSTREAM)) throw new Error(`Falco reference material not found at ${UPSTREAM}: set PEREGRINE_FALCO_REFERENCE to where it is, or rebuild it as CONTRIBUTING.md says`);
+  if (!existsSync(UPSTREAM))
+    throw new Error(
+      `Falco reference material not found at ${UPSTREAM}: set PEREGRINE_FALCO_REFERENCE to where it is, or rebuild it as CONTRIBUTING.md says`,
+    );
 }
 
 /** Runs a JSON Lines trace through an engine; returns the alerts. */

@@ -27,7 +27,10 @@ export async function collect(src: EventSource, n: number, ms = 10_000): Promise
   while (out.length < n) {
     const left = end - Date.now();
     if (left <= 0) throw new Error(`timed out with ${out.length}/${n}; stats ${JSON.stringify(src.stats)}`);
-    const r = await Promise.race([it.next(), new Promise<IteratorResult<SourceBatch>>((res) => setTimeout(() => res({ done: true, value: undefined }), left))]);
+    const r = await Promise.race([
+      it.next(),
+      new Promise<IteratorResult<SourceBatch>>((res) => setTimeout(() => res({ done: true, value: undefined }), left)),
+    ]);
     if (!r.done) out.push(...(r.value.kind === 'events' ? r.value.events : r.value.alerts));
   }
   return out;

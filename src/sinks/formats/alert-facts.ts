@@ -18,8 +18,10 @@ const text = (v: AlertFieldValue | undefined): string | undefined =>
 function whereOf(a: Alert): Omit<AlertFacts, 'fields'> {
   const f = a.output_fields;
   return {
-    namespace: text(f['k8s.ns.name']), pod: text(f['k8s.pod.name']),
-    workload: text(f['k8s.workload.name']) ?? text(f['k8s.deployment.name']), node: a.hostname,
+    namespace: text(f['k8s.ns.name']),
+    pod: text(f['k8s.pod.name']),
+    workload: text(f['k8s.workload.name']) ?? text(f['k8s.deployment.name']),
+    node: a.hostname,
     container: text(f['container.id']),
   };
 }

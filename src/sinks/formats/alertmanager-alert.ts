@@ -8,13 +8,22 @@ import { alertFacts } from './alert-facts.js';
  */
 export function alertmanagerAlert(a: Alert, now: Date, resolveAfterMs = 15 * 60_000): Record<string, unknown> {
   const x = alertFacts(a);
-  const labels: Record<string, string> = { alertname: a.rule, priority: a.priority.toLowerCase(), source: 'peregrine', node: x.node };
+  const labels: Record<string, string> = {
+    alertname: a.rule,
+    priority: a.priority.toLowerCase(),
+    source: 'peregrine',
+    node: x.node,
+  };
   if (x.namespace) labels.namespace = x.namespace;
   if (x.pod) labels.pod = x.pod;
   if (x.workload) labels.workload = x.workload;
   return {
     labels,
-    annotations: { summary: a.output.slice(0, 1024), tags: a.tags.join(','), ...Object.fromEntries(x.fields.map(([k, v]) => [k.replace(/[^a-zA-Z0-9_]/g, '_'), v])) },
+    annotations: {
+      summary: a.output.slice(0, 1024),
+      tags: a.tags.join(','),
+      ...Object.fromEntries(x.fields.map(([k, v]) => [k.replace(/[^a-zA-Z0-9_]/g, '_'), v])),
+    },
     startsAt: a.time,
     endsAt: new Date(now.getTime() + resolveAfterMs).toISOString(),
   };

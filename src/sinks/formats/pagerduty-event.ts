@@ -16,7 +16,11 @@ export function pagerdutyDedupKey(a: Alert): string {
 }
 
 /** A PagerDuty Events API v2 `trigger` (or `resolve`) for an alert. Pure (golden-tested). */
-export function pagerdutyEvent(a: Alert, routingKey: string, action: 'trigger' | 'resolve' = 'trigger'): Record<string, unknown> {
+export function pagerdutyEvent(
+  a: Alert,
+  routingKey: string,
+  action: 'trigger' | 'resolve' = 'trigger',
+): Record<string, unknown> {
   const x = alertFacts(a, 50);
   const summary = `${a.rule}${x.pod ? ` in ${x.namespace}/${x.pod}` : ''} on ${x.node}: ${a.output}`.slice(0, 1024);
   return {
@@ -25,12 +29,17 @@ export function pagerdutyEvent(a: Alert, routingKey: string, action: 'trigger' |
     dedup_key: pagerdutyDedupKey(a),
     ...(action === 'trigger'
       ? {
-        payload: {
-          summary, source: x.node, severity: pagerdutySeverity(a.priority), timestamp: a.time,
-          component: x.workload ?? x.pod ?? x.container ?? 'host', group: x.namespace ?? 'host', class: a.rule,
-          custom_details: { priority: a.priority, tags: a.tags, ...Object.fromEntries(x.fields) },
-        },
-      }
+          payload: {
+            summary,
+            source: x.node,
+            severity: pagerdutySeverity(a.priority),
+            timestamp: a.time,
+            component: x.workload ?? x.pod ?? x.container ?? 'host',
+            group: x.namespace ?? 'host',
+            class: a.rule,
+            custom_details: { priority: a.priority, tags: a.tags, ...Object.fromEntries(x.fields) },
+          },
+        }
       : {}),
   };
 }
