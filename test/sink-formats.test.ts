@@ -19,6 +19,7 @@ import { freePort } from './helpers/http-receiver.js';
 import { untilAsync as until } from './helpers/wait.js';
 import { Agent } from '../src/agent/index.js';
 import { loadConfig } from '../src/config/index.js';
+import { ManualClock } from './helpers/manual-clock.js';
 
 const GOLDEN = fileURLToPath(new URL('./golden/sinks/', import.meta.url));
 const alert: Alert = {
@@ -168,6 +169,7 @@ describe('alert fatigue: folding repeats', () => {
       'proc.name': 'cat',
     });
     writeFileSync(join(dir, 'events.jsonl'), `${line}\n`.repeat(10_000));
+    const clock = new ManualClock();
     const agent = new Agent(
       loadConfig(
         [
@@ -187,11 +189,13 @@ describe('alert fatigue: folding repeats', () => {
           `  dir: ${join(dir, 'spool')}`,
         ].join('\n') + '\n',
       ),
+      { clock },
     );
     try {
       await agent.start();
       await agent.finished;
-      await new Promise((r) => setTimeout(r, 1_500)); // the window closes: the summaries go out
+      await clock.advance(1_000); // the window closes: the summaries go out
+      await until(async () => got.length === 4, 10_000);
       await agent.shutdown();
     } finally {
       receiver.close();
@@ -343,7 +347,6 @@ describe('Alertmanager sink against a real prometheus-alertmanager', () => {
     sink.write(repeating);
     await until(async () => (await read('Repeating problem')).length === 1);
     const [first] = await read('Repeating problem');
-    await new Promise((r) => setTimeout(r, 300));
     sink.write({ ...repeating, time: new Date().toISOString() }); // folded; the follow-up goes out when the 1 s window closes
     const later = async (): Promise<boolean> =>
       Date.parse((await read('Repeating problem'))[0].endsAt) > Date.parse(first.endsAt);

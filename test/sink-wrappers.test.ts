@@ -19,6 +19,7 @@ import { silentLogger } from '../src/telemetry/index.js';
 import { HttpReceiver, type Received } from './helpers/http-receiver.js';
 import { until } from './helpers/wait.js';
 import { deadlineIn } from '../src/lifecycle.js';
+import { ManualClock } from './helpers/manual-clock.js';
 
 const base: Alert = {
   time: '2026-11-29T10:00:00.000000000Z',
@@ -102,20 +103,24 @@ describe('PagerDuty: resolve after a quiet period', () => {
   it('triggers, folds nothing away when aggregation is off, and resolves the same dedup key once quiet', async () => {
     const r = await receiver();
     const dir = mkdtempSync(join(tmpdir(), 'pd-'));
+    const clock = new ManualClock();
     const sink = buildSink(
-      { type: 'pagerduty', routingKey: 'RK', url: `${r.url}/enqueue`, resolveAfterMinutes: 0.01, aggregateSeconds: 0 },
-      { name: 'pd', spoolDir: dir },
+      { type: 'pagerduty', routingKey: 'RK', url: `${r.url}/enqueue`, resolveAfterMinutes: 1, aggregateSeconds: 0 },
+      { name: 'pd', spoolDir: dir, clock },
     );
     sink.write(base);
-    await new Promise((res) => setTimeout(res, 300));
+    await clock.advance(30_000);
     sink.write(base); // a repeat inside the quiet period restarts it
+    await sink.flush();
+    await clock.advance(59_000); // 89 s after the first, 59 s after the repeat: still open
+    await sink.flush();
+    expect(r.received.length).toBe(2);
+    await clock.advance(1_000); // 60 s after the repeat: resolved
     await until(() => r.received.length >= 3, 5_000);
-    const at = r.received.map((q) => q.at);
     const events = r.bodies<{ event_action: string; dedup_key: string; routing_key: string }>();
     expect(events.map((e) => e.event_action)).toEqual(['trigger', 'trigger', 'resolve']);
     expect(new Set(events.map((e) => e.dedup_key)).size).toBe(1);
     expect(events[2]).toEqual({ routing_key: 'RK', event_action: 'resolve', dedup_key: events[0].dedup_key });
-    expect(at[2] - at[1]).toBeGreaterThanOrEqual(550); // quiet measured from the last repeat
     await sink.shutdown();
     expect(r.received.length).toBe(3);
   });

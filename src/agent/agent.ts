@@ -10,12 +10,15 @@ import { AgentMetrics, HealthServer, silentLogger, type Logger } from '../teleme
 import { RulesFetcher } from './rules-fetcher.js';
 import { RulesManager } from './rules-manager.js';
 import { deadlineIn, msLeft, settleBy, type Deadline } from '../lifecycle.js';
+import type { Clock } from '../clock.js';
 
 export interface AgentOptions {
   readonly stdout?: NodeJS.WritableStream;
   readonly logger?: Logger;
   /** Replaces the configured rules (peregrine run --rules). */
   readonly rules?: readonly string[];
+  /** Time for the sinks' folding windows, quiet periods and retries (tests move their own). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -88,7 +91,12 @@ export class Agent {
       outcome: (sink, outcome, n, reason) => this.metrics.alerts.inc({ sink, outcome, reason: reason ?? '' }, n),
       latency: (sink, seconds) => this.metrics.deliveryLatency.observe({ sink }, seconds),
     };
-    this.sinks = buildSinks(this.config, { stdout: this.opts.stdout, logger: this.log, observer }); // throws SpoolError: start-up fails saying which directory
+    this.sinks = buildSinks(this.config, {
+      stdout: this.opts.stdout,
+      logger: this.log,
+      observer,
+      clock: this.opts.clock,
+    }); // throws SpoolError: start-up fails saying which directory
     this.metrics.watchSinks(() => this.sinks);
     // health first: /healthz answers (and /readyz says why not ready) while rules are fetched
     this.health = new HealthServer(this.config.metrics.listen, this.metrics, { ready: () => this.readiness() });

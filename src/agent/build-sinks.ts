@@ -1,6 +1,7 @@
 import { sinkName, type Config } from '../config/index.js';
 import { buildSink, type AlertSink, type SinkObserver } from '../sinks/index.js';
 import type { Logger } from '../telemetry/index.js';
+import type { Clock } from '../clock.js';
 
 /**
  * Builds the configured sinks, each wrapped by `buildSink` (filter, resolution, folding,
@@ -17,6 +18,7 @@ export function buildSinks(
     filter?: boolean;
     maxAttempts?: number;
     spool?: boolean;
+    clock?: Clock;
   },
 ): AlertSink[] {
   return config.sinks.map((s, i) =>
@@ -30,6 +32,7 @@ export function buildSinks(
       fold: opts.fold,
       filter: opts.filter,
       maxAttempts: opts.maxAttempts,
+      clock: opts.clock,
     }),
   );
 }

@@ -8,6 +8,7 @@ import { FoldingSink } from './folding-sink.js';
 import { ResolvingSink } from './resolving-sink.js';
 import { minPriorityOf, type RemoteSinkOptions } from './sink-plugin.js';
 import { sinkPluginFor } from './sink-registry.js';
+import type { Clock } from '../clock.js';
 
 export interface BuildSinkOptions {
   readonly name: string;
@@ -23,6 +24,8 @@ export interface BuildSinkOptions {
   readonly filter?: boolean;
   /** Overrides the sink's maxAttempts (`alerts test` tries twice). */
   readonly maxAttempts?: number;
+  /** Time for folding windows, quiet periods and retries (default: the system clock; tests move their own). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -64,12 +67,15 @@ export function buildSink(
       spool,
       logger,
       observer,
+      clock: opts.clock,
     });
     sink = delivering;
     resolveAfterMs = built.resolveAfterMs;
   }
-  if (o.aggregateSeconds > 0 && opts.fold !== false) sink = new FoldingSink(sink, o.aggregateSeconds * 1000, observer);
-  if (resolveAfterMs) sink = new ResolvingSink(sink, resolveAfterMs, stateDir && join(stateDir, 'open-problems.jsonl'));
+  if (o.aggregateSeconds > 0 && opts.fold !== false)
+    sink = new FoldingSink(sink, o.aggregateSeconds * 1000, observer, undefined, opts.clock);
+  if (resolveAfterMs)
+    sink = new ResolvingSink(sink, resolveAfterMs, stateDir && join(stateDir, 'open-problems.jsonl'), opts.clock);
   const min = minPriorityOf(o);
   return opts.filter !== false && (min || o.rules || o.tags)
     ? new FilteringSink(sink, { minPriority: min, rules: o.rules, tags: o.tags }, observer)

@@ -8,6 +8,7 @@ import type { DiskSpool } from './disk-spool.js';
 import { decodeSpoolRecord, encodeSpoolRecord, type SpoolRecord } from './spool-record.js';
 import { errorMessage } from '../event/index.js';
 import type { Deadline } from '../lifecycle.js';
+import { SYSTEM_CLOCK, type Clock, type ClockTimer } from '../clock.js';
 
 export interface DeliveringSinkOptions {
   readonly name: string;
@@ -26,6 +27,8 @@ export interface DeliveringSinkOptions {
   readonly probeMaxMs?: number;
   /** How long `close` waits for the memory queue before spooling the rest (default 5 s). */
   readonly drainMs?: number;
+  /** Time for retry backoff and probes (tests move it by hand). */
+  readonly clock?: Clock;
   readonly logger?: Logger;
   readonly observer?: SinkObserver;
 }
@@ -57,7 +60,8 @@ export class DeliveringSink implements AlertSink {
   private readonly held: SpoolRecord[] = [];
   private readonly inFlight = new Set<SpoolRecord>();
   private down = false;
-  private probeTimer: NodeJS.Timeout | undefined;
+  private probeTimer: ClockTimer | undefined;
+  private readonly clock: Clock;
   private readonly probeBackoff: Backoff;
   /** Failed probes with the alert now at the head. */
   private probesOfHead = 0;
@@ -74,6 +78,7 @@ export class DeliveringSink implements AlertSink {
 
   constructor(private readonly opts: DeliveringSinkOptions) {
     this.name = opts.name;
+    this.clock = opts.clock ?? SYSTEM_CLOCK;
     this.log = opts.logger ?? silentLogger();
     this.observer = opts.observer ?? NO_OBSERVER;
     this.queueSize = opts.queueSize ?? 1000;
@@ -87,7 +92,7 @@ export class DeliveringSink implements AlertSink {
   }
 
   write(alert: Alert): void {
-    this.enqueue({ alert, at: Date.now() });
+    this.enqueue({ alert, at: this.clock.now() });
   }
 
   private enqueue(r: SpoolRecord): void {
@@ -157,7 +162,7 @@ export class DeliveringSink implements AlertSink {
         if (e.permanent) return this.fail(r, e, attempt);
         if (attempt < this.maxAttempts && !this.down) {
           this.count('retried', 1);
-          await sleep(e.retryAfterMs ?? backoff.next());
+          await this.clock.sleep(e.retryAfterMs ?? backoff.next());
           if (this.closed) return;
           continue;
         }
@@ -171,7 +176,7 @@ export class DeliveringSink implements AlertSink {
 
   private sent(r: SpoolRecord): void {
     this.count('sent', 1);
-    this.observer.latency(this.name, (Date.now() - r.at) / 1000);
+    this.observer.latency(this.name, (this.clock.now() - r.at) / 1000);
   }
 
   private fail(r: SpoolRecord, e: DeliveryError, attempts: number): void {
@@ -208,8 +213,7 @@ export class DeliveringSink implements AlertSink {
 
   private scheduleProbe(retryAfterMs: number | undefined): void {
     if (this.closing) return;
-    this.probeTimer = setTimeout(() => void this.probe(), retryAfterMs ?? this.probeBackoff.next());
-    this.probeTimer.unref();
+    this.probeTimer = this.clock.setTimeout(() => void this.probe(), retryAfterMs ?? this.probeBackoff.next());
   }
 
   /** One attempt with the oldest held alert: success (or a rejection: the receiver answered) means up. */
@@ -300,7 +304,7 @@ export class DeliveringSink implements AlertSink {
         clearTimeout(timer);
       }
       this.closed = true;
-      clearTimeout(this.probeTimer);
+      this.clock.clear(this.probeTimer);
       const rest = [...this.held.splice(0), ...this.inFlight, ...this.queue.splice(0)];
       this.inFlight.clear();
       if (this.opts.spool) {
@@ -336,7 +340,3 @@ export class DeliveringSink implements AlertSink {
 
 /** Failed probes with one alert before the next alert probes instead. */
 const PROBES_PER_ALERT = 5;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

@@ -3,6 +3,7 @@ import { NO_OBSERVER, SinkWrapper, type AlertSink, type SinkObserver } from './a
 import { alertIdentity } from './formats/index.js';
 import { isResolution } from './resolving-sink.js';
 import type { Deadline } from '../lifecycle.js';
+import { SYSTEM_CLOCK, type Clock, type ClockTimer } from '../clock.js';
 
 /** Output fields a folded follow-up carries (and message formats show). */
 export const REPEAT_FIELDS = {
@@ -18,7 +19,7 @@ interface Window {
   /** Approximate bytes `last` holds (counted against the byte budget). */
   bytes: number;
   count: number;
-  timer: NodeJS.Timeout;
+  timer: ClockTimer;
 }
 
 /** Identities tracked at once; beyond this, new identities pass through unfolded. */
@@ -54,6 +55,7 @@ export class FoldingSink extends SinkWrapper {
     private readonly windowMs: number,
     private readonly observer: SinkObserver = NO_OBSERVER,
     private readonly maxBytes = MAX_FOLD_BYTES,
+    private readonly clock: Clock = SYSTEM_CLOCK,
   ) {
     super(inner);
   }
@@ -77,8 +79,7 @@ export class FoldingSink extends SinkWrapper {
     this.inner.write(alert);
     const b = alertBytes(alert);
     if (this.windows.size >= MAX_WINDOWS || this.bytes + b > this.maxBytes) return;
-    const timer = setTimeout(() => this.closeWindow(key), this.windowMs);
-    timer.unref();
+    const timer = this.clock.setTimeout(() => this.closeWindow(key), this.windowMs);
     this.bytes += b;
     this.windows.set(key, { firstTime: alert.time, lastTime: alert.time, last: alert, bytes: b, count: 0, timer });
   }
@@ -91,7 +92,7 @@ export class FoldingSink extends SinkWrapper {
   private closeWindow(key: string): void {
     const w = this.windows.get(key);
     if (!w) return;
-    clearTimeout(w.timer);
+    this.clock.clear(w.timer);
     this.windows.delete(key);
     this.bytes -= w.bytes;
     if (w.count === 0) return;

@@ -5,6 +5,7 @@ import { alertIdentity } from './formats/index.js';
 import { decodeSpoolRecord, encodeSpoolRecord } from './spool-record.js';
 import { writeFileAtomic } from './write-file-atomic.js';
 import type { Deadline } from '../lifecycle.js';
+import { SYSTEM_CLOCK, type Clock, type ClockTimer } from '../clock.js';
 
 /** Output field marking an alert as the resolution of earlier ones (same rule × workload × node). */
 export const RESOLVED_FIELD = 'peregrine.resolved';
@@ -27,17 +28,17 @@ const MAX_OPEN = 10_000;
 export class ResolvingSink extends SinkWrapper {
   /** identity → last alert and when it came; insertion order = quiet longest first. */
   private readonly open = new Map<string, { alert: Alert; at: number }>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: ClockTimer;
 
   constructor(
     inner: AlertSink,
     private readonly quietMs: number,
     private readonly statePath?: string,
+    private readonly clock: Clock = SYSTEM_CLOCK,
   ) {
     super(inner);
     if (statePath) this.restore(statePath);
-    this.timer = setInterval(() => this.sweep(), Math.max(50, Math.min(quietMs / 4, 30_000)));
-    this.timer.unref();
+    this.timer = this.clock.setInterval(() => this.sweep(), Math.max(50, Math.min(quietMs / 4, 30_000)));
   }
 
   write(alert: Alert): void {
@@ -45,13 +46,13 @@ export class ResolvingSink extends SinkWrapper {
       const key = alertIdentity(alert);
       this.open.delete(key);
       if (this.open.size >= MAX_OPEN) this.resolve(this.open.keys().next().value as string);
-      this.open.set(key, { alert, at: Date.now() });
+      this.open.set(key, { alert, at: this.clock.now() });
     }
     this.inner.write(alert);
   }
 
   /** Resolves every problem quiet for `quietMs` or longer. */
-  sweep(now = Date.now()): void {
+  sweep(now = this.clock.now()): void {
     for (const [key, o] of this.open) {
       if (now - o.at < this.quietMs) break;
       this.resolve(key);
@@ -65,7 +66,7 @@ export class ResolvingSink extends SinkWrapper {
     const minutes = Math.round(this.quietMs / 6_000) / 10;
     this.inner.write({
       ...o.alert,
-      time: isoNanos(BigInt(Date.now()) * 1_000_000n),
+      time: isoNanos(BigInt(this.clock.now()) * 1_000_000n),
       output: `Resolved: no "${o.alert.rule}" for ${minutes} min | last: ${o.alert.output}`,
       output_fields: { ...o.alert.output_fields, [RESOLVED_FIELD]: true },
     });
@@ -89,7 +90,7 @@ export class ResolvingSink extends SinkWrapper {
   }
 
   override shutdown(deadline?: Deadline): Promise<void> {
-    clearInterval(this.timer);
+    this.clock.clear(this.timer);
     this.sweep();
     if (this.statePath) {
       writeFileAtomic(
