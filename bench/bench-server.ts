@@ -5,8 +5,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { encodeBatch, type SensorEvent } from '../src/sensor/index.js';
-import { codec, loadProtoRoot, passThrough } from '../src/transport/index.js';
+import { encodeBatch, sensorServiceDefinition, type SensorEvent } from '../src/sensor/index.js';
+import { codec, grpcMethod, loadProtoRoot, passThrough } from '../src/transport/index.js';
 import { FALCO_REFERENCE } from '../src/defaults.js';
 
 const [kind, countArg, rateArg] = process.argv.slice(2);
@@ -158,24 +158,17 @@ const server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 102
 const root = loadProtoRoot();
 let payload: Buffer[];
 let messages: number;
+/** The sensor API's Subscribe: pre-encoded batches out. */
+const subscribe = sensorServiceDefinition().Subscribe;
 if (kind === 'sensor-paced') {
   // Events stamped with the real time, published every 10 ms at RATE/s, COUNT in all.
   const evs = traceEvents().filter((e) => ['open', 'openat', 'execve', 'connect'].includes(e.type));
   const rate = Number(rateArg);
-  const req = codec<object>(root, 'peregrine.sensor.v1.SubscribeRequest');
   payload = [];
   messages = 0;
   server.addService(
     {
-      Subscribe: {
-        path: '/peregrine.sensor.v1.Sensor/Subscribe',
-        requestStream: false,
-        responseStream: true,
-        requestSerialize: req.serialize,
-        requestDeserialize: req.deserialize,
-        responseSerialize: passThrough.serialize,
-        responseDeserialize: passThrough.deserialize,
-      },
+      Subscribe: subscribe,
     },
     {
       Subscribe: (call: grpc.ServerWritableStream<unknown, Buffer>) => {
@@ -204,36 +197,23 @@ if (kind === 'sensor-paced') {
     const chunk = Array.from({ length: per }, (_, i) => evs[(b * per + i) % evs.length]);
     payload.push(encodeBatch(42, b * per + 1, chunk));
   }
-  const req = codec<object>(root, 'peregrine.sensor.v1.SubscribeRequest');
   server.addService(
     {
-      Subscribe: {
-        path: '/peregrine.sensor.v1.Sensor/Subscribe',
-        requestStream: false,
-        responseStream: true,
-        requestSerialize: req.serialize,
-        requestDeserialize: req.deserialize,
-        responseSerialize: passThrough.serialize,
-        responseDeserialize: passThrough.deserialize,
-      },
+      Subscribe: subscribe,
     },
     { Subscribe: (call: grpc.ServerWritableStream<unknown, Buffer>) => void writeAll(call, payload, messages) },
   );
 } else {
   payload = tetragonMessages();
   messages = count;
-  const req = codec<object>(root, 'tetragon.GetEventsRequest');
   server.addService(
     {
-      GetEvents: {
-        path: '/tetragon.FineGuidanceSensors/GetEvents',
-        requestStream: false,
-        responseStream: true,
-        requestSerialize: req.serialize,
-        requestDeserialize: req.deserialize,
-        responseSerialize: passThrough.serialize,
-        responseDeserialize: passThrough.deserialize,
-      },
+      GetEvents: grpcMethod(
+        '/tetragon.FineGuidanceSensors/GetEvents',
+        codec<object>(root, 'tetragon.GetEventsRequest'),
+        passThrough,
+        'server',
+      ),
     },
     { GetEvents: (call: grpc.ServerWritableStream<unknown, Buffer>) => void writeAll(call, payload, messages) },
   );

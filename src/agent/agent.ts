@@ -101,10 +101,8 @@ export class Agent {
     // health first: /healthz answers (and /readyz says why not ready) while rules are fetched
     this.health = new HealthServer(this.config.metrics.listen, this.metrics, { ready: () => this.readiness() });
     await this.health.start();
-    await this.fetcher?.fetchAll(); // start-up fails when published rules cannot be fetched
-    this.rules.load('start'); // throws RulesLoadError: start-up fails with the diagnostics
-    this.rules.watch();
-    this.fetcher?.poll();
+    await this.fetcher?.start(); // start-up fails when published rules cannot be fetched
+    await this.rules.start(); // throws RulesLoadError: start-up fails with the diagnostics
     const eventTypes = [...new Set(this.rules.engine.active.flatMap((r) => (r.types.neg ? [] : [...r.types.set])))];
     this.sources = this.config.sources.map((s) => {
       const { type, ...options } = s as { type: string } & Record<string, unknown>;

@@ -51,7 +51,16 @@ export class RulesFetcher {
     return join(this.cacheDir, `${createHash('sha256').update(url).digest('hex').slice(0, 16)}.yaml`);
   }
 
-  /** Fetches every URL once (start-up: failures are thrown so start-up can fail loudly). */
+  /**
+   * Lifecycle start: fetches every URL once (failures are thrown, so start-up fails loudly), then
+   * polls each every `pollSeconds`.
+   */
+  async start(): Promise<void> {
+    await this.fetchAll();
+    this.poll();
+  }
+
+  /** Fetches every URL once; throws listing the URLs that failed. */
   async fetchAll(): Promise<void> {
     const errors: string[] = [];
     for (const u of this.urls) {

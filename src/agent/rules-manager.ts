@@ -45,6 +45,15 @@ export class RulesManager {
   }
 
   /**
+   * Lifecycle start: the first load (throws {@link RulesLoadError} with the diagnostics when the
+   * rules do not load), then watching the rules files for changes.
+   */
+  async start(): Promise<void> {
+    this.load('start');
+    this.watch();
+  }
+
+  /**
    * Loads (or reloads) the rules; returns whether the new ruleset is running. Once rules run,
    * it never throws: any failure (diagnostics, or an exception anywhere in loading) keeps the
    * previous ruleset, is counted and reported. The first load throws {@link RulesLoadError}.

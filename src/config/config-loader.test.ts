@@ -69,6 +69,38 @@ describe('daemon configuration', () => {
     expect(problems('- 1')).toEqual(['c.yaml: the configuration must be a YAML mapping of keys']);
   });
 
+  it('TLS problems are config errors with their path: missing files, a certificate without its key, mutual TLS without a CA', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tls-'));
+    writeFileSync(join(dir, 'cert.pem'), 'x');
+    const p = problems(
+      [
+        'sources:',
+        '  - type: tetragon',
+        '    address: localhost:54321',
+        '    tls: {cert: /nonexistent/cert.pem, key: /nonexistent/key.pem, ca: /nonexistent/ca.pem}',
+        '  - type: falco-grpc',
+        '    address: localhost:5060',
+        `    tls: {cert: ${join(dir, 'cert.pem')}}`,
+        '  - type: falco-http',
+        '    listen: 127.0.0.1:2801',
+        `    tls: {ca: ${join(dir, 'cert.pem')}}`,
+      ].join('\n'),
+    );
+    expect(p).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^c\.yaml:4:\d+: sources\[0\]\.tls\.cert: no such file, got "\/nonexistent\/cert\.pem"$/),
+        expect.stringMatching(/^c\.yaml:4:\d+: sources\[0\]\.tls\.key: no such file/),
+        expect.stringMatching(/^c\.yaml:4:\d+: sources\[0\]\.tls\.ca: no such file/),
+        expect.stringMatching(
+          /^c\.yaml:7:\d+: sources\[1\]\.tls\.key: a certificate \(cert\) needs its private key \(key\)/,
+        ),
+        expect.stringMatching(/^c\.yaml:7:\d+: sources\[1\]\.tls\.ca: a client certificate \(mutual TLS\) needs/),
+        expect.stringMatching(/^c\.yaml:10:\d+: sources\[2\]\.tls\.cert: a server needs its certificate and key/),
+      ]),
+    );
+    expect(p.length).toBe(6);
+  });
+
   it('sinks: each plug-in validates its own keys; names must be unique; secrets in URLs are masked', () => {
     const p = problems(
       [

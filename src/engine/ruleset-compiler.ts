@@ -158,6 +158,11 @@ class RulesetCompiler {
     return rules;
   }
 
+  /** A condition or output error (its code, message and span) as a diagnostic of `item`. */
+  private conditionDiag(err: ConditionError, text: SourceText | undefined, item: ItemRef): void {
+    this.diag('error', err.code, err.message, { text, start: err.start, end: err.end }, item);
+  }
+
   /**
    * Adds a diagnostic for the span `start..end` of `text` (a condition or output) of item `kind`
    * `name`; at the item's position `fallback` when there is no text.
@@ -334,13 +339,7 @@ class RulesetCompiler {
         expr = parseCondition(def.condition.text);
       } catch (err) {
         if (!(err instanceof ConditionError)) throw err;
-        this.diag(
-          'error',
-          err.code,
-          err.message,
-          { text: def.condition, start: err.start, end: err.end },
-          { kind: 'macro', name, pos: def.pos },
-        );
+        this.conditionDiag(err, def.condition, { kind: 'macro', name, pos: def.pos });
         return fail(new MacroFailedError(name, err, 0, 0));
       }
       try {
@@ -364,13 +363,7 @@ class RulesetCompiler {
         }
         if (err.code === 'LOAD_ERR_VALIDATE') {
           // undefined macro: Falco reports it at the macro
-          this.diag(
-            'error',
-            err.code,
-            err.message,
-            { text: def.condition, start: err.start, end: err.end },
-            { kind: 'macro', name, pos: def.pos },
-          );
+          this.conditionDiag(err, def.condition, { kind: 'macro', name, pos: def.pos });
           return fail(new MacroFailedError(name, err, 0, 0));
         }
         // field and value errors: reported at each rule that uses the macro, pointing into it
@@ -491,13 +484,7 @@ class RulesetCompiler {
       return OutputFormat.compile(def.output.text.replace(/\s+$/, ''), this.table);
     } catch (err) {
       if (!(err instanceof ConditionError)) throw err;
-      this.diag(
-        'error',
-        err.code,
-        err.message,
-        { text: def.output, start: err.start, end: err.end },
-        { kind: 'rule', name: def.name, pos: def.pos },
-      );
+      this.conditionDiag(err, def.output, { kind: 'rule', name: def.name, pos: def.pos });
       return undefined;
     }
   }

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { codec, loadProtoRoot } from '../transport/index.js';
+import { codec, grpcMethod, loadProtoRoot } from '../transport/index.js';
 import { grpcTarget, passThrough, serverCredentials, type TlsFiles } from '../transport/index.js';
 import { silentLogger, type Logger } from '../telemetry/index.js';
 import { encodeBatch, type SensorEvent } from './batch-encoder.js';
@@ -27,7 +27,7 @@ interface StoredBatch {
   readonly buf: Buffer;
 }
 
-interface SubscribeRequest {
+export interface SubscribeRequest {
   client_name: string;
   stream_id: string;
   resume_after_seq: string;
@@ -72,40 +72,7 @@ export class SensorServer {
 
   /** Binds and starts serving; resolves to the bound address (with the chosen port). */
   async start(): Promise<string> {
-    const root = loadProtoRoot();
-    const req = codec<SubscribeRequest>(root, 'peregrine.sensor.v1.SubscribeRequest');
-    const empty = codec<object>(root, 'peregrine.sensor.v1.VersionRequest');
-    const version = codec<object>(root, 'peregrine.sensor.v1.VersionResponse');
-    const health = codec<object>(root, 'peregrine.sensor.v1.HealthResponse');
-    const definition: grpc.ServiceDefinition = {
-      Subscribe: {
-        path: `${PKG}Subscribe`,
-        requestStream: false,
-        responseStream: true,
-        requestSerialize: req.serialize,
-        requestDeserialize: req.deserialize,
-        responseSerialize: passThrough.serialize,
-        responseDeserialize: passThrough.deserialize,
-      },
-      GetVersion: {
-        path: `${PKG}GetVersion`,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: empty.serialize,
-        requestDeserialize: empty.deserialize,
-        responseSerialize: version.serialize,
-        responseDeserialize: version.deserialize,
-      },
-      GetHealth: {
-        path: `${PKG}GetHealth`,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: empty.serialize,
-        requestDeserialize: empty.deserialize,
-        responseSerialize: health.serialize,
-        responseDeserialize: health.deserialize,
-      },
-    };
+    const definition = sensorServiceDefinition();
     this.server.addService(definition, {
       Subscribe: (call: grpc.ServerWritableStream<SubscribeRequest, Buffer>) => this.subscribe(call),
       GetVersion: (_call: unknown, cb: grpc.sendUnaryData<object>) =>
@@ -236,4 +203,23 @@ export class SensorServer {
     this.stopped = true;
     this.server.forceShutdown();
   }
+}
+
+/**
+ * The Peregrine sensor API as a grpc-js service definition (`proto/peregrine/sensor/v1/sensor.proto`):
+ * `Subscribe` streams pre-encoded `EventBatch` bytes; `GetVersion` and `GetHealth` are unary.
+ */
+export function sensorServiceDefinition(): grpc.ServiceDefinition {
+  const root = loadProtoRoot();
+  const empty = codec<object>(root, 'peregrine.sensor.v1.VersionRequest');
+  return {
+    Subscribe: grpcMethod(
+      `${PKG}Subscribe`,
+      codec<SubscribeRequest>(root, 'peregrine.sensor.v1.SubscribeRequest'),
+      passThrough,
+      'server',
+    ),
+    GetVersion: grpcMethod(`${PKG}GetVersion`, empty, codec<object>(root, 'peregrine.sensor.v1.VersionResponse')),
+    GetHealth: grpcMethod(`${PKG}GetHealth`, empty, codec<object>(root, 'peregrine.sensor.v1.HealthResponse')),
+  };
 }

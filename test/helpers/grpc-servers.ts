@@ -1,10 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
+import { sensorServiceDefinition } from '../../src/sensor/index.js';
 import {
   codec,
+  grpcMethod,
+  grpcTarget,
   loadProtoRoot,
   passThrough,
   serverCredentials,
-  grpcTarget,
   type TlsFiles,
 } from '../../src/transport/index.js';
 
@@ -27,44 +29,31 @@ export interface FakeServer {
   stop(): Promise<void>;
 }
 
-/** A Tetragon-compatible server: GetEvents streams what `send` gets, to every subscriber. */
-export async function tetragonServer(listen = '127.0.0.1:0', tls?: TlsFiles): Promise<FakeServer> {
-  const req = codec<object>(root, 'tetragon.GetEventsRequest');
-  const ver = codec<object>(root, 'tetragon.GetVersionResponse');
-  const empty = codec<object>(root, 'tetragon.GetVersionRequest');
+/**
+ * A server whose streaming method `stream` sends whatever `send` gets to every subscriber; its
+ * other methods answer with `unary` (method name → response).
+ */
+async function broadcastServer(
+  definition: grpc.ServiceDefinition,
+  stream: string,
+  unary: Readonly<Record<string, object>>,
+  listen: string,
+  tls?: TlsFiles,
+): Promise<FakeServer> {
   const calls = new Set<grpc.ServerWritableStream<object, Buffer>>();
   const requests: unknown[] = [];
   const server = new grpc.Server();
-  server.addService(
-    {
-      GetEvents: {
-        path: '/tetragon.FineGuidanceSensors/GetEvents',
-        requestStream: false,
-        responseStream: true,
-        requestSerialize: req.serialize,
-        requestDeserialize: req.deserialize,
-        responseSerialize: passThrough.serialize,
-        responseDeserialize: passThrough.deserialize,
-      },
-      GetVersion: {
-        path: '/tetragon.FineGuidanceSensors/GetVersion',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: empty.serialize,
-        requestDeserialize: empty.deserialize,
-        responseSerialize: ver.serialize,
-        responseDeserialize: ver.deserialize,
-      },
+  const handlers: grpc.UntypedServiceImplementation = {
+    [stream]: (call: grpc.ServerWritableStream<object, Buffer>) => {
+      requests.push(call.request);
+      calls.add(call);
+      call.on('cancelled', () => calls.delete(call));
     },
-    {
-      GetEvents: (call: grpc.ServerWritableStream<object, Buffer>) => {
-        requests.push(call.request);
-        calls.add(call);
-        call.on('cancelled', () => calls.delete(call));
-      },
-      GetVersion: (_c: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { version: 'v1.7.0' }),
-    },
-  );
+  };
+  for (const [name, answer] of Object.entries(unary)) {
+    handlers[name] = (_c: unknown, cb: grpc.sendUnaryData<object>) => cb(null, answer);
+  }
+  server.addService(definition, handlers);
   const port = await new Promise<number>((res, rej) =>
     server.bindAsync(grpcTarget(listen), serverCredentials(tls), (e, p) => (e ? rej(e) : res(p))),
   );
@@ -79,72 +68,38 @@ export async function tetragonServer(listen = '127.0.0.1:0', tls?: TlsFiles): Pr
   };
 }
 
+/** A Tetragon-compatible server: GetEvents streams what `send` gets, to every subscriber. */
+export function tetragonServer(listen = '127.0.0.1:0', tls?: TlsFiles): Promise<FakeServer> {
+  const definition: grpc.ServiceDefinition = {
+    GetEvents: grpcMethod(
+      '/tetragon.FineGuidanceSensors/GetEvents',
+      codec<object>(root, 'tetragon.GetEventsRequest'),
+      passThrough,
+      'server',
+    ),
+    GetVersion: grpcMethod(
+      '/tetragon.FineGuidanceSensors/GetVersion',
+      codec<object>(root, 'tetragon.GetVersionRequest'),
+      codec<object>(root, 'tetragon.GetVersionResponse'),
+    ),
+  };
+  return broadcastServer(definition, 'GetEvents', { GetVersion: { version: 'v1.7.0' } }, listen, tls);
+}
+
 /**
  * A Peregrine sensor API server that streams whatever bytes `send` gets (well-formed batches or
  * not) to every subscriber and reports itself healthy: for feeding a sensor source hostile input.
  */
-export async function rawSensorServer(listen = '127.0.0.1:0'): Promise<FakeServer> {
-  const PKG = '/peregrine.sensor.v1.Sensor/';
-  const req = codec<object>(root, 'peregrine.sensor.v1.SubscribeRequest');
-  const empty = codec<object>(root, 'peregrine.sensor.v1.VersionRequest');
-  const version = codec<object>(root, 'peregrine.sensor.v1.VersionResponse');
-  const health = codec<object>(root, 'peregrine.sensor.v1.HealthResponse');
-  const calls = new Set<grpc.ServerWritableStream<object, Buffer>>();
-  const requests: unknown[] = [];
-  const server = new grpc.Server();
-  server.addService(
+export function rawSensorServer(listen = '127.0.0.1:0'): Promise<FakeServer> {
+  return broadcastServer(
+    sensorServiceDefinition(),
+    'Subscribe',
     {
-      Subscribe: {
-        path: `${PKG}Subscribe`,
-        requestStream: false,
-        responseStream: true,
-        requestSerialize: req.serialize,
-        requestDeserialize: req.deserialize,
-        responseSerialize: passThrough.serialize,
-        responseDeserialize: passThrough.deserialize,
-      },
-      GetVersion: {
-        path: `${PKG}GetVersion`,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: empty.serialize,
-        requestDeserialize: empty.deserialize,
-        responseSerialize: version.serialize,
-        responseDeserialize: version.deserialize,
-      },
-      GetHealth: {
-        path: `${PKG}GetHealth`,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: empty.serialize,
-        requestDeserialize: empty.deserialize,
-        responseSerialize: health.serialize,
-        responseDeserialize: health.deserialize,
-      },
+      GetVersion: { version: 'raw', api_version: 1, backend: 'test' },
+      GetHealth: { healthy: true, reason: '', stream_id: 1 },
     },
-    {
-      Subscribe: (call: grpc.ServerWritableStream<object, Buffer>) => {
-        requests.push(call.request);
-        calls.add(call);
-        call.on('cancelled', () => calls.delete(call));
-      },
-      GetVersion: (_c: unknown, cb: grpc.sendUnaryData<object>) =>
-        cb(null, { version: 'raw', api_version: 1, backend: 'test' }),
-      GetHealth: (_c: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { healthy: true, reason: '', stream_id: 1 }),
-    },
+    listen,
   );
-  const port = await new Promise<number>((res, rej) =>
-    server.bindAsync(grpcTarget(listen), serverCredentials(), (e, p) => (e ? rej(e) : res(p))),
-  );
-  return {
-    address: listen.startsWith('unix') ? listen : listen.replace(/:0$/, `:${port}`),
-    requests,
-    send: (msgs) => {
-      for (const c of calls) for (const m of msgs) c.write(m);
-    },
-    kill: () => server.forceShutdown(),
-    stop: () => stopServer(server),
-  };
 }
 
 /**
@@ -155,9 +110,6 @@ export async function falcoServer(
   listen = '127.0.0.1:0',
   tls?: TlsFiles,
 ): Promise<FakeServer & { readonly requestsSeen: () => number }> {
-  const req = codec<object>(root, 'falco.outputs.request');
-  const vreq = codec<object>(root, 'falco.version.request');
-  const vres = codec<object>(root, 'falco.version.response');
   const queue: Buffer[] = [];
   const waiting = new Set<grpc.ServerDuplexStream<object, Buffer>>();
   let seen = 0;
@@ -167,15 +119,7 @@ export async function falcoServer(
   };
   server.addService(
     {
-      sub: {
-        path: '/falco.outputs.service/sub',
-        requestStream: true,
-        responseStream: true,
-        requestSerialize: req.serialize,
-        requestDeserialize: req.deserialize,
-        responseSerialize: passThrough.serialize,
-        responseDeserialize: passThrough.deserialize,
-      },
+      sub: grpcMethod('/falco.outputs.service/sub', codec<object>(root, 'falco.outputs.request'), passThrough, 'both'),
     },
     {
       sub: (call: grpc.ServerDuplexStream<object, Buffer>) => {
@@ -192,15 +136,11 @@ export async function falcoServer(
   );
   server.addService(
     {
-      version: {
-        path: '/falco.version.service/version',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: vreq.serialize,
-        requestDeserialize: vreq.deserialize,
-        responseSerialize: vres.serialize,
-        responseDeserialize: vres.deserialize,
-      },
+      version: grpcMethod(
+        '/falco.version.service/version',
+        codec<object>(root, 'falco.version.request'),
+        codec<object>(root, 'falco.version.response'),
+      ),
     },
     {
       version: (_c: unknown, cb: grpc.sendUnaryData<object>) =>
