@@ -16,9 +16,22 @@ const LAYERS = {
   sources: ['event', 'telemetry', 'transport'],
   sinks: ['event', 'telemetry', 'transport'],
   sensor: ['event', 'telemetry', 'transport'],
+  enrich: ['event', 'telemetry', 'transport'],
   pipeline: ['event', 'telemetry', 'engine', 'sources', 'sinks'],
   config: ['event', 'telemetry', 'sources', 'sinks'],
-  agent: ['event', 'telemetry', 'transport', 'lang', 'rules', 'engine', 'sources', 'sinks', 'pipeline', 'config'],
+  agent: [
+    'event',
+    'telemetry',
+    'transport',
+    'lang',
+    'rules',
+    'engine',
+    'sources',
+    'sinks',
+    'enrich',
+    'pipeline',
+    'config',
+  ],
   cli: null, // the top: may import every layer
 };
 

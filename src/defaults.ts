@@ -31,3 +31,5 @@ export const DEFAULT_TETRAGON_ADDRESS = 'localhost:54321';
 export const DEFAULT_FALCO_GRPC_ADDRESS = 'unix:///run/falco/falco.sock';
 /** Where the `falco-http` source listens: loopback only unless configured otherwise. */
 export const DEFAULT_FALCO_HTTP_LISTEN = '127.0.0.1:2801';
+/** Container runtime sockets tried in order when none is configured (containerd, CRI-O). */
+export const DEFAULT_RUNTIME_SOCKETS: readonly string[] = ['/run/containerd/containerd.sock', '/run/crio/crio.sock'];

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import type { Config } from '../config/index.js';
-import { FieldKeyTable, isoNanos, parsePriority, type Alert } from '../event/index.js';
+import { errorMessage, FieldKeyTable, isoNanos, parsePriority, type Alert } from '../event/index.js';
 import { EventPipeline } from '../pipeline/index.js';
-import { BUNDLED_RULES } from '../defaults.js';
+import { BUNDLED_RULES, DEFAULT_RUNTIME_SOCKETS } from '../defaults.js';
 import type { AlertSink, SinkObserver } from '../sinks/index.js';
 import { buildSinks } from './build-sinks.js';
 import { sourcePluginFor, type EventSource } from '../sources/index.js';
@@ -11,6 +11,8 @@ import { RulesFetcher } from './rules-fetcher.js';
 import { RulesManager } from './rules-manager.js';
 import { deadlineIn, msLeft, settleBy, type Deadline } from '../lifecycle.js';
 import type { Clock } from '../clock.js';
+import { existsSync } from 'node:fs';
+import { CriClient, EventEnricher, RuntimeMetadata } from '../enrich/index.js';
 
 export interface AgentOptions {
   readonly stdout?: NodeJS.WritableStream;
@@ -35,6 +37,9 @@ export class Agent {
   private sinks: AlertSink[] = [];
   private sources: EventSource[] = [];
   private pipeline: EventPipeline | undefined;
+  private runtime: RuntimeMetadata | undefined;
+  private enricher: EventEnricher | undefined;
+  private lastEnriched = { enriched: 0, unknown: 0 };
   private health: HealthServer | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private readonly lastStats = new Map<string, Record<string, number>>();
@@ -68,7 +73,12 @@ export class Agent {
     this.rules = new RulesManager(
       paths,
       this.table,
-      { ruleMatching: config.rules.ruleMatching, selection: { minPriority }, hostname: nodeName(config) },
+      {
+        ruleMatching: config.rules.ruleMatching,
+        selection: { minPriority },
+        hostname: nodeName(config),
+        contextFields: CONTEXT_FIELDS,
+      },
       this.metrics,
       this.log,
       (reason, diag) =>
@@ -108,7 +118,16 @@ export class Agent {
       const { type, ...options } = s as { type: string } & Record<string, unknown>;
       return sourcePluginFor(type)!.build(options, { table: this.table, logger: this.log, eventTypes });
     });
-    this.pipeline = new EventPipeline(this.sources, () => this.rules.engine, this.sinks, this.metrics, this.log);
+    this.runtime = await this.startRuntime();
+    const enricher = (this.enricher = this.runtime ? new EventEnricher(this.table, this.runtime) : undefined);
+    this.pipeline = new EventPipeline(
+      this.sources,
+      () => this.rules.engine,
+      this.sinks,
+      this.metrics,
+      this.log,
+      enricher && ((e) => enricher.enrich(e)),
+    );
     await Promise.all(this.sinks.map((s) => s.start()));
     await this.pipeline.start();
     for (const s of this.sources) await s.start();
@@ -143,7 +162,43 @@ export class Agent {
     return { ok: reasons.length === 0, reasons };
   }
 
+  /**
+   * The container runtime's metadata, when there is a runtime: the configured socket, else the
+   * first default socket that exists. None, or one that does not answer: enrichment is off (or
+   * waits for the runtime), said once in the log; never a reason not to start.
+   */
+  private async startRuntime(): Promise<RuntimeMetadata | undefined> {
+    const cfg = this.config.runtime;
+    if (!cfg.enabled) return undefined;
+    const socket = cfg.socket ?? DEFAULT_RUNTIME_SOCKETS.find((s) => existsSync(s));
+    if (!socket) {
+      this.log.info(
+        { tried: DEFAULT_RUNTIME_SOCKETS },
+        'no container runtime socket found: container and pod metadata from the runtime is off',
+      );
+      return undefined;
+    }
+    const runtime = new RuntimeMetadata(new CriClient(socket), { logger: this.log });
+    try {
+      await runtime.start();
+    } catch (err) {
+      this.log.warn(
+        { socket, err: errorMessage(err) },
+        'container runtime does not answer: events lack container metadata until it does (retried when containers are seen)',
+      );
+    }
+    return runtime;
+  }
+
   private exportSourceStats(): void {
+    if (this.enricher) {
+      const s = this.enricher.stats;
+      const prev = this.lastEnriched;
+      if (s.enriched > prev.enriched)
+        this.metrics.eventsEnriched.inc({ outcome: 'enriched' }, s.enriched - prev.enriched);
+      if (s.unknown > prev.unknown) this.metrics.eventsEnriched.inc({ outcome: 'unknown' }, s.unknown - prev.unknown);
+      this.lastEnriched = { ...s };
+    }
     for (const s of this.sources) {
       const up = s.upstream;
       if (up) {
@@ -225,12 +280,24 @@ export class Agent {
         Promise.all(this.sinks.map((s) => s.shutdown(sinks))),
         deadlineIn(Math.max(100, msLeft(deadline) - 200)),
       );
+      await this.runtime?.shutdown();
       await this.health?.shutdown(deadline);
       this.log.info({ tookMs: Date.now() - t0 }, 'agent stopped');
     })();
     return this.stopping;
   }
 }
+
+/** Where an alert happened, added to its `output_fields` whenever the event knows it (sinks label and route by them). */
+const CONTEXT_FIELDS: readonly string[] = [
+  'k8s.ns.name',
+  'k8s.pod.name',
+  'k8s.workload.kind',
+  'k8s.workload.name',
+  'k8s.node.name',
+  'container.name',
+  'container.image.repository',
+];
 
 /** The node's name: configured, else NODE_NAME (the DaemonSet's downward API), else the hostname. */
 function nodeName(config: Config): string {

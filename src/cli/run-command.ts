@@ -9,14 +9,12 @@ import {
   loadConfigFile,
   type Config,
 } from '../config/index.js';
-import { DEMO_EVENTS } from '../defaults.js';
+import { DEFAULT_SENSOR_ADDRESS, DEMO_EVENTS } from '../defaults.js';
 import { errorMessage } from '../event/index.js';
 import { SensorSetupError, checkSensorHost, startBundledSensor, type BundledSensor } from '../sensor/index.js';
 import { createLogger, type Logger } from '../telemetry/index.js';
 import type { CommandImpl, CommandIO } from './command.js';
 import { deadlineIn } from '../lifecycle.js';
-
-const SENSOR_SOCKET = '/run/peregrine/sensor.sock';
 
 /**
  * `peregrine run`: the daemon. With no configuration file it runs on embedded defaults: the
@@ -47,7 +45,9 @@ export const runCommand: CommandImpl = {
     if (values.demo) config = { ...config, sources: [{ type: 'replay', path: DEMO_EVENTS }] };
     else if (embedded) {
       // A security agent never pretends to watch: no sensor, no start.
-      const started = await startEmbeddedSensor(io, log);
+      // the sensor serves where the configured sensor source connects (PEREGRINE_SOURCES may move it)
+      const sensorSource = config.sources.find((s) => s.type === 'sensor') as { address?: string } | undefined;
+      const started = await startEmbeddedSensor(io, log, sensorSource?.address ?? DEFAULT_SENSOR_ADDRESS);
       if (!started) return 1;
       embeddedSensor = started;
     }
@@ -93,7 +93,7 @@ export const runCommand: CommandImpl = {
 };
 
 /** Starts the bundled sensor in this process; undefined (after saying why and what to do) when it cannot run here. */
-async function startEmbeddedSensor(io: CommandIO, log: Logger): Promise<BundledSensor | undefined> {
+async function startEmbeddedSensor(io: CommandIO, log: Logger, listen: string): Promise<BundledSensor | undefined> {
   const cannot = (why: string): undefined => {
     io.stderr.write(
       `peregrine run: the bundled eBPF sensor cannot start, so nothing would be watched:\n${why}\n` +
@@ -112,10 +112,10 @@ async function startEmbeddedSensor(io: CommandIO, log: Logger): Promise<BundledS
   try {
     const sensor = await startBundledSensor({
       bpftrace: host.bpftrace,
-      listen: `unix://${SENSOR_SOCKET}`,
+      listen,
       logger: log,
     });
-    io.stderr.write(`peregrine run: bundled eBPF sensor capturing (unix://${SENSOR_SOCKET})\n`);
+    io.stderr.write(`peregrine run: bundled eBPF sensor capturing (${listen})\n`);
     return sensor;
   } catch (err) {
     return cannot(errorMessage(err));

@@ -35,6 +35,7 @@ describe('daemon configuration', () => {
         PEREGRINE_LOG__LEVEL: 'debug',
         PEREGRINE_RULES__RULE_MATCHING: 'all',
         PEREGRINE_METRICS__LISTEN: '127.0.0.1:9999',
+        PEREGRINE_FALCO_REFERENCE: '/elsewhere', // not a configuration key: ignored
       },
     );
     expect([c.log.level, c.rules.ruleMatching, c.metrics.listen]).toEqual(['debug', 'all', '127.0.0.1:9999']);

@@ -65,9 +65,12 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   return loadConfig(text, path, env);
 }
 
+/** PEREGRINE_ variables that are not configuration keys. */
+const NOT_CONFIG: ReadonlySet<string> = new Set(['PEREGRINE_LOG_LEVEL', 'PEREGRINE_FALCO_REFERENCE']);
+
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, problems: string[]): void {
   for (const [k, v] of Object.entries(env)) {
-    if (!k.startsWith(ENV_PREFIX) || v === undefined || k === 'PEREGRINE_LOG_LEVEL') continue;
+    if (!k.startsWith(ENV_PREFIX) || v === undefined || NOT_CONFIG.has(k)) continue;
     const path = k
       .slice(ENV_PREFIX.length)
       .toLowerCase()

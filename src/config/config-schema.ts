@@ -106,6 +106,14 @@ export const ConfigSchema = z
       .object({ listen: z.string().default('0.0.0.0:8765') })
       .strict()
       .default({ listen: '0.0.0.0:8765' }),
+    /**
+     * Container and pod metadata from the node's container runtime (CRI). `socket` unset: the
+     * first of containerd's and CRI-O's default sockets that exists; none: enrichment is off.
+     */
+    runtime: z
+      .object({ enabled: z.boolean().default(true), socket: z.string().min(1).optional() })
+      .strict()
+      .default({ enabled: true }),
     /** How long `peregrine run` may take to stop on SIGTERM, all of it (below Kubernetes' 30 s grace period). */
     shutdown: z
       .object({ deadlineSeconds: z.number().min(1).max(300).default(10) })

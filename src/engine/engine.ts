@@ -34,6 +34,11 @@ export interface EngineOptions {
   readonly hostname?: string;
   /** Fields added to every alert's `output_fields` (Falco's append_output.extra_fields). */
   readonly appendFields?: readonly string[];
+  /**
+   * Fields added to an alert's `output_fields` when the event has them and the rule's output did
+   * not already: where it happened (pod, namespace, workload, container, image, node).
+   */
+  readonly contextFields?: readonly string[];
 }
 
 /**
@@ -47,6 +52,7 @@ export class Engine {
   private readonly other: CompiledRule[];
   private readonly host: string;
   private readonly extra: OutputFormat | undefined;
+  private readonly context: OutputFormat | undefined;
   private readonly timeSlot: number;
 
   constructor(
@@ -66,6 +72,9 @@ export class Engine {
     this.other = this.active.filter((r) => r.types.neg);
     this.extra = opts.appendFields?.length
       ? OutputFormat.compile(opts.appendFields.map((f) => `%${f}`).join(' '), load.table)
+      : undefined;
+    this.context = opts.contextFields?.length
+      ? OutputFormat.compile(opts.contextFields.map((f) => `%${f}`).join(' '), load.table)
       : undefined;
     this.timeSlot = load.table.intern('evt.time');
   }
@@ -103,6 +112,7 @@ export class Engine {
     const fields: Record<string, AlertFieldValue> = { 'evt.time': ns };
     rule.output.fields(e, fields);
     this.extra?.fields(e, fields);
+    this.context?.presentFields(e, fields);
     return {
       hostname: this.host,
       output: `${iso.slice(11, 29)}: ${rule.priority} ${rule.output.render(e)}`,

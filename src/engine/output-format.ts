@@ -104,6 +104,15 @@ export class OutputFormat {
   }
 
   /** Adds this format's fields to `into` (native types, `null` when missing). */
+  /** Adds the format's fields the event has a value for and `into` has not set yet (context fields). */
+  presentFields(e: SyscallEvent, into: Record<string, AlertFieldValue>): void {
+    for (const p of this.parts) {
+      if (p.key === undefined || p.key in into) continue;
+      const v = readOperand(p.operand!, e);
+      if (v !== undefined) into[p.key] = v;
+    }
+  }
+
   fields(e: SyscallEvent, into: Record<string, AlertFieldValue>): void {
     for (const p of this.parts) {
       if (p.key === undefined) continue;

@@ -8,3 +8,4 @@ export * from './priority.js';
 export * from './alert.js';
 export * from './known-event-types.js';
 export * from './error-message.js';
+export * from './container-fields.js';

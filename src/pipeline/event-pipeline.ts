@@ -1,5 +1,5 @@
 import { from, merge, type Subscription } from 'rxjs';
-import type { Alert } from '../event/index.js';
+import type { Alert, SyscallEvent } from '../event/index.js';
 import type { SourceBatch, EventSource } from '../sources/index.js';
 import type { AlertSink } from '../sinks/index.js';
 import { RateLimiter, type AgentMetrics, type Logger } from '../telemetry/index.js';
@@ -39,6 +39,8 @@ export class EventPipeline {
     private readonly sinks: readonly AlertSink[],
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
+    /** The enrich stage: container and pod metadata into each event before rules see it. */
+    private readonly enrich?: (e: SyscallEvent) => SyscallEvent,
   ) {
     this.done = new Promise((r) => (this.finish = r));
   }
@@ -97,8 +99,9 @@ export class EventPipeline {
     const timeSlot = engine.load.table.idOf('evt.time'); // once per batch, not per alert
     const now = BigInt(Date.now()) * 1_000_000n;
     let evaluated = 0;
-    for (const ev of b.events) {
+    for (const raw of b.events) {
       try {
+        const ev = this.enrich ? this.enrich(raw) : raw;
         evaluated++;
         engine.evaluate(ev, (rule) => {
           const alert = engine.alert(rule, ev);

@@ -53,6 +53,12 @@ export class AgentMetrics {
     labelNames: ['source'],
     registers: [this.registry],
   });
+  readonly eventsEnriched = new Counter({
+    name: 'peregrine_events_enriched_total',
+    help: 'Events in containers by enrichment outcome: enriched (container and pod fields added) or unknown (the runtime did not know the container yet)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly eventsEvaluated = new Counter({
     name: 'peregrine_events_evaluated_total',
     help: 'Events evaluated against the rules',

@@ -7,6 +7,7 @@ const FILES = [
   'tetragon/tetragon_events.proto',
   'falco/falco_outputs.proto',
   'falco/falco_version.proto',
+  'cri/runtime-v1.proto',
 ];
 
 /** Loads every `.proto` Peregrine speaks (from `proto/`); google/protobuf types are built in. */

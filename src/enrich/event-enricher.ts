@@ -1,0 +1,58 @@
+import {
+  containerFieldEntries,
+  SyscallEvent,
+  type ContainerMeta,
+  type FieldKeyTable,
+  type FieldValue,
+} from '../event/index.js';
+import type { RuntimeMetadata } from './runtime-metadata.js';
+
+/** What the enricher has done (a snapshot). */
+export interface EnricherStats {
+  /** Events that got container and pod fields. */
+  enriched: number;
+  /** Events in a container the runtime did not know (yet). */
+  unknown: number;
+}
+
+/**
+ * The enrich stage (decode → enrich → evaluate): an event in a container gets the container's
+ * and pod's fields from the runtime's metadata, without overwriting what its source already said
+ * (Tetragon brings pod fields itself). Events of the host (`container.id` = `host`) pass as they
+ * are. Each container's field slots and values are computed once and reused for its events.
+ */
+export class EventEnricher {
+  readonly stats: EnricherStats = { enriched: 0, unknown: 0 };
+  private readonly slotsOf = new WeakMap<ContainerMeta, Array<[number, FieldValue]>>();
+  private readonly containerIdSlot: number;
+
+  constructor(
+    private readonly table: FieldKeyTable,
+    private readonly runtime: RuntimeMetadata,
+  ) {
+    this.containerIdSlot = table.intern('container.id');
+  }
+
+  enrich(e: SyscallEvent): SyscallEvent {
+    const cid = e.values[this.containerIdSlot];
+    if (typeof cid !== 'string' || cid === '' || cid === 'host') return e;
+    const meta = this.runtime.lookup(cid);
+    if (!meta) {
+      this.stats.unknown++;
+      return e;
+    }
+    let pairs = this.slotsOf.get(meta);
+    if (!pairs) {
+      pairs = [];
+      for (const [k, v] of containerFieldEntries(meta)) {
+        const slot = this.table.intern(k);
+        if (slot >= 0) pairs.push([slot, v]);
+      }
+      this.slotsOf.set(meta, pairs);
+    }
+    const values = e.values.slice();
+    for (const [slot, v] of pairs) if (values[slot] === undefined) values[slot] = v;
+    this.stats.enriched++;
+    return new SyscallEvent(values, e.overflow);
+  }
+}

@@ -1,0 +1,130 @@
+import { errorMessage, type ContainerMeta } from '../event/index.js';
+import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
+import { SYSTEM_CLOCK, type Clock } from '../clock.js';
+import type { CriClient, CriPodSandbox } from './cri-client.js';
+import { containerMetaFromCri } from './container-meta-from-cri.js';
+
+/** What the runtime cache has done (a snapshot; see src/lifecycle.ts). */
+export interface RuntimeMetadataStats {
+  containers: number;
+  recent: number;
+  lists: number;
+  listFailures: number;
+  hits: number;
+  misses: number;
+}
+
+export interface RuntimeMetadataOptions {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** Containers removed from the runtime kept resolvable (least recently removed first out). Default 1024. */
+  readonly recentMax?: number;
+  /** Re-lists at most this often when lookups miss. Default 500 ms. */
+  readonly relistMs?: number;
+}
+
+/**
+ * Container and pod metadata from the node's container runtime (CRI), by container id: the full
+ * id or the 12-character prefix Falco prints. Lists everything once at start (statuses for
+ * privileged and mounts included), then re-lists when a lookup misses (at most every
+ * `relistMs`), so lookups never wait on the runtime. Containers gone from a re-list stay
+ * resolvable in a bounded LRU, so a dying pod's last events keep their metadata.
+ *
+ * Not yet: following the runtime's container events (containerd's events service) instead of
+ * re-listing, and holding an event until its container is known (the pending cache).
+ */
+export class RuntimeMetadata {
+  readonly stats: RuntimeMetadataStats = { containers: 0, recent: 0, lists: 0, listFailures: 0, hits: 0, misses: 0 };
+  private byId = new Map<string, ContainerMeta>();
+  private readonly recent = new Map<string, ContainerMeta>();
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly limiter = new RateLimiter();
+  private listing: Promise<void> | undefined;
+  private lastList = -Infinity;
+  private stopped = false;
+
+  constructor(
+    private readonly cri: CriClient,
+    private readonly opts: RuntimeMetadataOptions = {},
+  ) {
+    this.log = opts.logger ?? silentLogger();
+    this.clock = opts.clock ?? SYSTEM_CLOCK;
+  }
+
+  /** Lists the runtime's containers; rejects when the runtime does not answer. */
+  async start(): Promise<void> {
+    const v = await this.cri.version();
+    this.log.info(
+      { socket: this.cri.socket, runtime: `${v.runtime_name} ${v.runtime_version}` },
+      'container runtime metadata on',
+    );
+    await this.list();
+  }
+
+  /** The container's metadata by full id or 12-character prefix; a miss schedules a re-list. */
+  lookup(id: string): ContainerMeta | undefined {
+    const m = this.byId.get(id) ?? this.recent.get(id);
+    if (m) {
+      this.stats.hits++;
+      return m;
+    }
+    this.stats.misses++;
+    if (!this.stopped && this.clock.now() - this.lastList >= (this.opts.relistMs ?? 500)) void this.relist();
+    return undefined;
+  }
+
+  /** Re-lists now (or joins the re-list in flight); never rejects (failures are counted and logged). */
+  relist(): Promise<void> {
+    this.listing ??= this.list()
+      .catch((err: unknown) => {
+        this.stats.listFailures++;
+        const n = this.limiter.allow('list');
+        if (n >= 0)
+          this.log.warn(
+            { socket: this.cri.socket, err: errorMessage(err), suppressed: n },
+            'container runtime: listing failed; serving what is cached',
+          );
+      })
+      .finally(() => (this.listing = undefined));
+    return this.listing;
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    await this.listing;
+    this.cri.close();
+  }
+
+  private async list(): Promise<void> {
+    this.lastList = this.clock.now();
+    const [containers, sandboxes] = await Promise.all([this.cri.listContainers(), this.cri.listPodSandboxes()]);
+    const pods = new Map<string, CriPodSandbox>(sandboxes.map((s) => [s.id, s]));
+    const next = new Map<string, ContainerMeta>();
+    for (const c of containers) {
+      const known = this.byId.get(c.id);
+      // statuses (privileged, mounts) once per container: they do not change
+      const meta =
+        known ??
+        containerMetaFromCri(
+          c,
+          pods.get(c.pod_sandbox_id),
+          await this.cri.containerStatus(c.id).catch(() => undefined),
+        );
+      next.set(c.id, meta);
+      next.set(c.id.slice(0, 12), meta);
+    }
+    for (const [k, m] of this.byId) if (!next.has(k)) this.remember(k, m);
+    this.byId = next;
+    this.stats.lists++;
+    this.stats.containers = containers.length;
+  }
+
+  private remember(key: string, m: ContainerMeta): void {
+    this.recent.delete(key);
+    this.recent.set(key, m);
+    const max = (this.opts.recentMax ?? 1024) * 2; // two keys per container
+    while (this.recent.size > max) this.recent.delete(this.recent.keys().next().value as string);
+    this.stats.recent = this.recent.size / 2;
+  }
+}

@@ -1,0 +1,85 @@
+import type { FieldValue } from './field-value.js';
+
+/**
+ * What is known of a container and its pod, from whichever source knows it (the container
+ * runtime, the Kubernetes API, Tetragon). Every member is optional: unknown stays missing.
+ */
+export interface ContainerMeta {
+  /** The full container id (64 hex characters for containerd and CRI-O). */
+  readonly id: string;
+  readonly name?: string;
+  /** The image as the pod spec names it (`docker.io/library/nginx:1.27`). */
+  readonly image?: string;
+  readonly imageRepository?: string;
+  readonly imageTag?: string;
+  readonly imageDigest?: string;
+  readonly privileged?: boolean;
+  readonly mounts?: ReadonlyArray<{ readonly source: string; readonly dest: string; readonly readonly: boolean }>;
+  readonly podName?: string;
+  readonly podNamespace?: string;
+  readonly podUid?: string;
+  readonly podLabels?: Readonly<Record<string, string>>;
+  readonly podIp?: string;
+  readonly workloadKind?: string;
+  readonly workloadName?: string;
+  readonly nodeName?: string;
+}
+
+/** Splits an image reference into repository, tag and digest (`repo[:tag][@sha256:…]`). */
+export function parseImageRef(ref: string): { repository: string; tag?: string; digest?: string } {
+  const at = ref.indexOf('@');
+  const digest = at >= 0 ? ref.slice(at + 1) : undefined;
+  const name = at >= 0 ? ref.slice(0, at) : ref;
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  return colon > slash
+    ? { repository: name.slice(0, colon), tag: name.slice(colon + 1), digest }
+    : { repository: name, digest };
+}
+
+/**
+ * The Falco fields a container's metadata fills (`container.*`, `k8s.*`, and Peregrine's
+ * `k8s.workload.*`), as field key → value; unknown members are left out.
+ */
+export function containerFieldEntries(m: ContainerMeta): Array<[string, FieldValue]> {
+  const out: Array<[string, FieldValue]> = [
+    ['container.id', m.id.slice(0, 12)],
+    ['container.full_id', m.id],
+  ];
+  const put = (k: string, v: FieldValue | undefined): void => {
+    if (v !== undefined && v !== '') out.push([k, v]);
+  };
+  put('container.name', m.name);
+  put('container.image', m.image);
+  put('container.image.repository', m.imageRepository);
+  put('container.image.tag', m.imageTag);
+  put('container.image.digest', m.imageDigest);
+  put('container.privileged', m.privileged);
+  if (m.mounts) {
+    put(
+      'container.mounts',
+      m.mounts.map((x) => `${x.source}:${x.dest}:${x.readonly ? 'ro' : 'rw'}:true:private`).join(','),
+    );
+    for (const x of m.mounts) put(`container.mount.dest[${x.source}]`, x.dest);
+    m.mounts.forEach((x, i) => {
+      put(`container.mount.dest[${i}]`, x.dest);
+      put(`container.mount.source[${x.dest}]`, x.source);
+    });
+  }
+  put('k8s.ns.name', m.podNamespace);
+  put('k8s.pod.name', m.podName);
+  put('k8s.pod.uid', m.podUid);
+  put('k8s.pod.ip', m.podIp);
+  put('k8s.node.name', m.nodeName);
+  put('k8s.workload.kind', m.workloadKind);
+  put('k8s.workload.name', m.workloadName);
+  if (m.podLabels) {
+    const entries = Object.entries(m.podLabels);
+    put(
+      'k8s.pod.labels',
+      entries.map(([k, v]) => `${k}:${v}`),
+    );
+    for (const [k, v] of entries) put(`k8s.pod.label[${k}]`, v);
+  }
+  return out;
+}

@@ -1,0 +1,140 @@
+/**
+ * Container metadata from a real container runtime: a private containerd (CRI plugin, runc, CNI)
+ * with real pods created as kubelet does.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CriClient, RuntimeMetadata } from '../src/enrich/index.js';
+import { containerIdFromCgroup } from '../src/sensor/index.js';
+import { startContainerd, type TestContainerd } from './helpers/containerd.js';
+import { PEREGRINE } from './helpers/daemon.js';
+import { freePort } from './helpers/http-receiver.js';
+import { until } from './helpers/wait.js';
+
+let ctd: TestContainerd;
+beforeAll(async () => {
+  ctd = await startContainerd();
+}, 120_000);
+afterAll(async () => {
+  await ctd?.stop();
+}, 60_000);
+
+describe('CRI over the runtime socket (a real containerd)', () => {
+  it('lists a running pod and its container with kubelet labels; its processes carry the container id in their cgroup', async () => {
+    const pod = await ctd.runPod({ name: 'web-7d9c', namespace: 'shop', labels: { app: 'web' } });
+    expect((await ctd.cri.version()).runtime_name).toBe('containerd');
+    const containers = await ctd.cri.listContainers();
+    const c = containers.find((x) => x.id === pod.containerId);
+    expect(c).toMatchObject({ pod_sandbox_id: pod.podId, metadata: { name: 'main' }, state: 'CONTAINER_RUNNING' });
+    expect(c!.labels).toMatchObject({
+      'io.kubernetes.pod.name': 'web-7d9c',
+      'io.kubernetes.pod.namespace': 'shop',
+      'io.kubernetes.container.name': 'main',
+    });
+    const sandboxes = await ctd.cri.listPodSandboxes();
+    expect(sandboxes.find((s) => s.id === pod.podId)).toMatchObject({
+      metadata: { name: 'web-7d9c', namespace: 'shop', uid: pod.uid },
+      labels: { app: 'web' },
+    });
+    const status = await ctd.cri.containerStatus(pod.containerId);
+    const info = JSON.parse(status.info.info ?? '{}') as { pid?: number };
+    expect(info.pid).toBeGreaterThan(0);
+    const cgroup = readFileSync(`/proc/${info.pid}/cgroup`, 'utf8');
+    const line = cgroup.split('\n').find((l) => l.includes('kubepods'));
+    expect(line, cgroup).toBeDefined();
+    expect(containerIdFromCgroup(line!)).toBe(pod.containerId.slice(0, 12));
+  }, 60_000);
+});
+
+describe('runtime metadata: lookups by container id, kept current by re-listing', () => {
+  it('a pod running at start, one started later (found on the first miss), one removed (still resolvable)', async () => {
+    const before = await ctd.runPod({
+      name: 'api-5f6b',
+      namespace: 'shop',
+      labels: { app: 'api', tier: 'back' },
+      container: 'api',
+      mounts: [{ hostPath: '/etc', containerPath: '/host-etc', readonly: true }],
+    });
+    const rt = new RuntimeMetadata(new CriClient(ctd.socket), { relistMs: 0 });
+    await rt.start();
+    const m = rt.lookup(before.containerId.slice(0, 12));
+    expect(m).toMatchObject({
+      id: before.containerId,
+      name: 'api',
+      image: 'peregrine.test/busybox:1',
+      imageRepository: 'peregrine.test/busybox',
+      imageTag: '1',
+      podName: 'api-5f6b',
+      podNamespace: 'shop',
+      podUid: before.uid,
+      podLabels: { app: 'api', tier: 'back' },
+      privileged: false,
+    });
+    expect(m!.mounts).toEqual([{ source: '/etc', dest: '/host-etc', readonly: true }]);
+    expect(rt.lookup(before.containerId)).toBe(m);
+    const later = await ctd.runPod({ name: 'job-x1', namespace: 'batch' });
+    expect(rt.lookup(later.containerId.slice(0, 12))).toBeUndefined(); // a miss re-lists
+    await rt.relist();
+    expect(rt.lookup(later.containerId.slice(0, 12))).toMatchObject({ podName: 'job-x1', podNamespace: 'batch' });
+    await ctd.removePod(before.podId);
+    await rt.relist();
+    expect(rt.lookup(before.containerId.slice(0, 12))).toMatchObject({ podName: 'api-5f6b' }); // recently removed
+    expect(rt.stats).toMatchObject({ recent: 1, listFailures: 0 });
+    expect(rt.stats.hits).toBeGreaterThanOrEqual(4);
+    await rt.shutdown();
+  }, 60_000);
+});
+
+describe('peregrine run on embedded defaults, with the runtime (the main job, enriched)', () => {
+  it("cat /etc/shadow inside a pod's container alerts with the pod, namespace, container id and name, and image repository", async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [PEREGRINE, 'run'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PEREGRINE_LOG_LEVEL: 'warn',
+        PEREGRINE_METRICS__LISTEN: `127.0.0.1:${port}`,
+        PEREGRINE_RUNTIME__SOCKET: ctd.socket,
+        // its own sensor socket: other tests run peregrine on the default one at the same time
+        PEREGRINE_SOURCES: JSON.stringify([{ type: 'sensor', address: `unix://${ctd.dir}/sensor.sock` }]),
+      },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    try {
+      await until(() => err.includes('running;') || child.exitCode !== null, 60_000);
+      expect(child.exitCode, err).toBeNull();
+      const pod = await ctd.runPod({
+        name: 'shell-6c8d',
+        namespace: 'prod',
+        labels: { app: 'shell' },
+        container: 'toolbox',
+        command: ['/bin/sh', '-c', 'sleep 2; cat /etc/shadow > /dev/null; sleep 3600'],
+      });
+      const alert = (): { output_fields: Record<string, unknown> } | undefined =>
+        out
+          .split('\n')
+          .filter((l) => l.includes('"rule":"Read sensitive file"'))
+          .map((l) => JSON.parse(l) as { output_fields: Record<string, unknown> })
+          .find((a) => a.output_fields['container.id'] === pod.containerId.slice(0, 12));
+      await until(() => alert() !== undefined, 20_000);
+      expect(alert()!.output_fields).toMatchObject({
+        'k8s.pod.name': 'shell-6c8d',
+        'k8s.ns.name': 'prod',
+        'container.id': pod.containerId.slice(0, 12),
+        'container.name': 'toolbox',
+        'container.image.repository': 'peregrine.test/busybox',
+        'proc.name': 'cat',
+        'fd.name': '/etc/shadow',
+      });
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/^peregrine_events_enriched_total\{outcome="enriched"\} [1-9]/m);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
+    }
+  }, 120_000);
+});
