@@ -13,6 +13,7 @@ const UNIT = [
   'test/rules-loading.test.ts',
   'test/rules-lint-explain.test.ts',
   'test/rules-test.test.ts',
+  'test/pending-events.test.ts',
   'test/fuzz-rules.test.ts',
   'test/plugins-conformance.test.ts',
   'test/sink-delivery.test.ts',

@@ -73,6 +73,12 @@ describe('runtime metadata: lookups by container id, kept current by re-listing'
     });
     expect(m!.mounts).toEqual([{ source: '/etc', dest: '/host-etc', readonly: true }]);
     expect(rt.lookup(before.containerId)).toBe(m);
+    // the pod's sandbox (pause) process resolves to the pod
+    expect(rt.lookup(before.podId.slice(0, 12))).toMatchObject({
+      podName: 'api-5f6b',
+      podNamespace: 'shop',
+      podLabels: { app: 'api', tier: 'back' },
+    });
     const later = await ctd.runPod({ name: 'job-x1', namespace: 'batch' });
     expect(rt.lookup(later.containerId.slice(0, 12))).toBeUndefined(); // a miss re-lists
     await rt.relist();
@@ -80,8 +86,23 @@ describe('runtime metadata: lookups by container id, kept current by re-listing'
     await ctd.removePod(before.podId);
     await rt.relist();
     expect(rt.lookup(before.containerId.slice(0, 12))).toMatchObject({ podName: 'api-5f6b' }); // recently removed
-    expect(rt.stats).toMatchObject({ recent: 1, listFailures: 0 });
+    expect(rt.stats).toMatchObject({ recent: 2, listFailures: 0 }); // the container and its pod's sandbox
     expect(rt.stats.hits).toBeGreaterThanOrEqual(4);
+    await rt.shutdown();
+  }, 60_000);
+});
+
+describe('the runtime restarts', () => {
+  it('lookups keep serving the cache while containerd is down; after it is back, a re-list finds pods started since', async () => {
+    const pod = await ctd.runPod({ name: 'steady-1', namespace: 'ops' });
+    const rt = new RuntimeMetadata(new CriClient(ctd.socket), { relistMs: 0 });
+    await rt.start();
+    await ctd.restart();
+    expect(rt.lookup(pod.containerId.slice(0, 12))).toMatchObject({ podName: 'steady-1' });
+    const after = await ctd.runPod({ name: 'fresh-2', namespace: 'ops' });
+    await rt.relist();
+    expect(rt.lookup(after.containerId.slice(0, 12))).toMatchObject({ podName: 'fresh-2', podNamespace: 'ops' });
+    expect(rt.lookup(pod.containerId.slice(0, 12))).toMatchObject({ podName: 'steady-1' }); // pods survive a runtime restart
     await rt.shutdown();
   }, 60_000);
 });
@@ -120,7 +141,11 @@ describe('peregrine run on embedded defaults, with the runtime (the main job, en
           .filter((l) => l.includes('"rule":"Read sensitive file"'))
           .map((l) => JSON.parse(l) as { output_fields: Record<string, unknown> })
           .find((a) => a.output_fields['container.id'] === pod.containerId.slice(0, 12));
-      await until(() => alert() !== undefined, 20_000);
+      await until(() => alert() !== undefined, 20_000).catch(() => {
+        throw new Error(
+          `no alert for container ${pod.containerId.slice(0, 12)}; daemon said:\n${err.slice(-3000)}\nalerts:\n${out.slice(-3000)}`,
+        );
+      });
       expect(alert()!.output_fields).toMatchObject({
         'k8s.pod.name': 'shell-6c8d',
         'k8s.ns.name': 'prod',

@@ -39,7 +39,7 @@ export class Agent {
   private pipeline: EventPipeline | undefined;
   private runtime: RuntimeMetadata | undefined;
   private enricher: EventEnricher | undefined;
-  private lastEnriched = { enriched: 0, unknown: 0 };
+  private lastEnriched: Record<string, number> = {};
   private health: HealthServer | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private readonly lastStats = new Map<string, Record<string, number>>();
@@ -126,7 +126,7 @@ export class Agent {
       this.sinks,
       this.metrics,
       this.log,
-      enricher && ((e) => enricher.enrich(e)),
+      enricher,
     );
     await Promise.all(this.sinks.map((s) => s.start()));
     await this.pipeline.start();
@@ -192,12 +192,18 @@ export class Agent {
 
   private exportSourceStats(): void {
     if (this.enricher) {
-      const s = this.enricher.stats;
-      const prev = this.lastEnriched;
-      if (s.enriched > prev.enriched)
-        this.metrics.eventsEnriched.inc({ outcome: 'enriched' }, s.enriched - prev.enriched);
-      if (s.unknown > prev.unknown) this.metrics.eventsEnriched.inc({ outcome: 'unknown' }, s.unknown - prev.unknown);
-      this.lastEnriched = { ...s };
+      const p = this.pipeline?.pending?.stats;
+      const now: Record<string, number> = {
+        enriched: this.enricher.stats.enriched,
+        resolved_after_wait: p?.resolved ?? 0,
+        unknown_after_wait: p?.timedOut ?? 0,
+        unknown_not_held: p?.overflow ?? 0,
+      };
+      for (const [outcome, v] of Object.entries(now)) {
+        const d = v - (this.lastEnriched[outcome] ?? 0);
+        if (d > 0) this.metrics.eventsEnriched.inc({ outcome }, d);
+      }
+      this.lastEnriched = now;
     }
     for (const s of this.sources) {
       const up = s.upstream;

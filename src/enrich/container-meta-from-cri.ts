@@ -40,6 +40,17 @@ export function containerMetaFromCri(
   };
 }
 
+/** A pod sandbox (its pause container) as a container of the pod: the pod's metadata, no image. */
+export function sandboxMetaFromCri(s: CriPodSandbox): ContainerMeta {
+  return {
+    id: s.id,
+    podName: s.metadata?.name,
+    podNamespace: s.metadata?.namespace,
+    podUid: s.metadata?.uid,
+    podLabels: Object.fromEntries(Object.entries(s.labels ?? {}).filter(([k]) => !KUBELET_LABEL.test(k))),
+  };
+}
+
 /** Privileged and mounts from a verbose `ContainerStatus` (containerd puts the OCI spec in `info`). */
 function statusFields(status: CriContainerStatus | undefined): Pick<ContainerMeta, 'privileged' | 'mounts'> {
   if (!status?.status) return {};

@@ -11,8 +11,8 @@ import type { RuntimeMetadata } from './runtime-metadata.js';
 export interface EnricherStats {
   /** Events that got container and pod fields. */
   enriched: number;
-  /** Events in a container the runtime did not know (yet). */
-  unknown: number;
+  /** Lookups of a container the runtime did not know (yet); an event may be looked up again while it waits. */
+  misses: number;
 }
 
 /**
@@ -22,24 +22,39 @@ export interface EnricherStats {
  * are. Each container's field slots and values are computed once and reused for its events.
  */
 export class EventEnricher {
-  readonly stats: EnricherStats = { enriched: 0, unknown: 0 };
+  readonly stats: EnricherStats = { enriched: 0, misses: 0 };
   private readonly slotsOf = new WeakMap<ContainerMeta, Array<[number, FieldValue]>>();
   private readonly containerIdSlot: number;
+  private readonly podNameSlot: number;
 
   constructor(
     private readonly table: FieldKeyTable,
     private readonly runtime: RuntimeMetadata,
   ) {
     this.containerIdSlot = table.intern('container.id');
+    this.podNameSlot = table.intern('k8s.pod.name');
   }
 
+  /** {@link tryEnrich}, the event as it is when its container is unknown. */
   enrich(e: SyscallEvent): SyscallEvent {
+    return this.tryEnrich(e) ?? e;
+  }
+
+  /** Calls `fn` after every listing of the runtime (more containers may be known). */
+  onUpdate(fn: () => void): void {
+    this.runtime.onList(fn);
+  }
+
+  /** The event with its container's and pod's fields; the event itself when it has no container; undefined when the container is unknown. */
+  tryEnrich(e: SyscallEvent): SyscallEvent | undefined {
     const cid = e.values[this.containerIdSlot];
     if (typeof cid !== 'string' || cid === '' || cid === 'host') return e;
+    // Tetragon and other sources that bring pod fields themselves need nothing
+    if (e.values[this.podNameSlot] !== undefined) return e;
     const meta = this.runtime.lookup(cid);
     if (!meta) {
-      this.stats.unknown++;
-      return e;
+      this.stats.misses++;
+      return undefined;
     }
     let pairs = this.slotsOf.get(meta);
     if (!pairs) {

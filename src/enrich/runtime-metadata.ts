@@ -2,7 +2,7 @@ import { errorMessage, type ContainerMeta } from '../event/index.js';
 import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { SYSTEM_CLOCK, type Clock } from '../clock.js';
 import type { CriClient, CriPodSandbox } from './cri-client.js';
-import { containerMetaFromCri } from './container-meta-from-cri.js';
+import { containerMetaFromCri, sandboxMetaFromCri } from './container-meta-from-cri.js';
 
 /** What the runtime cache has done (a snapshot; see src/lifecycle.ts). */
 export interface RuntimeMetadataStats {
@@ -43,6 +43,7 @@ export class RuntimeMetadata {
   private listing: Promise<void> | undefined;
   private lastList = -Infinity;
   private stopped = false;
+  private readonly listeners: Array<() => void> = [];
 
   constructor(
     private readonly cri: CriClient,
@@ -60,6 +61,11 @@ export class RuntimeMetadata {
       'container runtime metadata on',
     );
     await this.list();
+  }
+
+  /** Calls `fn` after every successful listing. */
+  onList(fn: () => void): void {
+    this.listeners.push(fn);
   }
 
   /** The container's metadata by full id or 12-character prefix; a miss schedules a re-list. */
@@ -114,10 +120,17 @@ export class RuntimeMetadata {
       next.set(c.id, meta);
       next.set(c.id.slice(0, 12), meta);
     }
+    // events of a pod's sandbox (its pause process) belong to the pod too
+    for (const s of sandboxes) {
+      const meta = this.byId.get(s.id) ?? sandboxMetaFromCri(s);
+      next.set(s.id, meta);
+      next.set(s.id.slice(0, 12), meta);
+    }
     for (const [k, m] of this.byId) if (!next.has(k)) this.remember(k, m);
     this.byId = next;
     this.stats.lists++;
     this.stats.containers = containers.length;
+    for (const fn of this.listeners) fn();
   }
 
   private remember(key: string, m: ContainerMeta): void {

@@ -6,6 +6,7 @@ import { RateLimiter, type AgentMetrics, type Logger } from '../telemetry/index.
 import type { Engine } from '../engine/index.js';
 import { errorMessage } from '../event/index.js';
 import { settleBy, type Deadline } from '../lifecycle.js';
+import { PendingEvents, type EnrichStage, type PendingLimits } from './pending-events.js';
 
 /** What a pipeline has processed so far. */
 export interface PipelineStats {
@@ -40,10 +41,17 @@ export class EventPipeline {
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
     /** The enrich stage: container and pod metadata into each event before rules see it. */
-    private readonly enrich?: (e: SyscallEvent) => SyscallEvent,
+    enrich?: EnrichStage,
+    pendingLimits?: PendingLimits,
   ) {
     this.done = new Promise((r) => (this.finish = r));
+    this.enrich = enrich;
+    this.pending = enrich && new PendingEvents(enrich, (e, source) => this.evaluateReleased(e, source), pendingLimits);
   }
+
+  private readonly enrich: EnrichStage | undefined;
+  /** Events waiting for their container's metadata (see {@link PendingEvents}). */
+  readonly pending: PendingEvents | undefined;
 
   /** Subscribes to every source; resolves at once (batches flow as sources deliver them). */
   async start(): Promise<void> {
@@ -100,35 +108,56 @@ export class EventPipeline {
     const now = BigInt(Date.now()) * 1_000_000n;
     let evaluated = 0;
     for (const raw of b.events) {
-      try {
-        const ev = this.enrich ? this.enrich(raw) : raw;
-        evaluated++;
-        engine.evaluate(ev, (rule) => {
-          const alert = engine.alert(rule, ev);
-          const ns = alert.output_fields['k8s.ns.name'];
-          this.metrics.ruleMatches.inc({
-            rule: rule.name,
-            priority: rule.priority,
-            namespace: typeof ns === 'string' ? ns : '',
-          });
-          const t = timeSlot >= 0 ? ev.values[timeSlot] : undefined;
-          if (typeof t === 'bigint' && t <= now) this.metrics.latency.observe(Number(now - t) / 1e9);
-          this.emit(alert);
-        });
-      } catch (err) {
-        this.metrics.eventsDropped.inc({ source: b.source, reason: 'evaluation_error' });
-        const n = this.limiter.allow('eval');
-        if (n >= 0)
-          this.log.error({ err: errorMessage(err), suppressed: n }, 'pipeline: an event failed to evaluate; skipped');
+      let ev = raw;
+      if (this.enrich) {
+        const e = this.enrich.tryEnrich(raw);
+        // a container the runtime does not know yet: the event waits (bounded); the batch goes on
+        if (e === undefined && this.pending!.hold(raw, b.source)) continue;
+        ev = e ?? raw;
       }
+      evaluated += this.evaluateOne(ev, b.source, engine, timeSlot, now);
     }
     this.metrics.eventsEvaluated.inc(evaluated);
     this.stats.events += evaluated;
   }
 
+  /** An event released by the pending cache (enriched, or as it was after its wait). */
+  private evaluateReleased(ev: SyscallEvent, source: string): void {
+    const engine = this.engine();
+    const n = this.evaluateOne(ev, source, engine, engine.load.table.idOf('evt.time'), BigInt(Date.now()) * 1_000_000n);
+    this.metrics.eventsEvaluated.inc(n);
+    this.stats.events += n;
+  }
+
+  /** Evaluates one event and emits its alerts; 1 when evaluated, 0 when it failed (counted, logged). */
+  private evaluateOne(ev: SyscallEvent, source: string, engine: Engine, timeSlot: number, now: bigint): number {
+    try {
+      engine.evaluate(ev, (rule) => {
+        const alert = engine.alert(rule, ev);
+        const ns = alert.output_fields['k8s.ns.name'];
+        this.metrics.ruleMatches.inc({
+          rule: rule.name,
+          priority: rule.priority,
+          namespace: typeof ns === 'string' ? ns : '',
+        });
+        const t = timeSlot >= 0 ? ev.values[timeSlot] : undefined;
+        if (typeof t === 'bigint' && t <= now) this.metrics.latency.observe(Number(now - t) / 1e9);
+        this.emit(alert);
+      });
+      return 1;
+    } catch (err) {
+      this.metrics.eventsDropped.inc({ source, reason: 'evaluation_error' });
+      const n = this.limiter.allow('eval');
+      if (n >= 0)
+        this.log.error({ err: errorMessage(err), suppressed: n }, 'pipeline: an event failed to evaluate; skipped');
+      return 0;
+    }
+  }
+
   /** Lets the sources' last batches drain until `deadline`, then unsubscribes. Idempotent. */
   async shutdown(deadline: Deadline): Promise<void> {
     await settleBy(this.done, deadline);
+    this.pending?.flush();
     this.sub?.unsubscribe();
     this.finish();
   }

@@ -1,1 +1,2 @@
 export * from './event-pipeline.js';
+export * from './pending-events.js';

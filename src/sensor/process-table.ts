@@ -45,7 +45,8 @@ export class ProcessTable {
   get(pid: number, ppid?: number): ProcInfo {
     let p = this.procs.get(pid);
     if (!p) {
-      p = this.read(pid);
+      const { cgroupRead, ...read } = this.read(pid);
+      p = read;
       const parent = ppid !== undefined ? this.procs.get(ppid) : undefined;
       if (parent) {
         if (!p.cwd) p.cwd = parent.cwd;
@@ -55,7 +56,7 @@ export class ProcessTable {
           p.args = parent.args;
           p.memfd = parent.memfd;
         }
-        if (p.containerId === 'host' && !p.exepath) p.containerId = parent.containerId;
+        if (!cgroupRead) p.containerId = parent.containerId;
       }
       this.put(pid, p);
     }
@@ -78,14 +79,21 @@ export class ProcessTable {
     ppid?: number,
   ): ProcInfo {
     const before = this.procs.get(pid) ?? (ppid !== undefined ? this.procs.get(ppid) : undefined);
-    const p = this.read(pid, path);
+    const { cgroupRead, ...p } = this.read(pid, path);
     if (!p.cwd && before) p.cwd = before.cwd; // exec keeps the cwd
+    // a short-lived process may be gone before /proc is read: it was in its parent's (or its own former) container
+    if (!cgroupRead && before) p.containerId = before.containerId;
     if (exeName?.startsWith('memfd:')) {
       // the kernel's name for the executable's file: a memfd, whatever path was exec'd
       p.memfd = true;
       if (!p.exepath.startsWith('/memfd:')) p.exepath = `/${exeName} (deleted)`;
     }
-    if (cgroupPath) p.containerId = containerIdFromCgroup(cgroupPath);
+    // the kernel's cgroup path (the unified hierarchy) names the container where cgroup v2 is
+    // mounted; on a cgroup v1 host it is "/": keep what /proc/PID/cgroup said then
+    if (cgroupPath) {
+      const id = containerIdFromCgroup(cgroupPath);
+      if (id !== 'host') p.containerId = id;
+    }
     if (argv?.length) {
       // argv read in the kernel at exec time: exact even when the process is already gone
       p.exe = argv[0];
@@ -126,7 +134,7 @@ export class ProcessTable {
     this.procs.set(pid, p);
   }
 
-  private read(pid: number, execPath?: string): ProcInfo {
+  private read(pid: number, execPath?: string): ProcInfo & { cgroupRead: boolean } {
     const base = `${this.procRoot}/${pid}`;
     let argv: string[] = [];
     try {
@@ -148,8 +156,10 @@ export class ProcessTable {
       /* gone */
     }
     let containerId = 'host';
+    let cgroupRead = false;
     try {
       containerId = containerIdFromCgroup(readFileSync(`${base}/cgroup`, 'utf8'));
+      cgroupRead = true;
     } catch {
       /* gone */
     }
@@ -159,6 +169,14 @@ export class ProcessTable {
     } catch {
       /* gone */
     }
-    return { exepath, exe: argv[0] ?? execPath ?? '', args: argv.slice(1).join(' '), cwd, containerId, comm };
+    return {
+      exepath,
+      exe: argv[0] ?? execPath ?? '',
+      args: argv.slice(1).join(' '),
+      cwd,
+      containerId,
+      comm,
+      cgroupRead,
+    };
   }
 }

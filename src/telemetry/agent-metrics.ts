@@ -55,7 +55,7 @@ export class AgentMetrics {
   });
   readonly eventsEnriched = new Counter({
     name: 'peregrine_events_enriched_total',
-    help: 'Events in containers by enrichment outcome: enriched (container and pod fields added) or unknown (the runtime did not know the container yet)',
+    help: 'Events in containers by enrichment outcome: enriched (container and pod fields added; resolved_after_wait of them waited for the runtime), unknown_after_wait (the runtime did not know the container within the wait), unknown_not_held (the pending cache was full)',
     labelNames: ['outcome'],
     registers: [this.registry],
   });

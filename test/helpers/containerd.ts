@@ -217,6 +217,17 @@ export async function startContainerd(): Promise<TestContainerd> {
         child!.exitCode === null && child!.signalCode === null ? child!.once('exit', r) : r(null),
       );
       await launch();
+      // the CRI plugin answers "server is not initialized yet" for a moment after the socket appears
+      const end = Date.now() + 30_000;
+      for (;;) {
+        try {
+          await cri.listPodSandboxes();
+          break;
+        } catch (err) {
+          if (Date.now() > end) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
     },
     async stop() {
       for (const p of [...pods]) await removePod(p).catch(() => undefined);
