@@ -10,7 +10,7 @@ import { containerIdFromCgroup } from '../src/sensor/index.js';
 import { startContainerd, type TestContainerd } from './helpers/containerd.js';
 import { PEREGRINE } from './helpers/daemon.js';
 import { freePort } from './helpers/http-receiver.js';
-import { until } from './helpers/wait.js';
+import { until, untilAsync } from './helpers/wait.js';
 
 let ctd: TestContainerd;
 beforeAll(async () => {
@@ -56,7 +56,8 @@ describe('runtime metadata: lookups by container id, kept current by re-listing'
       container: 'api',
       mounts: [{ hostPath: '/etc', containerPath: '/host-etc', readonly: true }],
     });
-    const rt = new RuntimeMetadata(new CriClient(ctd.socket), { relistMs: 0 });
+    // as with CRI-O, which announces nothing: re-listing on a miss is what keeps it current
+    const rt = new RuntimeMetadata(new CriClient(ctd.socket), { relistMs: 0, followEvents: false });
     await rt.start();
     const m = rt.lookup(before.containerId.slice(0, 12));
     expect(m).toMatchObject({
@@ -88,6 +89,22 @@ describe('runtime metadata: lookups by container id, kept current by re-listing'
     expect(rt.lookup(before.containerId.slice(0, 12))).toMatchObject({ podName: 'api-5f6b' }); // recently removed
     expect(rt.stats).toMatchObject({ recent: 2, listFailures: 0 }); // the container and its pod's sandbox
     expect(rt.stats.hits).toBeGreaterThanOrEqual(4);
+    await rt.shutdown();
+  }, 60_000);
+});
+
+describe("containerd's events service", () => {
+  it('a pod started later is known before any event of it is looked up (no miss, no polling)', async () => {
+    const rt = new RuntimeMetadata(new CriClient(ctd.socket), { relistMs: 1e9 }); // misses never re-list here
+    await rt.start();
+    const lists = rt.stats.lists;
+    const pod = await ctd.runPod({ name: 'evented-1', namespace: 'ops', labels: { app: 'evented' } });
+    await untilAsync(async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      return rt.stats.lists > lists && rt.lookup(pod.containerId.slice(0, 12)) !== undefined;
+    }, 10_000);
+    expect(rt.lookup(pod.containerId)).toMatchObject({ podName: 'evented-1', podLabels: { app: 'evented' } });
+    expect(rt.stats.misses).toBe(0);
     await rt.shutdown();
   }, 60_000);
 });

@@ -3,6 +3,7 @@ import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { SYSTEM_CLOCK, type Clock } from '../clock.js';
 import type { CriClient, CriPodSandbox } from './cri-client.js';
 import { containerMetaFromCri, sandboxMetaFromCri } from './container-meta-from-cri.js';
+import { ContainerdEvents } from './containerd-events.js';
 
 /** What the runtime cache has done (a snapshot; see src/lifecycle.ts). */
 export interface RuntimeMetadataStats {
@@ -21,6 +22,8 @@ export interface RuntimeMetadataOptions {
   readonly recentMax?: number;
   /** Re-lists at most this often when lookups miss. Default 500 ms. */
   readonly relistMs?: number;
+  /** Follow containerd's events service (when the runtime is containerd). Default true. */
+  readonly followEvents?: boolean;
 }
 
 /**
@@ -30,8 +33,8 @@ export interface RuntimeMetadataOptions {
  * `relistMs`), so lookups never wait on the runtime. Containers gone from a re-list stay
  * resolvable in a bounded LRU, so a dying pod's last events keep their metadata.
  *
- * Not yet: following the runtime's container events (containerd's events service) instead of
- * re-listing, and holding an event until its container is known (the pending cache).
+ * With containerd, its events service announces every container, task and sandbox change and
+ * the cache re-lists at once (see {@link ContainerdEvents}); CRI-O is re-listed on misses.
  */
 export class RuntimeMetadata {
   readonly stats: RuntimeMetadataStats = { containers: 0, recent: 0, lists: 0, listFailures: 0, hits: 0, misses: 0 };
@@ -43,6 +46,9 @@ export class RuntimeMetadata {
   private listing: Promise<void> | undefined;
   private lastList = -Infinity;
   private stopped = false;
+  /** A change was announced while a listing ran: list once more after it. */
+  private dirty = false;
+  private events: ContainerdEvents | undefined;
   private readonly listeners: Array<() => void> = [];
 
   constructor(
@@ -61,6 +67,20 @@ export class RuntimeMetadata {
       'container runtime metadata on',
     );
     await this.list();
+    if (v.runtime_name === 'containerd' && this.opts.followEvents !== false) {
+      // containerd announces container and sandbox changes: list again at once, not on a miss
+      this.events = new ContainerdEvents(this.cri.socket, () => void this.changed(), this.log);
+      this.events.start();
+    }
+  }
+
+  /** The runtime announced a change: re-list, and once more if a listing was already running. */
+  private changed(): Promise<void> {
+    if (this.listing) {
+      this.dirty = true;
+      return this.listing;
+    }
+    return this.relist();
   }
 
   /** Calls `fn` after every successful listing. */
@@ -92,12 +112,19 @@ export class RuntimeMetadata {
             'container runtime: listing failed; serving what is cached',
           );
       })
-      .finally(() => (this.listing = undefined));
+      .finally(() => {
+        this.listing = undefined;
+        if (this.dirty && !this.stopped) {
+          this.dirty = false;
+          void this.relist();
+        }
+      });
     return this.listing;
   }
 
   async shutdown(): Promise<void> {
     this.stopped = true;
+    await this.events?.shutdown();
     await this.listing;
     this.cri.close();
   }

@@ -8,6 +8,7 @@ const FILES = [
   'falco/falco_outputs.proto',
   'falco/falco_version.proto',
   'cri/runtime-v1.proto',
+  'containerd/events-v1.proto',
 ];
 
 /** Loads every `.proto` Peregrine speaks (from `proto/`); google/protobuf types are built in. */
