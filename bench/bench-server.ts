@@ -188,8 +188,12 @@ if (kind === 'sensor-paced') {
       },
     },
   );
-} else if (kind === 'sensor') {
-  const evs = traceEvents();
+} else if (kind === 'sensor' || kind === 'sensor-in-pods') {
+  // sensor-in-pods: every event in one of 1,000 containers (k8s-bench's CRI server serves them)
+  const inPods = kind === 'sensor-in-pods';
+  const evs = traceEvents().map((e, i) =>
+    inPods ? { ...e, containerId: ('c' + (i % 1000).toString(16).padStart(8, '0')).padEnd(64, 'a').slice(0, 12) } : e,
+  );
   const per = 1024;
   messages = Math.ceil(count / per);
   payload = [];

@@ -57,8 +57,9 @@ export async function pipelineThroughput(
   total: number,
   rules: readonly string[] = RULES,
   extraSinks = '',
+  kind = 'sensor',
 ): Promise<{ eventsPerSec: number; rssMB: number; agent: Agent }> {
-  const srv = await startBenchServer(['sensor', String(total)]);
+  const srv = await startBenchServer([kind, String(total)]);
   const a = agentFor(srv.address, rules, '/dev/null', extraSinks);
   await a.start();
   let t0 = 0;

@@ -14,6 +14,7 @@ import { sensorSuite } from './sensor-bench.js';
 import { pipelineSuite } from './pipeline-bench.js';
 import { alertsSuite } from './alerts-bench.js';
 import { cliSuite } from './cli-bench.js';
+import { k8sSuite } from './k8s-bench.js';
 
 const UPSTREAM = FALCO_REFERENCE;
 const RULES = FALCO_UPSTREAM_RULES;
@@ -104,6 +105,7 @@ const SUITES: Record<string, () => Record<string, number> | Promise<Record<strin
   pipeline: pipelineSuite,
   alerts: alertsSuite,
   cli: cliSuite,
+  k8s: k8sSuite,
 };
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string' } } });

@@ -17,7 +17,8 @@ export interface EnricherStats {
 
 /**
  * The enrich stage (decode → enrich → evaluate): an event in a container gets the container's
- * and pod's fields from the runtime's metadata, without overwriting what its source already said
+ * and pod's fields from the runtime's metadata, written into the event's slots before anyone else
+ * sees it (the last step of decoding), without overwriting what its source already said
  * (Tetragon brings pod fields itself). Events of the host (`container.id` = `host`) pass as they
  * are. Each container's field slots and values are computed once and reused for its events.
  */
@@ -65,9 +66,14 @@ export class EventEnricher {
       }
       this.slotsOf.set(meta, pairs);
     }
-    const values = e.values.slice();
-    for (const [slot, v] of pairs) if (values[slot] === undefined) values[slot] = v;
+    // the stage is part of decoding: the event is not shared yet, so its slots are filled in
+    // place (no copy per event); slots beyond its length extend it
+    const values = e.values as Array<SyscallEvent['values'][number]>;
+    for (let i = 0; i < pairs.length; i++) {
+      const [slot, v] = pairs[i];
+      if (values[slot] === undefined) values[slot] = v;
+    }
     this.stats.enriched++;
-    return new SyscallEvent(values, e.overflow);
+    return e;
   }
 }
