@@ -26,7 +26,7 @@ function gc(): void {
 }
 
 /** A CRI server with `PODS` running pods (the calls the cache makes). */
-async function criServer(socket: string): Promise<grpc.Server> {
+export async function criServer(socket: string): Promise<grpc.Server> {
   const root = loadProtoRoot();
   const m = (name: string): grpc.MethodDefinition<object, object> =>
     grpcMethod(

@@ -24,7 +24,8 @@ export interface EnricherStats {
  */
 export class EventEnricher {
   readonly stats: EnricherStats = { enriched: 0, misses: 0 };
-  private readonly slotsOf = new WeakMap<ContainerMeta, Array<[number, FieldValue]>>();
+  /** Per container (by the id events carry): its metadata, and the slots and values it fills. */
+  private readonly fill = new Map<string, { meta: ContainerMeta; slots: Int32Array; values: FieldValue[] }>();
   private readonly containerIdSlot: number;
   private readonly podNameSlot: number;
 
@@ -57,21 +58,28 @@ export class EventEnricher {
       this.stats.misses++;
       return undefined;
     }
-    let pairs = this.slotsOf.get(meta);
-    if (!pairs) {
-      pairs = [];
+    let f = this.fill.get(cid);
+    if (f?.meta !== meta) {
+      const slots: number[] = [];
+      const values: FieldValue[] = [];
       for (const [k, v] of containerFieldEntries(meta)) {
         const slot = this.table.intern(k);
-        if (slot >= 0) pairs.push([slot, v]);
+        if (slot >= 0) {
+          slots.push(slot);
+          values.push(v);
+        }
       }
-      this.slotsOf.set(meta, pairs);
+      f = { meta, slots: Int32Array.from(slots), values };
+      if (this.fill.size >= 16_384) this.fill.clear(); // bounded: rebuilt on demand
+      this.fill.set(cid, f);
     }
     // the stage is part of decoding: the event is not shared yet, so its slots are filled in
     // place (no copy per event); slots beyond its length extend it
     const values = e.values as Array<SyscallEvent['values'][number]>;
-    for (let i = 0; i < pairs.length; i++) {
-      const [slot, v] = pairs[i];
-      if (values[slot] === undefined) values[slot] = v;
+    const { slots } = f;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i];
+      if (values[slot] === undefined) values[slot] = f.values[i];
     }
     this.stats.enriched++;
     return e;
