@@ -14,6 +14,11 @@ describe('container id from the cgroup path', () => {
     [`0::/kubepods.slice/kubepods-pod1.slice/crio-${ID}.scope`, ID.slice(0, 12)],
     [`12:memory:/docker/${ID}`, ID.slice(0, 12)],
     [`0::/system.slice/docker-${ID}.scope`, ID.slice(0, 12)],
+    // cgroupfs driver (kubelet without systemd), cgroup v1: one line per controller
+    [`4:memory:/kubepods/besteffort/pod0f1e2d3c-aaaa-bbbb-cccc-111122223333/${ID}`, ID.slice(0, 12)],
+    [`0::/kubepods/burstable/pod0f1e2d3c-aaaa-bbbb-cccc-111122223333/${ID}`, ID.slice(0, 12)],
+    // CRI-O's conmon sits beside the container: not the container
+    [`0::/kubepods.slice/kubepods-pod1.slice/crio-conmon-${ID}.scope`, 'host'],
     ['0::/user.slice/user-0.slice/session-1.scope', 'host'],
     ['unified:/,blkio:/,cpu:/', 'host'],
   ])('%s', (path, want) => expect(containerIdFromCgroup(path)).toBe(want));

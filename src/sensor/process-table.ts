@@ -16,10 +16,17 @@ export interface ProcInfo {
   comm?: string;
 }
 
-/** Container id (12 hex characters) in a cgroup path: containerd, CRI-O, Docker formats; else `host`. */
+/**
+ * Container id (12 hex characters) in a cgroup path: containerd, CRI-O, Docker and podman
+ * formats, systemd (`….scope`) and cgroupfs (`/kubepods/…/pod<uid>/<id>`) drivers; else `host`.
+ * CRI-O's and podman's `conmon` monitors run on the host beside the container: `host`.
+ */
 export function containerIdFromCgroup(path: string): string {
-  const m = /(?:cri-containerd-|crio-|docker-|containerd-|libpod-)?([0-9a-f]{64})(?:\.scope)?/.exec(path);
-  return m ? m[1].slice(0, 12) : 'host';
+  const m =
+    /(crio-conmon-|libpod-conmon-)?(?:cri-containerd-|crio-|docker-|containerd-|libpod-)?([0-9a-f]{64})(?:\.scope)?/.exec(
+      path,
+    );
+  return m && !m[1] ? m[2].slice(0, 12) : 'host';
 }
 
 /**
