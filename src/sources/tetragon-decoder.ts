@@ -5,6 +5,7 @@ import type { FieldKeyTable } from '../event/index.js';
 import { FlatEventDecoder } from '../event/index.js';
 import type { SyscallEvent } from '../event/index.js';
 import type { FieldValue } from '../event/index.js';
+import { containerFieldEntries, parseImageRef, type ContainerMeta } from '../event/index.js';
 
 /** What one Tetragon `GetEventsResponse` became. */
 export interface TetragonDecoded {
@@ -422,31 +423,28 @@ export class TetragonDecoder {
     const docker = text(p.docker);
     const container = pod?.container as Msg | undefined;
     const cid = text(container?.id).replace(/^[a-z0-9-]+:\/\//, '') || docker;
-    f['container.id'] = cid ? cid.slice(0, 12) : 'host';
-    if (cid) f['container.full_id'] = cid;
-    if (container?.name) f['container.name'] = container.name;
     const image = (container?.image as Msg | undefined)?.name as string | undefined;
-    if (image) {
-      f['container.image'] = image;
-      const at = image.indexOf('@');
-      const repoTag = at >= 0 ? image.slice(0, at) : image;
-      const colon = repoTag.lastIndexOf(':');
-      const slash = repoTag.lastIndexOf('/');
-      f['container.image.repository'] = colon > slash ? repoTag.slice(0, colon) : repoTag;
-      if (colon > slash) f['container.image.tag'] = repoTag.slice(colon + 1);
-      if (at >= 0) f['container.image.digest'] = image.slice(at + 1);
-    }
-    if (pod) {
-      if (pod.namespace) f['k8s.ns.name'] = pod.namespace;
-      if (pod.name) f['k8s.pod.name'] = pod.name;
-      if (pod.uid) f['k8s.pod.uid'] = pod.uid;
-      if (pod.workload) f['k8s.workload.name'] = pod.workload;
-      if (pod.workload_kind) f['k8s.workload.kind'] = pod.workload_kind;
-      const labels = pod.pod_labels as Record<string, string> | undefined;
-      if (labels && Object.keys(labels).length) {
-        f['k8s.pod.labels'] = Object.entries(labels).map(([k, v]) => `${k}:${v}`);
-        for (const [k, v] of Object.entries(labels)) f[`k8s.pod.label[${k}]`] = v;
-      }
+    const ref = image ? parseImageRef(image) : undefined;
+    const labels = pod?.pod_labels as Record<string, string> | undefined;
+    const meta: ContainerMeta = {
+      id: cid,
+      name: text(container?.name) || undefined,
+      image,
+      imageRepository: ref?.repository,
+      imageTag: ref?.tag,
+      imageDigest: ref?.digest,
+      podName: text(pod?.name) || undefined,
+      podNamespace: text(pod?.namespace) || undefined,
+      podUid: text(pod?.uid) || undefined,
+      podLabels: labels && Object.keys(labels).length ? labels : undefined,
+      workloadName: text(pod?.workload) || undefined,
+      workloadKind: text(pod?.workload_kind) || undefined,
+    };
+    // the same fields, by the same rules, as the enrich stage writes from the container runtime
+    for (const [k, v] of containerFieldEntries(meta)) f[k] = v;
+    if (!cid) {
+      f['container.id'] = 'host';
+      delete f['container.full_id'];
     }
   }
 
