@@ -115,3 +115,27 @@ describe('container metadata from CRI', () => {
     });
   });
 });
+
+describe('the enrich stage against hostile pod labels', () => {
+  it('10,000 distinct label keys on a pod do not grow the field table; a label rules read still arrives; all labels stay in k8s.pod.labels', async () => {
+    const { EventEnricher } = await import('./event-enricher.js');
+    const { FieldKeyTable, FlatEventDecoder } = await import('../event/index.js');
+    const table = new FieldKeyTable();
+    const read = table.intern('k8s.pod.label[app]'); // as compiling a rule on it does
+    const labels: Record<string, string> = { app: 'web' };
+    for (let i = 0; i < 10_000; i++) labels[`attacker.example/k${i}`] = 'x';
+    const meta = { id: ID, podName: 'p', podNamespace: 'n', podLabels: labels };
+    const enricher = new EventEnricher(table, {
+      lookup: (id: string) => (id === ID.slice(0, 12) ? meta : undefined),
+      onList: () => {},
+    });
+    const decoder = new FlatEventDecoder(table);
+    const before = table.size;
+    const e = enricher.enrich(
+      decoder.decodeLine(JSON.stringify({ 'evt.type': 'openat', 'container.id': ID.slice(0, 12) }), 1),
+    );
+    expect(table.size - before).toBeLessThan(20); // the fixed container.* and k8s.* fields, not one per label
+    expect(e.values[read]).toBe('web');
+    expect((e.get(table, 'k8s.pod.labels') as string[]).length).toBe(10_001);
+  });
+});

@@ -25,13 +25,16 @@ export interface EnricherStats {
 export class EventEnricher {
   readonly stats: EnricherStats = { enriched: 0, misses: 0 };
   /** Per container (by the id events carry): its metadata, and the slots and values it fills. */
-  private readonly fill = new Map<string, { meta: ContainerMeta; slots: Int32Array; values: FieldValue[] }>();
+  private readonly fill = new Map<
+    string,
+    { meta: ContainerMeta; tableSize: number; slots: Int32Array; values: FieldValue[] }
+  >();
   private readonly containerIdSlot: number;
   private readonly podNameSlot: number;
 
   constructor(
     private readonly table: FieldKeyTable,
-    private readonly runtime: RuntimeMetadata,
+    private readonly runtime: Pick<RuntimeMetadata, 'lookup' | 'onList'>,
   ) {
     this.containerIdSlot = table.intern('container.id');
     this.podNameSlot = table.intern('k8s.pod.name');
@@ -59,17 +62,20 @@ export class EventEnricher {
       return undefined;
     }
     let f = this.fill.get(cid);
-    if (f?.meta !== meta) {
+    // recomputed when the table grew: a reloaded ruleset may read a label it did not before
+    if (f?.meta !== meta || f.tableSize !== this.table.size) {
       const slots: number[] = [];
       const values: FieldValue[] = [];
       for (const [k, v] of containerFieldEntries(meta)) {
-        const slot = this.table.intern(k);
+        // keyed fields (a label, a mount) get a slot only when rules or outputs read them: pod
+        // labels are chosen by whoever creates pods, and must not fill the field table
+        const slot = k.includes('[') ? this.table.idOf(k) : this.table.intern(k);
         if (slot >= 0) {
           slots.push(slot);
           values.push(v);
         }
       }
-      f = { meta, slots: Int32Array.from(slots), values };
+      f = { meta, tableSize: this.table.size, slots: Int32Array.from(slots), values };
       if (this.fill.size >= 16_384) this.fill.clear(); // bounded: rebuilt on demand
       this.fill.set(cid, f);
     }
