@@ -8,7 +8,8 @@
  *   (lookup, field slots, a new event with the fields);
  * - `enrichedEventsPerSec` / `pipelineEventsPerSec`: the daemon end to end (pipeline bench: upstream
  *   rules, 500,000 events, every one in one of the pods) with and without runtime enrichment, in
- *   one run (alternating, best of two each); `enrichedRatio` is the first over the second.
+ *   one run (alternating, best of two each); `enrichedRatio` is the first over the second;
+ * - `api*`: the Kubernetes API's pod cache (k8s-api-bench.ts).
  */
 import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { CriClient, EventEnricher, RuntimeMetadata } from '../src/enrich/index.j
 import { FieldKeyTable, FlatEventDecoder, type SyscallEvent } from '../src/event/index.js';
 import { codec, grpcMethod, loadProtoRoot } from '../src/transport/index.js';
 import { counter, pipelineThroughput } from './pipeline-bench.js';
+import { k8sApiSuite } from './k8s-api-bench.js';
 
 const PODS = 1000;
 
@@ -159,6 +161,7 @@ export async function k8sSuite(): Promise<Record<string, number>> {
   server.forceShutdown();
   if (found === 0 || sink === 0) throw new Error('bench k8s: nothing was found');
   return {
+    ...(await k8sApiSuite()),
     lookupsPerSec: Math.round(lookupsPerSec),
     heapMBPer1000Pods: Math.round(heapMB * 100) / 100,
     enrichStageEventsPerSec: Math.round(median(enriched)),

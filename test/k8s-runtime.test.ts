@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CriClient, RuntimeMetadata } from '../src/enrich/index.js';
 import { containerIdFromCgroup } from '../src/sensor/index.js';
@@ -11,6 +12,8 @@ import { startContainerd, type TestContainerd } from './helpers/containerd.js';
 import { PEREGRINE } from './helpers/daemon.js';
 import { freePort } from './helpers/http-receiver.js';
 import { until, untilAsync } from './helpers/wait.js';
+import { FakeApiServer } from './fake-apiserver/fake-apiserver.js';
+import { deployment, pod as k8sPod, replicaSet } from './helpers/k8s-objects.js';
 
 let ctd: TestContainerd;
 beforeAll(async () => {
@@ -94,9 +97,10 @@ describe('runtime metadata: lookups by container id, kept current by re-listing'
 });
 
 describe("containerd's events service", () => {
-  it('a pod started later is known before any event of it is looked up (no miss, no polling)', async () => {
+  it('a pod started later is known before any event of it is looked up (no miss, no polling); containerd 1.6 lacks CRI events, so its own are followed', async () => {
     const rt = new RuntimeMetadata(new CriClient(ctd.socket), { relistMs: 1e9 }); // misses never re-list here
     await rt.start();
+    await until(() => rt.feed === 'containerd events', 5_000); // after CRI GetContainerEvents said UNIMPLEMENTED
     const lists = rt.stats.lists;
     const pod = await ctd.runPod({ name: 'evented-1', namespace: 'ops', labels: { app: 'evented' } });
     await untilAsync(async () => {
@@ -124,27 +128,66 @@ describe('the runtime restarts', () => {
   }, 60_000);
 });
 
+/** Runs `peregrine run` on embedded defaults with the test runtime (and `env`); `fn` gets its stdout so far. */
+async function withDaemon(
+  env: Record<string, string>,
+  fn: (out: () => string, err: () => string, metricsPort: number) => Promise<void>,
+): Promise<void> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [PEREGRINE, 'run'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      PEREGRINE_LOG_LEVEL: 'info',
+      PEREGRINE_METRICS__LISTEN: `127.0.0.1:${port}`,
+      PEREGRINE_RUNTIME__SOCKET: ctd.socket,
+      // its own sensor socket: other tests run peregrine on the default one at the same time
+      PEREGRINE_SOURCES: JSON.stringify([{ type: 'sensor', address: `unix://${ctd.dir}/sensor.sock` }]),
+      ...env,
+    },
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  try {
+    await until(() => err.includes('running;') || child.exitCode !== null, 60_000);
+    expect(child.exitCode, err).toBeNull();
+    await fn(
+      () => out,
+      () => err,
+      port,
+    );
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
+  }
+}
+
+/** The first "Read sensitive file" alert of a container (by its 12-character id), once it came. */
+async function shadowAlert(
+  out: () => string,
+  err: () => string,
+  containerId: string,
+): Promise<Record<string, unknown>> {
+  const find = (): { output_fields: Record<string, unknown> } | undefined =>
+    out()
+      .split('\n')
+      .filter((l) => l.includes('"rule":"Read sensitive file"'))
+      .map((l) => JSON.parse(l) as { output_fields: Record<string, unknown> })
+      .find((a) => a.output_fields['container.id'] === containerId.slice(0, 12));
+  await until(() => find() !== undefined, 20_000).catch(() => {
+    throw new Error(
+      `no alert for container ${containerId.slice(0, 12)}; daemon said:\n${err().slice(-3000)}\nalerts:\n${out().slice(-3000)}`,
+    );
+  });
+  return find()!.output_fields;
+}
+
 describe('peregrine run on embedded defaults, with the runtime (the main job, enriched)', () => {
   it("cat /etc/shadow inside a pod's container alerts with the pod, namespace, container id and name, and image repository", async () => {
-    const port = await freePort();
-    const child = spawn(process.execPath, [PEREGRINE, 'run'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        PEREGRINE_LOG_LEVEL: 'warn',
-        PEREGRINE_METRICS__LISTEN: `127.0.0.1:${port}`,
-        PEREGRINE_RUNTIME__SOCKET: ctd.socket,
-        // its own sensor socket: other tests run peregrine on the default one at the same time
-        PEREGRINE_SOURCES: JSON.stringify([{ type: 'sensor', address: `unix://${ctd.dir}/sensor.sock` }]),
-      },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    try {
-      await until(() => err.includes('running;') || child.exitCode !== null, 60_000);
-      expect(child.exitCode, err).toBeNull();
+    await withDaemon({}, async (out, err, port) => {
+      expect(err()).toMatch(/no Kubernetes API configuration.*pod metadata from the API is off/);
       const pod = await ctd.runPod({
         name: 'shell-6c8d',
         namespace: 'prod',
@@ -152,18 +195,7 @@ describe('peregrine run on embedded defaults, with the runtime (the main job, en
         container: 'toolbox',
         command: ['/bin/sh', '-c', 'sleep 2; cat /etc/shadow > /dev/null; sleep 3600'],
       });
-      const alert = (): { output_fields: Record<string, unknown> } | undefined =>
-        out
-          .split('\n')
-          .filter((l) => l.includes('"rule":"Read sensitive file"'))
-          .map((l) => JSON.parse(l) as { output_fields: Record<string, unknown> })
-          .find((a) => a.output_fields['container.id'] === pod.containerId.slice(0, 12));
-      await until(() => alert() !== undefined, 20_000).catch(() => {
-        throw new Error(
-          `no alert for container ${pod.containerId.slice(0, 12)}; daemon said:\n${err.slice(-3000)}\nalerts:\n${out.slice(-3000)}`,
-        );
-      });
-      expect(alert()!.output_fields).toMatchObject({
+      expect(await shadowAlert(out, err, pod.containerId)).toMatchObject({
         'k8s.pod.name': 'shell-6c8d',
         'k8s.ns.name': 'prod',
         'container.id': pod.containerId.slice(0, 12),
@@ -174,9 +206,54 @@ describe('peregrine run on embedded defaults, with the runtime (the main job, en
       });
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(metrics).toMatch(/^peregrine_events_enriched_total\{outcome="enriched"\} [1-9]/m);
+    });
+  }, 120_000);
+
+  it('with a kubeconfig (the fake API server): the alert also names the workload, a Deployment through its ReplicaSet, and the node', async () => {
+    const api = new FakeApiServer();
+    await api.start();
+    try {
+      const uid = randomUUID();
+      const d = api.put(deployment('shop', 'web'));
+      const rs = api.put(replicaSet('shop', 'web-5f7c9', { name: 'web', uid: d.metadata.uid! }));
+      api.put(
+        k8sPod({
+          namespace: 'shop',
+          name: 'web-5f7c9-qx2lp',
+          node: 'e2e-node',
+          uid,
+          owner: { kind: 'ReplicaSet', name: rs.metadata.name, uid: rs.metadata.uid! },
+          labels: { app: 'web' },
+        }),
+      );
+      const kubeconfig = api.kubeconfig(ctd.dir);
+      await withDaemon({ KUBECONFIG: kubeconfig, PEREGRINE_NODE__NAME: 'e2e-node' }, async (out, err) => {
+        expect(err()).toContain('Kubernetes API metadata on');
+        const pod = await ctd.runPod({
+          name: 'web-5f7c9-qx2lp',
+          namespace: 'shop',
+          uid,
+          labels: { app: 'web' },
+          container: 'web',
+          command: ['/bin/sh', '-c', 'sleep 2; cat /etc/shadow > /dev/null; sleep 3600'],
+        });
+        expect(await shadowAlert(out, err, pod.containerId)).toMatchObject({
+          'k8s.pod.name': 'web-5f7c9-qx2lp',
+          'k8s.ns.name': 'shop',
+          'k8s.workload.kind': 'Deployment',
+          'k8s.workload.name': 'web',
+          'k8s.node.name': 'e2e-node',
+          'container.name': 'web',
+          'container.image.repository': 'peregrine.test/busybox',
+        });
+        // one list and one watch of this node's pods, one owner read: never a request per event
+        const pods = api.requests.filter((r) => r.resource === 'pods');
+        expect(pods.filter((r) => r.verb === 'list')).toHaveLength(1);
+        expect(pods.every((r) => r.query.fieldSelector === 'spec.nodeName=e2e-node')).toBe(true);
+        expect(api.requests.filter((r) => r.resource === 'replicasets')).toHaveLength(1);
+      });
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(null)));
+      await api.stop();
     }
   }, 120_000);
 });

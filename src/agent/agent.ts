@@ -13,6 +13,7 @@ import { deadlineIn, msLeft, settleBy, type Deadline } from '../lifecycle.js';
 import type { Clock } from '../clock.js';
 import { existsSync } from 'node:fs';
 import { CriClient, EventEnricher, RuntimeMetadata } from '../enrich/index.js';
+import { findKubeConfig, KubeMetadata } from '../k8s/index.js';
 
 export interface AgentOptions {
   readonly stdout?: NodeJS.WritableStream;
@@ -38,6 +39,7 @@ export class Agent {
   private sources: EventSource[] = [];
   private pipeline: EventPipeline | undefined;
   private runtime: RuntimeMetadata | undefined;
+  private kube: KubeMetadata | undefined;
   private enricher: EventEnricher | undefined;
   private lastEnriched: Record<string, number> = {};
   private health: HealthServer | undefined;
@@ -118,8 +120,9 @@ export class Agent {
       const { type, ...options } = s as { type: string } & Record<string, unknown>;
       return sourcePluginFor(type)!.build(options, { table: this.table, logger: this.log, eventTypes });
     });
-    this.runtime = await this.startRuntime();
-    const enricher = (this.enricher = this.runtime ? new EventEnricher(this.table, this.runtime) : undefined);
+    [this.runtime, this.kube] = await Promise.all([this.startRuntime(), this.startKube()]);
+    const enricher = (this.enricher =
+      this.runtime || this.kube ? new EventEnricher(this.table, this.runtime, this.kube) : undefined);
     this.pipeline = new EventPipeline(
       this.sources,
       () => this.rules.engine,
@@ -188,6 +191,30 @@ export class Agent {
       );
     }
     return runtime;
+  }
+
+  /**
+   * The Kubernetes API's pod metadata, when there is an API to ask (see findKubeConfig); none is
+   * said once in the log. A named kubeconfig that cannot be read fails start-up.
+   */
+  private async startKube(): Promise<KubeMetadata | undefined> {
+    const cfg = this.config.kubernetes;
+    if (!cfg.enabled) return undefined;
+    const found = findKubeConfig(cfg.kubeconfig);
+    if (!found) {
+      this.log.info(
+        'no Kubernetes API configuration (kubernetes.kubeconfig, $KUBECONFIG, in-cluster service account): pod metadata from the API is off',
+      );
+      return undefined;
+    }
+    const kube = new KubeMetadata(found, {
+      nodeName: nodeName(this.config),
+      namespaceLabels: cfg.namespaceLabels,
+      nodeLabels: cfg.nodeLabels,
+      logger: this.log,
+    });
+    await kube.start();
+    return kube;
   }
 
   private exportSourceStats(): void {
@@ -287,6 +314,7 @@ export class Agent {
         deadlineIn(Math.max(100, msLeft(deadline) - 200)),
       );
       await this.runtime?.shutdown();
+      await this.kube?.shutdown();
       await this.health?.shutdown(deadline);
       this.log.info({ tookMs: Date.now() - t0 }, 'agent stopped');
     })();

@@ -5,9 +5,10 @@ export interface PolicyRule {
   readonly verbs: readonly string[];
 }
 
+import { KUBE_METADATA_RBAC } from '../k8s/index.js';
+
 /**
- * Every API permission the agent's code uses, declared beside it; deploy/base/rbac.yaml must
- * grant exactly these (checked by a test). Today: none — pod enrichment (list/watch pods on this
- * node) and the responders (labels, NetworkPolicies, pod deletion) add theirs here when they land.
+ * Every API permission the agent's code uses, declared beside the code that uses it;
+ * deploy/base/rbac.yaml must grant exactly these (checked by a test).
  */
-export const AGENT_RBAC: readonly PolicyRule[] = [];
+export const AGENT_RBAC: readonly PolicyRule[] = [...KUBE_METADATA_RBAC];

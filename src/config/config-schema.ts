@@ -114,6 +114,22 @@ export const ConfigSchema = z
       .object({ enabled: z.boolean().default(true), socket: z.string().min(1).optional() })
       .strict()
       .default({ enabled: true }),
+    /**
+     * Pod metadata from the Kubernetes API (workload, pod IP, service account, node and
+     * namespace labels): `kubeconfig`, else `$KUBECONFIG`, else the in-cluster service account;
+     * none: API enrichment is off. One pod watch for this node (`node.name`).
+     */
+    kubernetes: z
+      .object({
+        enabled: z.boolean().default(true),
+        kubeconfig: z.string().min(1).optional(),
+        /** Watch namespaces too, for `k8s.ns.label[KEY]` (one more watch per node). */
+        namespaceLabels: z.boolean().default(false),
+        /** Read this node's labels for `k8s.node.label[KEY]` (one GET per 10 minutes). */
+        nodeLabels: z.boolean().default(true),
+      })
+      .strict()
+      .default({ enabled: true, namespaceLabels: false, nodeLabels: true }),
     /** How long `peregrine run` may take to stop on SIGTERM, all of it (below Kubernetes' 30 s grace period). */
     shutdown: z
       .object({ deadlineSeconds: z.number().min(1).max(300).default(10) })

@@ -4,8 +4,23 @@ import {
   type ContainerMeta,
   type FieldKeyTable,
   type FieldValue,
+  type PodMeta,
 } from '../event/index.js';
-import type { RuntimeMetadata } from './runtime-metadata.js';
+
+/** Containers by id (full or 12 characters): the container runtime's cache. */
+export interface ContainerDirectory {
+  lookup(id: string): ContainerMeta | undefined;
+  /** Calls `fn` after every listing (more containers may be known). */
+  onList(fn: () => void): void;
+}
+
+/** Pods by UID, and containers by id from pod statuses: the Kubernetes API's cache. */
+export interface PodDirectory {
+  pod(uid: string): PodMeta | undefined;
+  container(id: string): ContainerMeta | undefined;
+  /** Calls `fn` after pods change. */
+  onChange(fn: () => void): void;
+}
 
 /** What the enricher has done (a snapshot). */
 export interface EnricherStats {
@@ -27,14 +42,15 @@ export class EventEnricher {
   /** Per container (by the id events carry): its metadata, and the slots and values it fills. */
   private readonly fill = new Map<
     string,
-    { meta: ContainerMeta; tableSize: number; slots: Int32Array; values: FieldValue[] }
+    { meta: ContainerMeta; pod: PodMeta | undefined; tableSize: number; slots: Int32Array; values: FieldValue[] }
   >();
   private readonly containerIdSlot: number;
   private readonly podNameSlot: number;
 
   constructor(
     private readonly table: FieldKeyTable,
-    private readonly runtime: Pick<RuntimeMetadata, 'lookup' | 'onList'>,
+    private readonly runtime: ContainerDirectory | undefined,
+    private readonly pods?: PodDirectory,
   ) {
     this.containerIdSlot = table.intern('container.id');
     this.podNameSlot = table.intern('k8s.pod.name');
@@ -45,9 +61,10 @@ export class EventEnricher {
     return this.tryEnrich(e) ?? e;
   }
 
-  /** Calls `fn` after every listing of the runtime (more containers may be known). */
+  /** Calls `fn` after every listing of the runtime and every pod change (more containers may be known). */
   onUpdate(fn: () => void): void {
-    this.runtime.onList(fn);
+    this.runtime?.onList(fn);
+    this.pods?.onChange(fn);
   }
 
   /** The event with its container's and pod's fields; the event itself when it has no container; undefined when the container is unknown. */
@@ -56,17 +73,20 @@ export class EventEnricher {
     if (typeof cid !== 'string' || cid === '' || cid === 'host') return e;
     // Tetragon and other sources that bring pod fields themselves need nothing
     if (e.values[this.podNameSlot] !== undefined) return e;
-    const meta = this.runtime.lookup(cid);
+    // the runtime knows containers first; the API's pod statuses name them a little later
+    const meta = this.runtime?.lookup(cid) ?? this.pods?.container(cid);
     if (!meta) {
       this.stats.misses++;
       return undefined;
     }
+    const pod = meta.podUid !== undefined ? this.pods?.pod(meta.podUid) : undefined;
     let f = this.fill.get(cid);
-    // recomputed when the table grew: a reloaded ruleset may read a label it did not before
-    if (f?.meta !== meta || f.tableSize !== this.table.size) {
+    // recomputed when either cache has a newer object for it, or the table grew (a reloaded
+    // ruleset may read a label it did not before)
+    if (f?.meta !== meta || f.pod !== pod || f.tableSize !== this.table.size) {
       const slots: number[] = [];
       const values: FieldValue[] = [];
-      for (const [k, v] of containerFieldEntries(meta)) {
+      for (const [k, v] of containerFieldEntries(pod ? withPod(meta, pod) : meta)) {
         // keyed fields (a label, a mount) get a slot only when rules or outputs read them: pod
         // labels are chosen by whoever creates pods, and must not fill the field table
         const slot = k.includes('[') ? this.table.idOf(k) : this.table.intern(k);
@@ -75,7 +95,7 @@ export class EventEnricher {
           values.push(v);
         }
       }
-      f = { meta, tableSize: this.table.size, slots: Int32Array.from(slots), values };
+      f = { meta, pod, tableSize: this.table.size, slots: Int32Array.from(slots), values };
       if (this.fill.size >= 16_384) this.fill.clear(); // bounded: rebuilt on demand
       this.fill.set(cid, f);
     }
@@ -90,4 +110,11 @@ export class EventEnricher {
     this.stats.enriched++;
     return e;
   }
+}
+
+/** A container's metadata with its pod's from the API, which is newer where both speak (labels change after start). */
+function withPod(meta: ContainerMeta, pod: PodMeta): ContainerMeta {
+  const out: Record<string, unknown> = { ...meta };
+  for (const [k, v] of Object.entries(pod)) if (v !== undefined) out[k] = v;
+  return out as unknown as ContainerMeta;
 }

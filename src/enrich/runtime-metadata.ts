@@ -3,7 +3,7 @@ import { RateLimiter, silentLogger, type Logger } from '../telemetry/index.js';
 import { SYSTEM_CLOCK, type Clock } from '../clock.js';
 import type { CriClient, CriPodSandbox } from './cri-client.js';
 import { containerMetaFromCri, sandboxMetaFromCri } from './container-meta-from-cri.js';
-import { ContainerdEvents } from './containerd-events.js';
+import { CONTAINERD_EVENTS, CRI_CONTAINER_EVENTS, RuntimeEvents } from './runtime-events.js';
 
 /** What the runtime cache has done (a snapshot; see src/lifecycle.ts). */
 export interface RuntimeMetadataStats {
@@ -22,7 +22,7 @@ export interface RuntimeMetadataOptions {
   readonly recentMax?: number;
   /** Re-lists at most this often when lookups miss. Default 500 ms. */
   readonly relistMs?: number;
-  /** Follow containerd's events service (when the runtime is containerd). Default true. */
+  /** Follow the runtime's container events (CRI, else containerd's). Default true. */
   readonly followEvents?: boolean;
 }
 
@@ -33,8 +33,9 @@ export interface RuntimeMetadataOptions {
  * `relistMs`), so lookups never wait on the runtime. Containers gone from a re-list stay
  * resolvable in a bounded LRU, so a dying pod's last events keep their metadata.
  *
- * With containerd, its events service announces every container, task and sandbox change and
- * the cache re-lists at once (see {@link ContainerdEvents}); CRI-O is re-listed on misses.
+ * Changes are followed as they happen: CRI `GetContainerEvents` where the runtime has it
+ * (containerd ≥ 1.7, CRI-O ≥ 1.26), else containerd's events service; on each, the cache
+ * re-lists at once (see {@link RuntimeEvents}). A runtime with neither is re-listed on misses.
  */
 export class RuntimeMetadata {
   readonly stats: RuntimeMetadataStats = { containers: 0, recent: 0, lists: 0, listFailures: 0, hits: 0, misses: 0 };
@@ -48,7 +49,9 @@ export class RuntimeMetadata {
   private stopped = false;
   /** A change was announced while a listing ran: list once more after it. */
   private dirty = false;
-  private events: ContainerdEvents | undefined;
+  private events: RuntimeEvents | undefined;
+  /** Which event stream is followed (`none` until one answers or when none exists). */
+  feed = 'none';
   private readonly listeners: Array<() => void> = [];
 
   constructor(
@@ -67,11 +70,28 @@ export class RuntimeMetadata {
       'container runtime metadata on',
     );
     await this.list();
-    if (v.runtime_name === 'containerd' && this.opts.followEvents !== false) {
-      // containerd announces container and sandbox changes: list again at once, not on a miss
-      this.events = new ContainerdEvents(this.cri.socket, () => void this.changed(), this.log);
+    if (this.opts.followEvents !== false) this.follow(v.runtime_name === 'containerd');
+  }
+
+  /** Follows CRI's container events; where the runtime lacks them, containerd's own (on containerd). */
+  private follow(isContainerd: boolean): void {
+    const onChange = (): void => void this.changed();
+    const use = (feed: typeof CRI_CONTAINER_EVENTS, onUnsupported?: () => void): void => {
+      this.feed = feed.name;
+      this.events = new RuntimeEvents(this.cri.socket, feed, onChange, { logger: this.log, onUnsupported });
       this.events.start();
-    }
+    };
+    use(CRI_CONTAINER_EVENTS, () => {
+      if (this.stopped) return;
+      if (isContainerd) use(CONTAINERD_EVENTS);
+      else {
+        this.feed = 'none';
+        this.log.info(
+          { socket: this.cri.socket },
+          'the container runtime has no event stream: containers are found by re-listing when an unknown one is seen',
+        );
+      }
+    });
   }
 
   /** The runtime announced a change: re-list, and once more if a listing was already running. */

@@ -22,8 +22,16 @@ export interface ContainerMeta {
   readonly podIp?: string;
   readonly workloadKind?: string;
   readonly workloadName?: string;
+  /** The owners from the pod up to its workload, nearest first (`ReplicaSet/web-7d4b9`, `Deployment/web`). */
+  readonly ownerChain?: readonly string[];
+  readonly serviceAccount?: string;
   readonly nodeName?: string;
+  readonly namespaceLabels?: Readonly<Record<string, string>>;
+  readonly nodeLabels?: Readonly<Record<string, string>>;
 }
+
+/** What is known of a pod alone (the Kubernetes API's part of a container's metadata). */
+export type PodMeta = Omit<ContainerMeta, 'id'>;
 
 /** Splits an image reference into repository, tag and digest (`repo[:tag][@sha256:…]`). */
 export function parseImageRef(ref: string): { repository: string; tag?: string; digest?: string } {
@@ -69,17 +77,44 @@ export function containerFieldEntries(m: ContainerMeta): Array<[string, FieldVal
   put('k8s.ns.name', m.podNamespace);
   put('k8s.pod.name', m.podName);
   put('k8s.pod.uid', m.podUid);
+  put('k8s.pod.id', m.podUid);
   put('k8s.pod.ip', m.podIp);
   put('k8s.node.name', m.nodeName);
   put('k8s.workload.kind', m.workloadKind);
   put('k8s.workload.name', m.workloadName);
-  if (m.podLabels) {
-    const entries = Object.entries(m.podLabels);
-    put(
-      'k8s.pod.labels',
-      entries.map(([k, v]) => `${k}:${v}`),
-    );
-    for (const [k, v] of entries) put(`k8s.pod.label[${k}]`, v);
+  put('k8s.pod.serviceaccount', m.serviceAccount);
+  for (const owner of m.ownerChain ?? []) {
+    const slash = owner.indexOf('/');
+    const field = OWNER_FIELDS[owner.slice(0, slash)];
+    if (field) put(field, owner.slice(slash + 1));
   }
+  labelFields(put, 'k8s.pod', m.podLabels);
+  labelFields(put, 'k8s.ns', m.namespaceLabels);
+  labelFields(put, 'k8s.node', m.nodeLabels);
   return out;
+}
+
+/** Falco's names for a pod's owners by kind (`k8s.rs.name`, `k8s.deployment.name`). */
+const OWNER_FIELDS: Readonly<Record<string, string>> = {
+  ReplicaSet: 'k8s.rs.name',
+  Deployment: 'k8s.deployment.name',
+  StatefulSet: 'k8s.statefulset.name',
+  DaemonSet: 'k8s.daemonset.name',
+  Job: 'k8s.job.name',
+  CronJob: 'k8s.cronjob.name',
+};
+
+/** `PREFIX.labels` (Falco's `key:value` list) and `PREFIX.label[KEY]` for each label. */
+function labelFields(
+  put: (k: string, v: FieldValue | undefined) => void,
+  prefix: string,
+  labels: Readonly<Record<string, string>> | undefined,
+): void {
+  if (!labels) return;
+  const entries = Object.entries(labels);
+  put(
+    `${prefix}.labels`,
+    entries.map(([k, v]) => `${k}:${v}`),
+  );
+  for (const [k, v] of entries) put(`${prefix}.label[${k}]`, v);
 }

@@ -209,6 +209,14 @@ const ROWS: readonly Row[] = [
   ['k8s.pod.ip', 'ip', 'none', 'pod address'],
   ['k8s.pod.cni.json', 'string', 'none', 'pod CNI result'],
   ['k8s.ns.label', 'string', 'key', 'namespace label by key'],
+  ['k8s.ns.labels', 'list', 'none', 'namespace labels as key:value'],
+  ['k8s.pod.serviceaccount', 'string', 'none', 'pod service account (Peregrine)'],
+  ['k8s.node.label', 'string', 'key', 'node label by key (Peregrine)'],
+  ['k8s.node.labels', 'list', 'none', 'node labels as key:value (Peregrine)'],
+  ['k8s.statefulset.name', 'string', 'none', 'stateful set (Peregrine)'],
+  ['k8s.daemonset.name', 'string', 'none', 'daemon set (Peregrine)'],
+  ['k8s.job.name', 'string', 'none', 'job (Peregrine)'],
+  ['k8s.cronjob.name', 'string', 'none', 'cron job (Peregrine)'],
   ['k8s.rc.name', 'string', 'none', 'replication controller'],
   ['k8s.rs.name', 'string', 'none', 'replica set'],
   ['k8s.deployment.name', 'string', 'none', 'deployment'],
@@ -224,6 +232,7 @@ const DOTTED_ARG_PREFIXES: readonly string[] = [
   'evt.rawarg.',
   'k8s.pod.label.',
   'k8s.ns.label.',
+  'k8s.node.label.',
   'container.label.',
 ];
 
