@@ -454,6 +454,7 @@ describe('the enrich stage with both caches', () => {
     const runtime = {
       lookup: (id: string) => (id === 'd'.repeat(12) ? runtimeMeta : undefined),
       onList: () => undefined,
+      version: 0,
     };
     const enricher = new EventEnricher(table, runtime, k);
     table.intern('k8s.pod.label[quarantine]');
@@ -471,5 +472,24 @@ describe('the enrich stage with both caches', () => {
     expect(v('k8s.rs.name')).toBe('shop-7d4b9');
     expect(v('k8s.pod.ip')).toBe('169.254.9.9');
     expect(v('k8s.pod.label[quarantine]')).toBe('true');
+
+    // the label is removed in the API: the next event of the container says so (the cached fill is revalidated)
+    api.put(
+      pod({
+        namespace: 'mix',
+        name: 'shop-7d4b9-a',
+        node: 'km-9',
+        uid: 'uid-mix',
+        owner: web,
+        labels: { app: 'shop' },
+      }),
+    );
+    await until(() => k.pod('uid-mix')?.podLabels?.quarantine === undefined, 3_000);
+    const values2: Array<string | undefined> = [];
+    values2[table.intern('evt.type')] = 'open';
+    values2[table.intern('container.id')] = 'd'.repeat(12);
+    const e2 = enricher.enrich(new SyscallEvent(values2));
+    expect(e2.get(table, 'k8s.pod.label[quarantine]')).toBeUndefined();
+    expect(e2.get(table, 'k8s.workload.name')).toBe('shop');
   });
 });

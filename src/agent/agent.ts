@@ -1,6 +1,13 @@
 import { hostname } from 'node:os';
 import type { Config } from '../config/index.js';
-import { errorMessage, FieldKeyTable, isoNanos, parsePriority, type Alert } from '../event/index.js';
+import {
+  CONTAINER_FIELD_NAMES,
+  errorMessage,
+  FieldKeyTable,
+  isoNanos,
+  parsePriority,
+  type Alert,
+} from '../event/index.js';
 import { EventPipeline } from '../pipeline/index.js';
 import { BUNDLED_RULES, DEFAULT_RUNTIME_SOCKETS } from '../defaults.js';
 import type { AlertSink, SinkObserver } from '../sinks/index.js';
@@ -54,6 +61,10 @@ export class Agent {
     private readonly opts: AgentOptions = {},
   ) {
     this.log = opts.logger ?? silentLogger();
+    // container and pod fields first, next to evt.type: the enrich stage writes them into every
+    // event in a container, and slots in the event's first cache lines cost least to fill
+    if (config.runtime.enabled || config.kubernetes.enabled)
+      for (const f of CONTAINER_FIELD_NAMES) this.table.intern(f);
     const urls = opts.rules ? [] : config.rules.urls;
     this.fetcher = urls.length
       ? new RulesFetcher(

@@ -128,6 +128,7 @@ describe('the enrich stage against hostile pod labels', () => {
     const enricher = new EventEnricher(table, {
       lookup: (id: string) => (id === ID.slice(0, 12) ? meta : undefined),
       onList: () => {},
+      version: 0,
     });
     const decoder = new FlatEventDecoder(table);
     const before = table.size;

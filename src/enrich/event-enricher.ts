@@ -1,4 +1,5 @@
 import {
+  CONTAINER_FIELD_NAMES,
   containerFieldEntries,
   SyscallEvent,
   type ContainerMeta,
@@ -10,6 +11,8 @@ import {
 /** Containers by id (full or 12 characters): the container runtime's cache. */
 export interface ContainerDirectory {
   lookup(id: string): ContainerMeta | undefined;
+  /** Changes whenever a lookup may answer differently. */
+  readonly version: number;
   /** Calls `fn` after every listing (more containers may be known). */
   onList(fn: () => void): void;
 }
@@ -17,6 +20,8 @@ export interface ContainerDirectory {
 /** Pods by UID, and containers by id from pod statuses: the Kubernetes API's cache. */
 export interface PodDirectory {
   pod(uid: string): PodMeta | undefined;
+  /** Changes whenever a lookup may answer differently. */
+  readonly version: number;
   container(id: string): ContainerMeta | undefined;
   /** Calls `fn` after pods change. */
   onChange(fn: () => void): void;
@@ -42,7 +47,16 @@ export class EventEnricher {
   /** Per container (by the id events carry): its metadata, and the slots and values it fills. */
   private readonly fill = new Map<
     string,
-    { meta: ContainerMeta; pod: PodMeta | undefined; tableSize: number; slots: Int32Array; values: FieldValue[] }
+    {
+      meta: ContainerMeta;
+      pod: PodMeta | undefined;
+      /** The caches' versions and the table's size when last checked: all equal, nothing to look up. */
+      runtimeVersion: number;
+      podsVersion: number;
+      tableSize: number;
+      slots: Int32Array;
+      values: FieldValue[];
+    }
   >();
   private readonly containerIdSlot: number;
   private readonly podNameSlot: number;
@@ -52,6 +66,7 @@ export class EventEnricher {
     private readonly runtime: ContainerDirectory | undefined,
     private readonly pods?: PodDirectory,
   ) {
+    for (const f of CONTAINER_FIELD_NAMES) table.intern(f);
     this.containerIdSlot = table.intern('container.id');
     this.podNameSlot = table.intern('k8s.pod.name');
   }
@@ -73,31 +88,52 @@ export class EventEnricher {
     if (typeof cid !== 'string' || cid === '' || cid === 'host') return e;
     // Tetragon and other sources that bring pod fields themselves need nothing
     if (e.values[this.podNameSlot] !== undefined) return e;
-    // the runtime knows containers first; the API's pod statuses name them a little later
-    const meta = this.runtime?.lookup(cid) ?? this.pods?.container(cid);
-    if (!meta) {
-      this.stats.misses++;
-      return undefined;
-    }
-    const pod = meta.podUid !== undefined ? this.pods?.pod(meta.podUid) : undefined;
     let f = this.fill.get(cid);
-    // recomputed when either cache has a newer object for it, or the table grew (a reloaded
-    // ruleset may read a label it did not before)
-    if (f?.meta !== meta || f.pod !== pod || f.tableSize !== this.table.size) {
-      const slots: number[] = [];
-      const values: FieldValue[] = [];
-      for (const [k, v] of containerFieldEntries(pod ? withPod(meta, pod) : meta)) {
-        // keyed fields (a label, a mount) get a slot only when rules or outputs read them: pod
-        // labels are chosen by whoever creates pods, and must not fill the field table
-        const slot = k.includes('[') ? this.table.idOf(k) : this.table.intern(k);
-        if (slot >= 0) {
-          slots.push(slot);
-          values.push(v);
-        }
+    const runtimeVersion = this.runtime?.version ?? 0;
+    const podsVersion = this.pods?.version ?? 0;
+    // one map read per event while nothing changed; otherwise look the container up again
+    if (
+      f === undefined ||
+      f.runtimeVersion !== runtimeVersion ||
+      f.podsVersion !== podsVersion ||
+      f.tableSize !== this.table.size
+    ) {
+      // the runtime knows containers first; the API's pod statuses name them a little later
+      const meta = this.runtime?.lookup(cid) ?? this.pods?.container(cid);
+      if (!meta) {
+        this.stats.misses++;
+        return undefined;
       }
-      f = { meta, pod, tableSize: this.table.size, slots: Int32Array.from(slots), values };
-      if (this.fill.size >= 16_384) this.fill.clear(); // bounded: rebuilt on demand
-      this.fill.set(cid, f);
+      const pod = meta.podUid !== undefined ? this.pods?.pod(meta.podUid) : undefined;
+      if (f?.meta === meta && f.pod === pod && f.tableSize === this.table.size) {
+        f.runtimeVersion = runtimeVersion;
+        f.podsVersion = podsVersion;
+      } else {
+        // recomputed when either cache has a newer object for it, or the table grew (a reloaded
+        // ruleset may read a label it did not before)
+        const slots: number[] = [];
+        const values: FieldValue[] = [];
+        for (const [k, v] of containerFieldEntries(pod ? withPod(meta, pod) : meta)) {
+          // keyed fields (a label, a mount) get a slot only when rules or outputs read them: pod
+          // labels are chosen by whoever creates pods, and must not fill the field table
+          const slot = k.includes('[') ? this.table.idOf(k) : this.table.intern(k);
+          if (slot >= 0) {
+            slots.push(slot);
+            values.push(v);
+          }
+        }
+        f = {
+          meta,
+          pod,
+          runtimeVersion,
+          podsVersion,
+          tableSize: this.table.size,
+          slots: Int32Array.from(slots),
+          values,
+        };
+        if (this.fill.size >= 16_384) this.fill.clear(); // bounded: rebuilt on demand
+        this.fill.set(cid, f);
+      }
     }
     // the stage is part of decoding: the event is not shared yet, so its slots are filled in
     // place (no copy per event); slots beyond its length extend it

@@ -39,6 +39,8 @@ export interface RuntimeMetadataOptions {
  */
 export class RuntimeMetadata {
   readonly stats: RuntimeMetadataStats = { containers: 0, recent: 0, lists: 0, listFailures: 0, hits: 0, misses: 0 };
+  /** Changes with every listing (enrichers revalidate what they cached). */
+  version = 0;
   private byId = new Map<string, ContainerMeta>();
   private readonly recent = new Map<string, ContainerMeta>();
   private readonly log: Logger;
@@ -175,6 +177,7 @@ export class RuntimeMetadata {
     }
     for (const [k, m] of this.byId) if (!next.has(k)) this.remember(k, m);
     this.byId = next;
+    this.version++;
     this.stats.lists++;
     this.stats.containers = containers.length;
     for (const fn of this.listeners) fn();

@@ -46,6 +46,41 @@ export function parseImageRef(ref: string): { repository: string; tag?: string; 
 }
 
 /**
+ * Every unkeyed field {@link containerFieldEntries} may fill. The enrich stage interns them before
+ * the first event is decoded, so decoders size events to hold them (an event extended afterwards
+ * is copied).
+ */
+export const CONTAINER_FIELD_NAMES: readonly string[] = [
+  'container.id',
+  'container.full_id',
+  'container.name',
+  'container.image',
+  'container.image.repository',
+  'container.image.tag',
+  'container.image.digest',
+  'container.privileged',
+  'container.mounts',
+  'k8s.ns.name',
+  'k8s.pod.name',
+  'k8s.pod.uid',
+  'k8s.pod.id',
+  'k8s.pod.ip',
+  'k8s.node.name',
+  'k8s.workload.kind',
+  'k8s.workload.name',
+  'k8s.pod.serviceaccount',
+  'k8s.rs.name',
+  'k8s.deployment.name',
+  'k8s.statefulset.name',
+  'k8s.daemonset.name',
+  'k8s.job.name',
+  'k8s.cronjob.name',
+  'k8s.pod.labels',
+  'k8s.ns.labels',
+  'k8s.node.labels',
+];
+
+/**
  * The Falco fields a container's metadata fills (`container.*`, `k8s.*`, and Peregrine's
  * `k8s.workload.*`), as field key → value; unknown members are left out.
  */

@@ -75,6 +75,8 @@ interface PodEntry {
  * events whose runtime is not reachable). Deleted pods stay resolvable in a bounded LRU.
  */
 export class KubeMetadata {
+  /** Changes with every change of what lookups may answer (enrichers revalidate what they cached). */
+  version = 0;
   private readonly pods = new Map<string, PodEntry>();
   private readonly recent = new Map<string, PodEntry>();
   private readonly containers = new Map<string, ContainerMeta>();
@@ -295,6 +297,7 @@ export class KubeMetadata {
   }
 
   private notify(): void {
+    this.version++;
     for (const fn of this.listeners) fn();
   }
 }
