@@ -12,6 +12,7 @@ import { startContainerd, type TestContainerd } from './helpers/containerd.js';
 import { PEREGRINE } from './helpers/daemon.js';
 import { freePort } from './helpers/http-receiver.js';
 import { until, untilAsync } from './helpers/wait.js';
+import { requireUpstream, UPSTREAM } from './helpers/upstream.js';
 import { FakeApiServer } from './fake-apiserver/fake-apiserver.js';
 import { deployment, pod as k8sPod, replicaSet } from './helpers/k8s-objects.js';
 
@@ -132,9 +133,10 @@ describe('the runtime restarts', () => {
 async function withDaemon(
   env: Record<string, string>,
   fn: (out: () => string, err: () => string, metricsPort: number) => Promise<void>,
+  args: readonly string[] = [],
 ): Promise<void> {
   const port = await freePort();
-  const child = spawn(process.execPath, [PEREGRINE, 'run'], {
+  const child = spawn(process.execPath, [PEREGRINE, 'run', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
@@ -164,16 +166,17 @@ async function withDaemon(
   }
 }
 
-/** The first "Read sensitive file" alert of a container (by its 12-character id), once it came. */
+/** The first alert of `rule` (default "Read sensitive file") for a container (by its 12-character id), once it came. */
 async function shadowAlert(
   out: () => string,
   err: () => string,
   containerId: string,
+  rule = 'Read sensitive file',
 ): Promise<Record<string, unknown>> {
   const find = (): { output_fields: Record<string, unknown> } | undefined =>
     out()
       .split('\n')
-      .filter((l) => l.includes('"rule":"Read sensitive file"'))
+      .filter((l) => l.includes(`"rule":${JSON.stringify(rule)}`))
       .map((l) => JSON.parse(l) as { output_fields: Record<string, unknown> })
       .find((a) => a.output_fields['container.id'] === containerId.slice(0, 12));
   await until(() => find() !== undefined, 20_000).catch(() => {
@@ -255,5 +258,34 @@ describe('peregrine run on embedded defaults, with the runtime (the main job, en
     } finally {
       await api.stop();
     }
+  }, 120_000);
+
+  it("an upstream rule conditioned on container.privileged fires on the runtime's metadata: debugfs in a privileged pod", async () => {
+    requireUpstream();
+    await withDaemon(
+      {},
+      async (out, err) => {
+        const pod = await ctd.runPod({
+          name: 'priv-0',
+          namespace: 'ops',
+          container: 'debug',
+          privileged: true,
+          // `exec`: busybox's shell runs other programs through /proc/self/exe (comm `exe`)
+          command: ['/bin/sh', '-c', 'mkdir -p /tmp && cp /bin/busybox /tmp/debugfs; sleep 2; exec /tmp/debugfs true'],
+        });
+        // the rule's output has no container id: found by the pod's name (a context field)
+        const find = (): Record<string, unknown> | undefined =>
+          out()
+            .split('\n')
+            .filter((l) => l.includes('"rule":"Debugfs Launched in Privileged Container"'))
+            .map((l) => (JSON.parse(l) as { output_fields: Record<string, unknown> }).output_fields)
+            .find((f) => f['k8s.pod.name'] === 'priv-0');
+        await until(() => find() !== undefined, 20_000).catch(() => {
+          throw new Error(`no alert for pod priv-0 (${pod.containerId}); daemon said:\n${err().slice(-3000)}`);
+        });
+        expect(find()).toMatchObject({ 'proc.name': 'debugfs', 'k8s.ns.name': 'ops', 'container.name': 'debug' });
+      },
+      ['--rules', `${UPSTREAM}rules/falco_rules.yaml`],
+    );
   }, 120_000);
 });

@@ -9,3 +9,4 @@ export * from './alert.js';
 export * from './known-event-types.js';
 export * from './error-message.js';
 export * from './container-fields.js';
+export * from './process-start.js';

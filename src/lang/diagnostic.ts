@@ -38,9 +38,28 @@ export type LintCode =
   | 'LINT_DUPLICATE_NAME'
   | 'LINT_DUPLICATE_ITEM';
 
-export type DiagnosticCode = LoadCode | LintCode;
+/** Codes of problems in response policy files (`responses validate`). Stable: tools match on them. */
+export type ResponseCode =
+  | 'RESP_ERR_FILE_READ'
+  | 'RESP_ERR_YAML_PARSE'
+  | 'RESP_ERR_VALIDATE'
+  | 'RESP_ERR_UNKNOWN_ACTION'
+  | 'RESP_ERR_PARAMETERS'
+  | 'RESP_ERR_CONDITION'
+  | 'RESP_ERR_DUPLICATE'
+  | 'RESP_ERR_LIMIT'
+  | 'RESP_WARN_UNKNOWN_RULE';
+
+export type DiagnosticCode = LoadCode | LintCode | ResponseCode;
 export type ItemKind =
-  'rule' | 'macro' | 'list' | 'exception' | 'required_engine_version' | 'required_plugin_versions' | 'file';
+  | 'rule'
+  | 'macro'
+  | 'list'
+  | 'exception'
+  | 'required_engine_version'
+  | 'required_plugin_versions'
+  | 'file'
+  | 'response';
 
 /**
  * One problem in rules input. `code` is stable (Falco's names where Falco has one, such as

@@ -194,6 +194,7 @@ export class BpftraceAssembler {
       args: info.args,
       cwd: info.cwd,
       containerId: info.containerId,
+      procStartNs: info.startNs,
       params: { status: f[4] ?? '0' },
     };
   }
@@ -278,6 +279,7 @@ export class BpftraceAssembler {
       fd,
       params,
       containerId: info.containerId,
+      procStartNs: info.startNs,
     };
   }
 

@@ -1,4 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
+import { processStartNs } from '../event/index.js';
 
 /** What user space knows about a process (from /proc, read once per exec). */
 export interface ProcInfo {
@@ -177,6 +178,7 @@ export class ProcessTable {
       /* gone */
     }
     return {
+      startNs: processStartNs(pid, this.procRoot),
       exepath,
       exe: argv[0] ?? execPath ?? '',
       args: argv.slice(1).join(' '),
