@@ -18,6 +18,7 @@ const LAYERS = {
   sensor: ['event', 'telemetry', 'transport'],
   enrich: ['event', 'telemetry', 'transport'],
   k8s: ['event', 'telemetry'],
+  respond: ['event', 'telemetry', 'lang'],
   pipeline: ['event', 'telemetry', 'engine', 'sources', 'sinks'],
   config: ['event', 'telemetry', 'sources', 'sinks'],
   agent: [
@@ -31,6 +32,7 @@ const LAYERS = {
     'sinks',
     'enrich',
     'k8s',
+    'respond',
     'pipeline',
     'config',
   ],

@@ -20,7 +20,9 @@ import { deadlineIn, msLeft, settleBy, type Deadline } from '../lifecycle.js';
 import type { Clock } from '../clock.js';
 import { existsSync } from 'node:fs';
 import { CriClient, EventEnricher, RuntimeMetadata } from '../enrich/index.js';
-import { findKubeConfig, KubeMetadata } from '../k8s/index.js';
+import { findKubeConfig, KubeMetadata, KubePods } from '../k8s/index.js';
+import { Responder } from '../respond/index.js';
+import { ownProcesses, ResponsesManager } from './responses-manager.js';
 
 export interface AgentOptions {
   readonly stdout?: NodeJS.WritableStream;
@@ -29,6 +31,8 @@ export interface AgentOptions {
   readonly rules?: readonly string[];
   /** Time for the sinks' folding windows, quiet periods and retries (tests move their own). */
   readonly clock?: Clock;
+  /** Replaces the configured response policy paths (peregrine run --responses). */
+  readonly responses?: readonly string[];
 }
 
 /**
@@ -47,6 +51,10 @@ export class Agent {
   private pipeline: EventPipeline | undefined;
   private runtime: RuntimeMetadata | undefined;
   private kube: KubeMetadata | undefined;
+  private kubePods: KubePods | undefined;
+  /** Automated responses, when policies are configured. */
+  responder: Responder | undefined;
+  private responses: ResponsesManager | undefined;
   private enricher: EventEnricher | undefined;
   private lastEnriched: Record<string, number> = {};
   private health: HealthServer | undefined;
@@ -142,6 +150,7 @@ export class Agent {
       this.log,
       enricher,
     );
+    await this.startResponses(this.pipeline);
     await Promise.all(this.sinks.map((s) => s.start()));
     await this.pipeline.start();
     for (const s of this.sources) await s.start();
@@ -150,9 +159,51 @@ export class Agent {
     this.log.info({ sources: this.sources.map((s) => s.name), metrics: this.metricsAddress }, 'agent started');
   }
 
-  /** Reloads the rules (SIGHUP, file change); the previous rules keep running on failure. */
+  /** Reloads the rules and response policies (SIGHUP, file change); the previous ones keep running on failure. */
   reload(reason: string): boolean {
-    return this.rules.load(reason);
+    const rules = this.rules.load(reason);
+    const responses = this.responses?.load(reason) ?? true;
+    return rules && responses;
+  }
+
+  /**
+   * Responses, when policy files are configured: the policies load (start-up fails with their
+   * diagnostics when they do not), and every alert is offered to the responder.
+   */
+  private async startResponses(pipeline: EventPipeline): Promise<void> {
+    const paths = this.opts.responses ?? this.config.responses.paths;
+    if (!paths.length) return;
+    const rc = this.config.responses;
+    const responder = (this.responder = new Responder({
+      ...rc,
+      table: this.table,
+      services: { pods: this.kubePods, protectedPids: () => ownProcesses(), procRoot: '/proc' },
+      log: this.log,
+      metrics: {
+        outcome: (action, outcome) => this.metrics.responses.inc({ action, outcome }),
+        latency: (action, seconds) => this.metrics.responseLatency.observe({ action }, seconds),
+      },
+      audit: (alert) => pipeline.emit(alert),
+      hostname: nodeName(this.config),
+      dryRun: rc.dryRun,
+      clock: this.opts.clock,
+    }));
+    this.responses = new ResponsesManager(
+      paths,
+      this.table,
+      responder,
+      () => new Set(this.rules.engine.load.rules.map((r) => r.name)),
+      this.log,
+      (reason, diag) =>
+        this.internalAlert(
+          'Peregrine internal: response policies reload failed',
+          'Error',
+          `Response policies reload failed (${reason}); the previous policies keep running | ${diag.split('\n')[0]}`,
+          { 'reload.reason': reason, 'reload.errors': diag },
+        ),
+    );
+    await this.responses.start(); // throws ResponsesLoadError: start-up fails with the diagnostics
+    pipeline.observe((alert, event) => responder.onAlert(alert, event));
   }
 
   /** Re-opens the sinks' output files (SIGHUP, after logrotate moved them). */
@@ -218,6 +269,7 @@ export class Agent {
       );
       return undefined;
     }
+    this.kubePods = new KubePods(found);
     const kube = new KubeMetadata(found, {
       nodeName: nodeName(this.config),
       namespaceLabels: cfg.namespaceLabels,
@@ -318,6 +370,8 @@ export class Agent {
       const sources = deadlineIn(Math.floor(total / 3));
       await settleBy(Promise.all(this.sources.map((s) => s.shutdown(sources))), deadlineIn(msLeft(sources) + 100));
       await this.pipeline?.shutdown(deadlineIn(Math.max(0, msLeft(deadline) - Math.min(total / 2, 5_000))));
+      await this.responses?.shutdown();
+      if (this.responder) await settleBy(this.responder.settled(), deadlineIn(Math.max(0, msLeft(deadline) - 1_000)));
       this.exportSourceStats();
       const sinks = deadlineIn(Math.max(100, msLeft(deadline) - 300));
       await settleBy(

@@ -3,3 +3,4 @@ export * from './rules-manager.js';
 export * from './rbac.js';
 export * from './rules-fetcher.js';
 export * from './build-sinks.js';
+export * from './responses-manager.js';

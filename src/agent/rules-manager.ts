@@ -1,6 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
-import { statSync } from 'node:fs';
+import { PathWatcher } from './path-watcher.js';
 import { errorMessage, type FieldKeyTable } from '../event/index.js';
 import { Engine, loadRules, type EngineOptions } from '../engine/index.js';
 import { formatDiagnostic } from '../lang/index.js';
@@ -23,8 +21,7 @@ export class RulesLoadError extends Error {
  */
 export class RulesManager {
   private current: Engine | undefined;
-  private watchers: FSWatcher[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private watcher: PathWatcher | undefined;
 
   constructor(
     private readonly paths: readonly string[],
@@ -106,42 +103,13 @@ export class RulesManager {
    * itself, or kubelet's `..data` symlink swap; a log or editor file written beside them does not.
    */
   watch(): void {
-    const dirs = new Map<string, (name: string) => boolean>();
-    for (const p of this.paths) {
-      let isDir = false;
-      try {
-        isDir = statSync(p).isDirectory();
-      } catch {
-        /* not there yet: watch its directory for it */
-      }
-      const dir = isDir ? p : dirname(p);
-      const prev = dirs.get(dir);
-      const own = isDir ? isRulesFileName : (n: string) => n === basename(p);
-      dirs.set(dir, prev ? (n) => prev(n) || own(n) : own);
-    }
-    for (const [d, relevant] of dirs) {
-      try {
-        this.watchers.push(
-          watch(d, (_event, name) => {
-            if (name === null || name === '..data' || relevant(String(name))) this.schedule();
-          }),
-        );
-      } catch (err) {
-        this.log.warn({ dir: d, err: errorMessage(err) }, 'cannot watch rules directory; reload with SIGHUP');
-      }
-    }
-  }
-
-  private schedule(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.load('file change'), 300);
+    this.watcher = new PathWatcher(this.paths, isRulesFileName, () => this.load('file change'), this.log, 'rules');
+    this.watcher.start();
   }
 
   /** Stops watching (no reload starts after this). Idempotent. */
   async shutdown(): Promise<void> {
-    clearTimeout(this.timer);
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
+    this.watcher?.stop();
   }
 }
 

@@ -12,9 +12,10 @@ export const COMMANDS: readonly Command[] = [
     summary:
       'run the agent (daemon): sources → rules → alerts; embedded defaults: bundled eBPF sensor, bundled rules, stdout',
     usage: [
-      'peregrine run [--config FILE] [--rules FILE|DIR ...] [--demo]',
+      'peregrine run [--config FILE] [--rules FILE|DIR ...] [--responses FILE|DIR ...] [--demo]',
       `  --config FILE   YAML configuration (default ${DEFAULT_CONFIG_PATH} when it exists; see \`peregrine config defaults\`)`,
       '  --rules PATH    replaces the configured rules (like Falco -r; repeatable)',
+      '  --responses PATH  replaces the configured response policies (repeatable; docs/responses.md)',
       '  --demo          a tour: evaluate the bundled demo events instead of capturing',
     ].join('\n'),
     load: async () => (await import('./run-command.js')).runCommand,
@@ -49,6 +50,20 @@ export const COMMANDS: readonly Command[] = [
       '  --max-events N / --duration SECONDS   stop live sources after N events or SECONDS',
     ].join('\n'),
     load: async () => (await import('./replay-command.js')).replayCommand,
+  },
+  {
+    name: 'responses validate',
+    summary:
+      'check response policy files: every error and warning with file:line:column (exit 0, 1 on errors, 2 on usage)',
+    usage:
+      'peregrine responses validate [--json] [--rules PATH ...] FILE|DIR...   (--rules: warn about rule names no loaded rule has)',
+    load: async () => (await import('./responses-validate-command.js')).responsesValidateCommand,
+  },
+  {
+    name: 'responses list',
+    summary: 'list response policies (given, or the configured responses.paths); --actions lists the actions',
+    usage: 'peregrine responses list [--json] [--config FILE] [--actions] [FILE|DIR...]',
+    load: async () => (await import('./responses-list-command.js')).responsesListCommand,
   },
   {
     name: 'rules validate',

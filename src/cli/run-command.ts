@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Agent, RulesLoadError } from '../agent/index.js';
+import { Agent, ResponsesLoadError, RulesLoadError } from '../agent/index.js';
 import {
   ConfigError,
   ConfigSchema,
@@ -27,7 +27,12 @@ export const runCommand: CommandImpl = {
   async run(args, io) {
     const { values } = parseArgs({
       args: [...args],
-      options: { config: { type: 'string' }, rules: { type: 'string', multiple: true }, demo: { type: 'boolean' } },
+      options: {
+        config: { type: 'string' },
+        rules: { type: 'string', multiple: true },
+        responses: { type: 'string', multiple: true },
+        demo: { type: 'boolean' },
+      },
     });
     let config: Config;
     try {
@@ -51,19 +56,25 @@ export const runCommand: CommandImpl = {
       if (!started) return 1;
       embeddedSensor = started;
     }
-    const agent = new Agent(ConfigSchema.parse(config), { stdout: io.stdout, logger: log, rules: values.rules });
+    const agent = new Agent(ConfigSchema.parse(config), {
+      stdout: io.stdout,
+      logger: log,
+      rules: values.rules,
+      responses: values.responses,
+    });
     const deadlineMs = config.shutdown.deadlineSeconds * 1_000;
     try {
       await agent.start();
     } catch (err) {
       await agent.shutdown(deadlineIn(2_000));
       await embeddedSensor?.shutdown(deadlineIn(2_000));
-      if (err instanceof RulesLoadError) io.stderr.write(`peregrine run: ${err.message}\n`);
+      if (err instanceof RulesLoadError || err instanceof ResponsesLoadError)
+        io.stderr.write(`peregrine run: ${err.message}\n`);
       else io.stderr.write(`peregrine run: cannot start: ${errorMessage(err)}\n`);
       return 1;
     }
     io.stderr.write(
-      `peregrine run: running; metrics, /healthz and /readyz on ${agent.metricsAddress}; SIGHUP reloads rules and reopens alert files\n`,
+      `peregrine run: running; metrics, /healthz and /readyz on ${agent.metricsAddress}; SIGHUP reloads rules and response policies and reopens alert files\n`,
     );
     const code = await new Promise<number>((resolve) => {
       let signals = 0;

@@ -130,6 +130,40 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ enabled: true, namespaceLabels: false, nodeLabels: true }),
+    /**
+     * Automated responses (docs/responses.md): policy files, and the guards every action passes.
+     * No paths: no responses.
+     */
+    responses: z
+      .object({
+        paths: z.array(z.string().min(1)).default([]),
+        /** Every policy only says what it would do. */
+        dryRun: z.boolean().default(false),
+        protectedNamespaces: z.array(z.string().min(1)).default(['kube-system', 'peregrine']),
+        /** Pods carrying one of these labels are never acted on (`*`: any value). */
+        protectedLabels: z.record(z.string().min(1), z.string()).default({ 'peregrine.dev/protected': '*' }),
+        budget: z
+          .object({ max: z.number().int().min(0).default(20), windowSeconds: z.number().int().min(1).default(60) })
+          .strict()
+          .default({ max: 20, windowSeconds: 60 }),
+        namespaceBudget: z
+          .object({ max: z.number().int().min(0).default(5), windowSeconds: z.number().int().min(1).default(60) })
+          .strict()
+          .default({ max: 5, windowSeconds: 60 }),
+        dedupSeconds: z.number().int().min(0).default(300),
+        minHealthyReplicas: z.number().int().min(0).default(1),
+      })
+      .strict()
+      .default({
+        paths: [],
+        dryRun: false,
+        protectedNamespaces: ['kube-system', 'peregrine'],
+        protectedLabels: { 'peregrine.dev/protected': '*' },
+        budget: { max: 20, windowSeconds: 60 },
+        namespaceBudget: { max: 5, windowSeconds: 60 },
+        dedupSeconds: 300,
+        minHealthyReplicas: 1,
+      }),
     /** How long `peregrine run` may take to stop on SIGTERM, all of it (below Kubernetes' 30 s grace period). */
     shutdown: z
       .object({ deadlineSeconds: z.number().min(1).max(300).default(10) })

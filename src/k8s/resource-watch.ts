@@ -252,14 +252,16 @@ export function describe(err: unknown): string {
   const e = err as { code?: unknown; statusCode?: unknown; body?: unknown } | null | undefined;
   const status = typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
   let message = errorMessage(err);
-  if (typeof e?.body === 'string') {
+  let body: unknown = e?.body;
+  if (typeof body === 'string') {
     try {
-      const parsed = JSON.parse(e.body) as { message?: unknown };
-      if (typeof parsed.message === 'string') message = parsed.message;
+      body = JSON.parse(body);
     } catch {
       /* not a Status object */
     }
   }
+  const statusMessage = (body as { message?: unknown } | null | undefined)?.message;
+  if (typeof statusMessage === 'string') message = statusMessage;
   const hint =
     status === 401
       ? ' (the API server does not accept the credentials: check the service account token or kubeconfig user)'

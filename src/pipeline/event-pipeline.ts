@@ -90,10 +90,18 @@ export class EventPipeline {
   }
 
   /** Emits an alert to every sink (also used for Peregrine's internal alerts). */
-  emit(alert: Alert): void {
+  emit(alert: Alert, event?: SyscallEvent): void {
     this.stats.alerts++;
     for (const s of this.sinks) s.write(alert);
+    for (const o of this.observers) o(alert, event);
   }
+
+  /** Calls `fn` with every alert (and the event that raised it, for rule matches): responses. Must not throw. */
+  observe(fn: (alert: Alert, event?: SyscallEvent) => void): void {
+    this.observers.push(fn);
+  }
+
+  private readonly observers: Array<(alert: Alert, event?: SyscallEvent) => void> = [];
 
   private batch(b: SourceBatch): void {
     this.stats.batches++;
@@ -142,7 +150,7 @@ export class EventPipeline {
         });
         const t = timeSlot >= 0 ? ev.values[timeSlot] : undefined;
         if (typeof t === 'bigint' && t <= now) this.metrics.latency.observe(Number(now - t) / 1e9);
-        this.emit(alert);
+        this.emit(alert, ev);
       });
       return 1;
     } catch (err) {

@@ -123,6 +123,20 @@ export class AgentMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
 
+  readonly responses = new Counter({
+    name: 'peregrine_responses_total',
+    help: 'Response actions by outcome: applied, skipped (a guard said no), dry_run, failed',
+    labelNames: ['action', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly responseLatency = new Histogram({
+    name: 'peregrine_response_latency_seconds',
+    help: 'Event time to response action done (applied)',
+    labelNames: ['action'],
+    registers: [this.registry],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10],
+  });
+
   /** Reports the gauges of these sinks at each scrape. */
   watchSinks(sinks: () => ReadonlyArray<SinkGauges>): void {
     this.sinks = sinks;

@@ -1,0 +1,14 @@
+import type { ResponseAction } from './response-action.js';
+import { processKill } from './actions/process-kill.js';
+import { podLabel } from './actions/pod-label.js';
+import { podDelete } from './actions/pod-delete.js';
+
+/** Every response action, one file each under actions/. */
+export const RESPONSE_ACTIONS: readonly ResponseAction[] = [processKill, podLabel, podDelete].map(
+  (a) => a as unknown as ResponseAction,
+);
+
+/** The action named `name` (`process:kill`), or undefined. */
+export function responseActionFor(name: string): ResponseAction | undefined {
+  return RESPONSE_ACTIONS.find((a) => a.name === name);
+}

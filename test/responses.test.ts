@@ -1,0 +1,418 @@
+/**
+ * Automated responses: policy files (validation with positions and codes), the guards, and the
+ * actions against real parts — a real process killed on this kernel, and pod actions through
+ * `@kubernetes/client-node` against the shared fake API server, whose requests are asserted.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FieldKeyTable, processStartNs, type Alert } from '../src/event/index.js';
+import { findKubeConfig, KubePods } from '../src/k8s/index.js';
+import {
+  loadPolicies,
+  processKill,
+  Responder,
+  type Outcome,
+  type ResponderOptions,
+  type ResponseServices,
+} from '../src/respond/index.js';
+import { silentLogger } from '../src/telemetry/index.js';
+import { FakeApiServer } from './fake-apiserver/fake-apiserver.js';
+import { deployment, pod, replicaSet } from './helpers/k8s-objects.js';
+import { peregrine } from './helpers/cli.js';
+import { PEREGRINE } from './helpers/daemon.js';
+import { freePort } from './helpers/http-receiver.js';
+import { until } from './helpers/wait.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'peregrine-responses-'));
+let n = 0;
+function file(text: string): string {
+  const f = join(dir, `policies-${n++}.yaml`);
+  writeFileSync(f, text);
+  return f;
+}
+
+describe('policy files', () => {
+  it('a valid file loads: rules, priority comparison, tags, condition, actions with parameters', () => {
+    const f = file(`- response: contain credential theft
+  match:
+    rules: [Read sensitive file untrusted, Read sensitive file]
+    priority: ">= Warning"
+    tags: [mitre_credential_access]
+    condition: k8s.ns.name != kube-system and container.image.repository startswith "registry.example.com/"
+  actions:
+    - action: pod:label
+      parameters: {set: {quarantine: "true"}}
+    - action: process:kill
+  dry_run: true
+  continue: true
+`);
+    const load = loadPolicies([f], new FieldKeyTable());
+    expect(load.diagnostics.errors).toEqual([]);
+    const [p] = load.policies;
+    expect(p).toMatchObject({
+      name: 'contain credential theft',
+      dryRun: true,
+      continue: true,
+      priority: { op: '>=', priority: 'Warning' },
+    });
+    expect(p.actions.map((a) => a.action.name)).toEqual(['pod:label', 'process:kill']);
+    expect(p.actions[0].params).toEqual({ set: { quarantine: 'true' }, remove: [] });
+    expect([...p.ownerKinds]).toContain('unknown');
+  });
+
+  it('every problem with file:line:column, a stable code and the policy; a load with errors yields no policies', () => {
+    const f = file(`- response: one
+  match: {rules: [x]}
+  actions:
+    - action: process:explode
+- response: two
+  match: {priority: "about Warning"}
+  actions: [{action: pod:delete, parameters: {grace_period_seconds: -1}}]
+- response: three
+  match: {condition: "proc.name = = x"}
+  actions: [{action: process:kill}]
+- response: three
+  match: {tags: [t]}
+  actions: [{action: process:kill}]
+- response: three
+  match: {tags: [u]}
+  actions: [{action: process:kill}]
+- response: five
+  match: {}
+  actions: [{action: process:kill}]
+`);
+    const load = loadPolicies([f], new FieldKeyTable());
+    expect(load.policies).toEqual([]);
+    const got = load.diagnostics.errors
+      .map((d) => `${d.line}:${d.column} ${d.code} ${d.itemName}`)
+      .sort((a, b) => parseInt(a) - parseInt(b));
+    expect(got).toEqual([
+      '4:15 RESP_ERR_UNKNOWN_ACTION one',
+      '6:21 RESP_ERR_VALIDATE two',
+      '7:69 RESP_ERR_PARAMETERS two',
+      '9:22 RESP_ERR_CONDITION three',
+      '14:3 RESP_ERR_DUPLICATE three',
+      '18:10 RESP_ERR_VALIDATE five',
+    ]);
+    expect(load.diagnostics.errors.find((d) => d.itemName === 'two')!.message).toMatch(/">= Warning"/);
+  });
+
+  it('peregrine responses validate: exit 0 and a summary, 1 with diagnostics (text and --json), 2 without files', () => {
+    const good = file(
+      `- response: kill\n  match: {rules: [Read sensitive file]}\n  actions: [{action: process:kill}]\n`,
+    );
+    const bad = file(`- response: bad\n  match: {rules: [x]}\n  actions: [{action: nope}]\n`);
+    const ok = peregrine(['responses', 'validate', good]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('1 response policy in 1 file: 0 errors');
+    const no = peregrine(['responses', 'validate', bad]);
+    expect(no.code).toBe(1);
+    expect(no.out).toContain(`${bad}:3:22: error RESP_ERR_UNKNOWN_ACTION`);
+    const json = JSON.parse(peregrine(['responses', 'validate', '--json', bad]).out) as {
+      errors: Array<{ code: string }>;
+    };
+    expect(json.errors[0].code).toBe('RESP_ERR_UNKNOWN_ACTION');
+    expect(peregrine(['responses', 'validate']).code).toBe(2);
+    const list = peregrine(['responses', 'list', '--json', good]);
+    expect(JSON.parse(list.out)).toMatchObject({ policies: [{ name: 'kill', actions: ['process:kill'] }] });
+    const actions = JSON.parse(peregrine(['responses', 'list', '--actions', '--json']).out) as {
+      actions: Array<{ name: string }>;
+    };
+    expect(actions.actions.map((a) => a.name)).toEqual(
+      expect.arrayContaining(['process:kill', 'pod:label', 'pod:delete']),
+    );
+  });
+});
+
+describe('process:kill on this kernel', () => {
+  it("the pid-reuse guard: a process whose start time is not the event's is not killed; the right one is", async () => {
+    const child = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+    await until(() => processStartNs(child.pid!) !== undefined, 2_000);
+    const start = processStartNs(child.pid!)!;
+    const services: ResponseServices = { protectedPids: () => new Set([process.pid]), procRoot: '/proc' };
+    const run = (processStart: bigint) =>
+      processKill.run({
+        alert: {} as Alert,
+        table: new FieldKeyTable(),
+        target: { pid: child.pid, processStartNs: processStart },
+        params: {},
+        policy: 'p',
+        shared: new Map(),
+        log: silentLogger(),
+        services,
+      });
+    const stale = await run(start - 5_000_000_000n);
+    expect(stale).toMatchObject({ outcome: 'skipped' });
+    expect(stale.reason).toMatch(/reused/);
+    expect(child.exitCode).toBeNull();
+    const self = await processKill.run({
+      alert: {} as Alert,
+      table: new FieldKeyTable(),
+      target: { pid: process.pid, processStartNs: processStartNs(process.pid) },
+      params: {},
+      policy: 'p',
+      shared: new Map(),
+      log: silentLogger(),
+      services,
+    });
+    expect(self).toMatchObject({ outcome: 'skipped', reason: expect.stringMatching(/Peregrine's own/) });
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, sig) => r(sig)));
+    expect(await run(start)).toMatchObject({ outcome: 'applied' });
+    expect(await exited).toBe('SIGKILL');
+  });
+
+  it('peregrine run --responses: a process that reads /etc/shadow under the bundled sensor is killed, and the kill is audited', async () => {
+    const policy = file(
+      `- response: kill shadow readers\n  match: {rules: [Read sensitive file]}\n  actions: [{action: process:kill}]\n`,
+    );
+    const port = await freePort();
+    const daemon = spawn(process.execPath, [PEREGRINE, 'run', '--responses', policy], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PEREGRINE_LOG_LEVEL: 'warn',
+        PEREGRINE_METRICS__LISTEN: `127.0.0.1:${port}`,
+        PEREGRINE_SOURCES: JSON.stringify([{ type: 'sensor', address: `unix://${dir}/sensor.sock` }]),
+      },
+    });
+    let out = '';
+    let err = '';
+    daemon.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    daemon.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    try {
+      await until(() => err.includes('running;') || daemon.exitCode !== null, 60_000);
+      expect(daemon.exitCode, err).toBeNull();
+      // the shell opens /etc/shadow itself (fd 3), then waits: it is the offending process
+      const victim = spawn('/bin/sh', ['-c', 'exec 3</etc/shadow; sleep 30'], { stdio: 'ignore' });
+      const signal = await new Promise<NodeJS.Signals | null>((r) => victim.once('exit', (_c, sig) => r(sig)));
+      expect(signal).toBe('SIGKILL');
+      await until(() => out.includes('"rule":"Peregrine response: process:kill"'), 5_000);
+      const audit = out
+        .split('\n')
+        .filter((l) => l.includes('"rule":"Peregrine response: process:kill"'))
+        .map((l) => JSON.parse(l) as Alert)
+        .find((a) => a.output_fields['proc.pid'] === victim.pid)!;
+      expect(audit.output_fields).toMatchObject({
+        'response.outcome': 'applied',
+        'response.rule': 'Read sensitive file',
+      });
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(metrics).toMatch(/^peregrine_responses_total\{action="process:kill",outcome="applied"\} [1-9]/m);
+      expect(metrics).toMatch(/^peregrine_response_latency_seconds_count\{action="process:kill"\} [1-9]/m);
+    } finally {
+      daemon.kill('SIGTERM');
+      await new Promise((r) => (daemon.exitCode === null ? daemon.once('exit', r) : r(null)));
+    }
+  }, 120_000);
+});
+
+describe('pod actions and guards, against the fake API server', () => {
+  let api: FakeApiServer;
+  let pods: KubePods;
+  beforeAll(async () => {
+    api = new FakeApiServer();
+    await api.start();
+    pods = new KubePods(findKubeConfig(api.kubeconfig(dir))!);
+  });
+  afterAll(async () => {
+    await api.stop();
+  });
+
+  /** A pod of a 3-replica Deployment `web` in `ns`, on node-1; returns its UID. */
+  function seed(ns: string, name: string, labels: Record<string, string> = {}, ready = 3): string {
+    const d = api.put({ ...deployment(ns, 'web'), status: { readyReplicas: ready } });
+    const rs = api.put(replicaSet(ns, 'web-5f7c9', { name: 'web', uid: d.metadata.uid! }));
+    return api.put(
+      pod({
+        namespace: ns,
+        name,
+        node: 'node-1',
+        owner: { kind: 'ReplicaSet', name: 'web-5f7c9', uid: rs.metadata.uid! },
+        labels,
+      }),
+    ).metadata.uid!;
+  }
+
+  function responder(policyText: string, extra: Partial<ResponderOptions> = {}) {
+    const table = new FieldKeyTable();
+    const audits: Alert[] = [];
+    const outcomes: Array<[string, Outcome]> = [];
+    const r = new Responder({
+      table,
+      services: { pods, protectedPids: () => new Set(), procRoot: '/proc' },
+      log: silentLogger(),
+      metrics: { outcome: (a, o) => outcomes.push([a, o]), latency: () => undefined },
+      audit: (a) => audits.push(a),
+      hostname: 'node-1',
+      dryRun: false,
+      protectedNamespaces: ['kube-system', 'peregrine'],
+      protectedLabels: { 'peregrine.dev/protected': '*' },
+      budget: { max: 20, windowSeconds: 60 },
+      namespaceBudget: { max: 5, windowSeconds: 60 },
+      dedupSeconds: 300,
+      minHealthyReplicas: 1,
+      ...extra,
+    });
+    const load = loadPolicies([file(policyText)], table);
+    expect(load.diagnostics.errors).toEqual([]);
+    r.setPolicies(load.policies);
+    return { r, audits, outcomes };
+  }
+
+  function alert(ns: string, podName: string, uid?: string, rule = 'Terminal shell in container'): Alert {
+    return {
+      time: new Date().toISOString(),
+      rule,
+      priority: 'Notice',
+      source: 'syscall',
+      tags: ['container', 'mitre_execution'],
+      hostname: 'node-1',
+      output: 'a shell',
+      output_fields: {
+        'k8s.ns.name': ns,
+        'k8s.pod.name': podName,
+        'k8s.pod.uid': uid ?? null,
+        'k8s.workload.kind': 'Deployment',
+        'k8s.workload.name': 'web',
+        'proc.name': 'bash',
+      },
+    };
+  }
+
+  const LABEL_AND_DELETE = `- response: quarantine shells
+  match: {rules: [Terminal shell in container], condition: proc.name = bash}
+  actions:
+    - action: pod:label
+      parameters: {set: {quarantine: "true"}, remove: [app]}
+    - action: pod:delete
+      parameters: {grace_period_seconds: 5}
+`;
+
+  it('label then delete: the exact merge patch and delete options, an Event per outcome, audits', async () => {
+    const uid = seed('shop', 'web-5f7c9-a', { app: 'web' });
+    const { r, audits, outcomes } = responder(LABEL_AND_DELETE);
+    const before = api.requests.length;
+    r.onAlert(alert('shop', 'web-5f7c9-a', uid));
+    await r.settled();
+    expect(outcomes).toEqual([
+      ['pod:label', 'applied'],
+      ['pod:delete', 'applied'],
+    ]);
+    const reqs = api.requests.slice(before);
+    const patch = reqs.find((q) => q.verb === 'patch')!;
+    expect(patch.body).toEqual({ metadata: { uid, labels: { quarantine: 'true', app: null } } });
+    const del = reqs.find((q) => q.verb === 'delete')!;
+    expect(del.body).toMatchObject({ gracePeriodSeconds: 5, preconditions: { uid } });
+    await until(() => api.list('Event', 'shop').length === 2, 3_000);
+    expect(
+      api
+        .list('Event', 'shop')
+        .map((e) => (e as unknown as { reason: string; involvedObject: { name: string } }).reason),
+    ).toEqual(['PeregrineResponse', 'PeregrineResponse']);
+    expect(audits.map((a) => [a.rule, a.output_fields['response.outcome']])).toEqual([
+      ['Peregrine response: pod:label', 'applied'],
+      ['Peregrine response: pod:delete', 'applied'],
+    ]);
+  });
+
+  it('eviction respects a PodDisruptionBudget: refused (429) is a failed outcome saying why', async () => {
+    const uid = seed('pdb', 'web-5f7c9-b', { app: 'db' });
+    api.put({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'db', namespace: 'pdb' },
+      spec: { selector: { matchLabels: { app: 'db' } } },
+      status: { disruptionsAllowed: 0 },
+    });
+    const { r, audits } = responder(
+      `- response: evict\n  match: {rules: [Terminal shell in container]}\n  actions: [{action: pod:delete, parameters: {evict: true}}]\n`,
+    );
+    r.onAlert(alert('pdb', 'web-5f7c9-b', uid));
+    await r.settled();
+    expect(audits[0].output_fields['response.outcome']).toBe('failed');
+    expect(String(audits[0].output_fields['response.reason'])).toMatch(/HTTP 429.*disruption budget/);
+    expect(api.get('Pod', 'pdb', 'web-5f7c9-b')).toBeDefined();
+  });
+
+  it('guards say no, each with its reason, and nothing is changed: protected namespace, protected label, owner kind, replicas, pod gone, UID changed, dedup, budget; a 403 fails with the message', async () => {
+    const reasons = async (a: Alert, text = LABEL_AND_DELETE, extra: Partial<ResponderOptions> = {}) => {
+      const { r, audits } = responder(text, extra);
+      r.onAlert(a);
+      await r.settled();
+      return audits.map(
+        (x) => `${String(x.output_fields['response.outcome'])}: ${String(x.output_fields['response.reason'])}`,
+      );
+    };
+    const mutations = () => api.requests.filter((q) => q.verb === 'patch' || q.verb === 'delete').length;
+    const before = mutations();
+    seed('kube-system', 'web-5f7c9-c');
+    expect((await reasons(alert('kube-system', 'web-5f7c9-c')))[0]).toBe('skipped: protected namespace kube-system');
+    const p1 = seed('g1', 'web-5f7c9-d', { 'peregrine.dev/protected': 'yes' });
+    expect((await reasons(alert('g1', 'web-5f7c9-d', p1)))[0]).toMatch(
+      /^skipped: protected label peregrine.dev\/protected=yes/,
+    );
+    const ds = {
+      ...alert('g1', 'agent-x'),
+      output_fields: { ...alert('g1', 'agent-x').output_fields, 'k8s.workload.kind': 'DaemonSet' },
+    };
+    expect((await reasons(ds))[0]).toMatch(/^skipped: owner kind DaemonSet .* not in the policy's owner_kinds/);
+    const p2 = seed('g2', 'web-5f7c9-e', {}, 1);
+    expect((await reasons(alert('g2', 'web-5f7c9-e', p2)))[0]).toMatch(
+      /^skipped: Deployment web has 1 ready replica: acting would leave fewer than 1/,
+    );
+    expect((await reasons(alert('g3', 'gone-pod')))[0]).toBe('skipped: pod g3/gone-pod no longer exists');
+    seed('g4', 'web-5f7c9-f');
+    expect((await reasons(alert('g4', 'web-5f7c9-f', 'old-uid')))[0]).toMatch(
+      /^skipped: pod g4\/web-5f7c9-f was replaced/,
+    );
+    expect(mutations()).toBe(before);
+
+    // dedup and budget: one responder, repeated alerts
+    const p5 = seed('g5', 'web-5f7c9-g');
+    const labelOnly = `- response: label\n  match: {rules: [Terminal shell in container]}\n  actions: [{action: pod:label, parameters: {set: {seen: "1"}}}]\n`;
+    const { r, audits } = responder(labelOnly, { namespaceBudget: { max: 1, windowSeconds: 60 } });
+    r.onAlert(alert('g5', 'web-5f7c9-g', p5));
+    await r.settled();
+    r.onAlert(alert('g5', 'web-5f7c9-g', p5));
+    await r.settled();
+    seed('g5', 'web-5f7c9-h');
+    r.onAlert(alert('g5', 'web-5f7c9-h'));
+    await r.settled();
+    expect(audits.map((a) => String(a.output_fields['response.reason']))).toEqual([
+      'labels seen=1',
+      expect.stringMatching(/^budget exhausted in namespace g5/),
+      expect.stringMatching(/^budget exhausted in namespace g5/),
+    ]);
+    const { r: r2, audits: a2 } = responder(labelOnly);
+    const p6 = seed('g6', 'web-5f7c9-i');
+    r2.onAlert(alert('g6', 'web-5f7c9-i', p6));
+    await r2.settled();
+    r2.onAlert(alert('g6', 'web-5f7c9-i', p6));
+    await r2.settled();
+    expect(String(a2[1].output_fields['response.reason'])).toMatch(/^duplicate: pod:label on pod g6\/web-5f7c9-i/);
+
+    // the API server refuses: a failed outcome that says what to fix
+    const p7 = seed('g7', 'web-5f7c9-j');
+    api.forbid('patch', 'pods');
+    try {
+      const got = await reasons(alert('g7', 'web-5f7c9-j', p7), labelOnly);
+      expect(got[0]).toMatch(/^failed: patch labels of pod g7\/web-5f7c9-j: HTTP 403: pods is forbidden.*ClusterRole/);
+    } finally {
+      api.allow('patch', 'pods');
+    }
+  });
+
+  it('dry run: guards decide, nothing changes anywhere, and the outcome says what would have run', async () => {
+    const uid = seed('dry', 'web-5f7c9-k');
+    const before = api.requests.filter((q) => q.verb !== 'get' && q.verb !== 'create').length;
+    const { r, audits } = responder(LABEL_AND_DELETE, { dryRun: true });
+    r.onAlert(alert('dry', 'web-5f7c9-k', uid));
+    await r.settled();
+    expect(audits.map((a) => a.output_fields['response.outcome'])).toEqual(['dry_run', 'dry_run']);
+    expect(api.requests.filter((q) => q.verb !== 'get' && q.verb !== 'create').length).toBe(before);
+    expect(api.get('Pod', 'dry', 'web-5f7c9-k')?.metadata.labels).toEqual({});
+  });
+});
