@@ -21,7 +21,8 @@ import type { Clock } from '../clock.js';
 import { existsSync } from 'node:fs';
 import { CriClient, EventEnricher, RuntimeMetadata } from '../enrich/index.js';
 import { findKubeConfig, KubeMetadata, KubePods } from '../k8s/index.js';
-import { Responder } from '../respond/index.js';
+import { PodIsolations, ReleaseServer, Responder } from '../respond/index.js';
+import { join } from 'node:path';
 import { ownProcesses, ResponsesManager } from './responses-manager.js';
 
 export interface AgentOptions {
@@ -55,6 +56,9 @@ export class Agent {
   /** Automated responses, when policies are configured. */
   responder: Responder | undefined;
   private responses: ResponsesManager | undefined;
+  private isolations: PodIsolations | undefined;
+  private releaseServer: ReleaseServer | undefined;
+  private cri: CriClient | undefined;
   private enricher: EventEnricher | undefined;
   private lastEnriched: Record<string, number> = {};
   private health: HealthServer | undefined;
@@ -174,10 +178,33 @@ export class Agent {
     const paths = this.opts.responses ?? this.config.responses.paths;
     if (!paths.length) return;
     const rc = this.config.responses;
+    const cri = this.cri;
+    const isolations = (this.isolations = new PodIsolations({
+      stateFile: join(rc.stateDir, 'isolations.json'),
+      pods: this.kubePods,
+      netnsPid: async (ns, pod) => cri?.podSandboxPid(ns, pod),
+      log: this.log,
+      clock: this.opts.clock,
+    }));
+    await isolations.start();
+    this.releaseServer = new ReleaseServer(rc.socket, isolations, this.log);
+    await this.releaseServer.start();
     const responder = (this.responder = new Responder({
       ...rc,
       table: this.table,
-      services: { pods: this.kubePods, protectedPids: () => ownProcesses(), procRoot: '/proc' },
+      services: {
+        pods: this.kubePods,
+        protectedPids: () => ownProcesses(),
+        procRoot: '/proc',
+        isolations,
+        stopPodSandbox: cri
+          ? async (ns, pod) => {
+              const id = await cri.readyPodSandbox(ns, pod);
+              if (id) await cri.stopPodSandbox(id);
+              return id !== undefined;
+            }
+          : undefined,
+      },
       log: this.log,
       metrics: {
         outcome: (action, outcome) => this.metrics.responses.inc({ action, outcome }),
@@ -243,7 +270,8 @@ export class Agent {
       );
       return undefined;
     }
-    const runtime = new RuntimeMetadata(new CriClient(socket), { logger: this.log });
+    this.cri = new CriClient(socket);
+    const runtime = new RuntimeMetadata(this.cri, { logger: this.log });
     try {
       await runtime.start();
     } catch (err) {
@@ -371,6 +399,8 @@ export class Agent {
       await settleBy(Promise.all(this.sources.map((s) => s.shutdown(sources))), deadlineIn(msLeft(sources) + 100));
       await this.pipeline?.shutdown(deadlineIn(Math.max(0, msLeft(deadline) - Math.min(total / 2, 5_000))));
       await this.responses?.shutdown();
+      this.isolations?.shutdown();
+      await this.releaseServer?.shutdown();
       if (this.responder) await settleBy(this.responder.settled(), deadlineIn(Math.max(0, msLeft(deadline) - 1_000)));
       this.exportSourceStats();
       const sinks = deadlineIn(Math.max(100, msLeft(deadline) - 300));

@@ -66,6 +66,12 @@ export const COMMANDS: readonly Command[] = [
     load: async () => (await import('./responses-list-command.js')).responsesListCommand,
   },
   {
+    name: 'responses release',
+    summary: 'undo an isolation now, through the local agent (its unix socket, root only)',
+    usage: 'peregrine responses release --pod NAMESPACE/NAME [--socket PATH]   |   --list',
+    load: async () => (await import('./responses-release-command.js')).responsesReleaseCommand,
+  },
+  {
     name: 'rules validate',
     summary: 'check rules files (Falco language): every error and warning with file:line:column',
     usage: 'peregrine rules validate [--json] FILE|DIR...',

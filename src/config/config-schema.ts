@@ -152,9 +152,15 @@ export const ConfigSchema = z
           .default({ max: 5, windowSeconds: 60 }),
         dedupSeconds: z.number().int().min(0).default(300),
         minHealthyReplicas: z.number().int().min(0).default(1),
+        /** Where isolations are kept across restarts. */
+        stateDir: z.string().min(1).default('/var/lib/peregrine'),
+        /** `peregrine responses release` talks to the agent here (mode 0600). */
+        socket: z.string().min(1).default('/run/peregrine/responses.sock'),
       })
       .strict()
       .default({
+        stateDir: '/var/lib/peregrine',
+        socket: '/run/peregrine/responses.sock',
         paths: [],
         dryRun: false,
         protectedNamespaces: ['kube-system', 'peregrine'],

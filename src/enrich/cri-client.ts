@@ -89,8 +89,32 @@ export class CriClient {
     return this.call('ContainerStatus', { container_id: id, verbose: true });
   }
 
-  podSandboxStatus(id: string): Promise<CriPodSandboxStatus> {
-    return this.call('PodSandboxStatus', { pod_sandbox_id: id, verbose: false });
+  podSandboxStatus(id: string, verbose = false): Promise<CriPodSandboxStatus> {
+    return this.call('PodSandboxStatus', { pod_sandbox_id: id, verbose });
+  }
+
+  /**
+   * The pid of a ready pod's sandbox (its pause process; its network namespace is the pod's), by
+   * the pod's namespace and name; undefined when the runtime has no such ready pod or does not
+   * say (containerd's verbose `info` carries it).
+   */
+  async podSandboxPid(namespace: string, name: string): Promise<number | undefined> {
+    const id = await this.readyPodSandbox(namespace, name);
+    if (!id) return undefined;
+    const status = await this.podSandboxStatus(id, true);
+    try {
+      const pid = (JSON.parse(status.info?.info ?? '{}') as { pid?: unknown }).pid;
+      return typeof pid === 'number' && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The id of the ready sandbox of pod `namespace/name`, if the runtime has one. */
+  async readyPodSandbox(namespace: string, name: string): Promise<string | undefined> {
+    return (await this.listPodSandboxes()).find(
+      (x) => x.metadata?.namespace === namespace && x.metadata?.name === name && x.state === 'SANDBOX_READY',
+    )?.id;
   }
 
   async runPodSandbox(config: object): Promise<string> {

@@ -1,4 +1,11 @@
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  NetworkingV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+} from '@kubernetes/client-node';
 import type { FoundKubeConfig } from './kube-config.js';
 import { describe } from './resource-watch.js';
 
@@ -30,6 +37,7 @@ export const KUBE_PODS_RBAC = {
   evict: { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
   event: { apiGroups: [''], resources: ['events'], verbs: ['create'] },
   replicas: { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'replicasets'], verbs: ['get'] },
+  networkPolicy: { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['create'] },
 } as const;
 
 /**
@@ -42,10 +50,48 @@ export const KUBE_PODS_RBAC = {
 export class KubePods {
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
+  private readonly net: NetworkingV1Api;
+  /** Namespaces whose quarantine policy is known to exist (created once). */
+  private readonly policies = new Set<string>();
 
   constructor(found: FoundKubeConfig) {
     this.core = found.config.makeApiClient(CoreV1Api);
     this.apps = found.config.makeApiClient(AppsV1Api);
+    this.net = found.config.makeApiClient(NetworkingV1Api);
+  }
+
+  /**
+   * The namespace's quarantine NetworkPolicy: pods labelled `peregrine.dev/quarantine` get no
+   * ingress and no egress (with value `dns`: egress to port 53 only). Created once, labelled as
+   * managed by Peregrine; an existing one is left as it is.
+   */
+  async ensureQuarantinePolicy(namespace: string, allowDns: boolean): Promise<void> {
+    const name = allowDns ? 'peregrine-quarantine-dns' : 'peregrine-quarantine';
+    if (this.policies.has(`${namespace}/${name}`)) return;
+    const body = {
+      metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'peregrine' } },
+      spec: {
+        podSelector: { matchLabels: { 'peregrine.dev/quarantine': allowDns ? 'dns' : 'true' } },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [],
+        egress: allowDns
+          ? [
+              {
+                ports: [
+                  { protocol: 'UDP', port: 53 },
+                  { protocol: 'TCP', port: 53 },
+                ],
+              },
+            ]
+          : [],
+      },
+    };
+    try {
+      await this.net.createNamespacedNetworkPolicy({ namespace, body });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 409) throw fail(`create NetworkPolicy ${namespace}/${name}`, err);
+    }
+    this.policies.add(`${namespace}/${name}`);
   }
 
   /** The pod now, or undefined when it does not exist. */

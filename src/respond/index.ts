@@ -9,3 +9,8 @@ export * from './responder.js';
 export * from './actions/process-kill.js';
 export * from './actions/pod-label.js';
 export * from './actions/pod-delete.js';
+export * from './actions/pod-isolate.js';
+export * from './actions/pod-stop.js';
+export * from './pod-isolations.js';
+export * from './netns-firewall.js';
+export * from './release-server.js';

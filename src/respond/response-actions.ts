@@ -2,9 +2,11 @@ import type { ResponseAction } from './response-action.js';
 import { processKill } from './actions/process-kill.js';
 import { podLabel } from './actions/pod-label.js';
 import { podDelete } from './actions/pod-delete.js';
+import { podIsolate } from './actions/pod-isolate.js';
+import { podStop } from './actions/pod-stop.js';
 
 /** Every response action, one file each under actions/. */
-export const RESPONSE_ACTIONS: readonly ResponseAction[] = [processKill, podLabel, podDelete].map(
+export const RESPONSE_ACTIONS: readonly ResponseAction[] = [processKill, podStop, podIsolate, podLabel, podDelete].map(
   (a) => a as unknown as ResponseAction,
 );
 

@@ -1,3 +1,5 @@
+import type { PodIsolations } from './pod-isolations.js';
+
 /** A pod as the guards see it just before acting (see src/k8s KubePods). */
 export interface PodNow {
   readonly uid: string;
@@ -23,6 +25,8 @@ export interface PodOperations {
     type: 'Normal' | 'Warning',
   ): Promise<void>;
   readyReplicas(namespace: string, kind: string, workload: string): Promise<number | undefined>;
+  /** Creates the namespace's deny-all NetworkPolicy for quarantined pods when it does not exist. */
+  ensureQuarantinePolicy(namespace: string, allowDns: boolean): Promise<void>;
 }
 
 /** What actions may use besides the alert: the API, and which processes are Peregrine's own. */
@@ -32,4 +36,8 @@ export interface ResponseServices {
   readonly protectedPids: () => ReadonlySet<number>;
   /** Root of the proc filesystem (tests and containers may move it). */
   readonly procRoot: string;
+  /** Isolated pods (pod:isolate), when the agent keeps them. */
+  readonly isolations?: PodIsolations;
+  /** Stops a pod's containers at once through the container runtime; false when the runtime has no such pod. */
+  readonly stopPodSandbox?: (namespace: string, pod: string) => Promise<boolean>;
 }
