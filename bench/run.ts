@@ -15,6 +15,7 @@ import { pipelineSuite } from './pipeline-bench.js';
 import { alertsSuite } from './alerts-bench.js';
 import { cliSuite } from './cli-bench.js';
 import { k8sSuite } from './k8s-bench.js';
+import { responseSuite } from './response-bench.js';
 
 const UPSTREAM = FALCO_REFERENCE;
 const RULES = FALCO_UPSTREAM_RULES;
@@ -106,6 +107,7 @@ const SUITES: Record<string, () => Record<string, number> | Promise<Record<strin
   alerts: alertsSuite,
   cli: cliSuite,
   k8s: k8sSuite,
+  response: responseSuite,
 };
 
 const { values } = parseArgs({ args: process.argv.slice(2), options: { only: { type: 'string' } } });

@@ -4,13 +4,15 @@
  * `@kubernetes/client-node` against the shared fake API server, whose requests are asserted.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FieldKeyTable, processStartNs, type Alert } from '../src/event/index.js';
 import { findKubeConfig, KubePods } from '../src/k8s/index.js';
 import {
+  evidenceCapture,
   loadPolicies,
   processKill,
   Responder,
@@ -28,6 +30,14 @@ import { until } from './helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'peregrine-responses-'));
 let n = 0;
+function readlinkSafe(p: string): string | undefined {
+  try {
+    return readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
 function file(text: string): string {
   const f = join(dir, `policies-${n++}.yaml`);
   writeFileSync(f, text);
@@ -127,6 +137,58 @@ describe('policy files', () => {
   });
 });
 
+describe('evidence:capture on this kernel', () => {
+  it('records the process before a kill: ancestry, command line, masked environment, open files, namespaces, exe sha256; 0600 in a 0700 directory, bounded', async () => {
+    const child = spawn('/bin/sh', ['-c', 'exec 3</etc/hostname; exec /bin/sleep 30'], {
+      stdio: 'ignore',
+      env: { PATH: '/usr/bin:/bin', API_TOKEN: 'hunter2', DB_PASSWORD: 'swordfish', GREETING: 'hello' },
+    });
+    try {
+      await until(() => (readlinkSafe(`/proc/${child.pid}/exe`) ?? '').endsWith('sleep'), 3_000);
+      const evidenceDir = join(dir, 'evidence');
+      const services: ResponseServices = { protectedPids: () => new Set(), procRoot: '/proc', evidenceDir };
+      const capture = (max_files = 1000) =>
+        evidenceCapture.run({
+          alert: { time: 't', rule: 'Read sensitive file', priority: 'Warning', output: 'o' } as Alert,
+          table: new FieldKeyTable(),
+          target: { pid: child.pid },
+          params: { max_files, max_total_mb: 256 },
+          policy: 'p',
+          shared: new Map(),
+          log: silentLogger(),
+          services,
+        });
+      const r = await capture();
+      expect(r.outcome).toBe('applied');
+      const path = r.details!['evidence.path'];
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(statSync(evidenceDir).mode & 0o777).toBe(0o700);
+      const e = JSON.parse(readFileSync(path, 'utf8')) as {
+        process: { pid: number; cmdline: string; exe: string; exe_sha256: string };
+        ancestry: Array<{ pid: number }>;
+        environ: string[];
+        fds: Record<string, string>;
+        namespaces: Record<string, string>;
+        cgroup: string;
+      };
+      expect(e.process).toMatchObject({ pid: child.pid, cmdline: '/bin/sleep 30' });
+      expect(e.process.exe_sha256).toBe(createHash('sha256').update(readFileSync(e.process.exe)).digest('hex'));
+      expect(e.ancestry[0].pid).toBe(process.pid);
+      expect(e.environ).toEqual(expect.arrayContaining(['API_TOKEN=***', 'DB_PASSWORD=***', 'GREETING=hello']));
+      expect(JSON.stringify(e)).not.toContain('hunter2');
+      expect(e.fds['3']).toBe('/etc/hostname');
+      expect(e.namespaces.net).toMatch(/^net:\[\d+\]$/);
+      expect(e.cgroup).toBeTruthy();
+      // bounded: with max_files 2, the oldest records go
+      await capture(2);
+      await capture(2);
+      expect(readdirSync(evidenceDir).filter((f) => f.endsWith('.json'))).toHaveLength(2);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
 describe('process:kill on this kernel', () => {
   it("the pid-reuse guard: a process whose start time is not the event's is not killed; the right one is", async () => {
     const child = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
@@ -176,6 +238,8 @@ describe('process:kill on this kernel', () => {
         PEREGRINE_LOG_LEVEL: 'warn',
         PEREGRINE_METRICS__LISTEN: `127.0.0.1:${port}`,
         PEREGRINE_SOURCES: JSON.stringify([{ type: 'sensor', address: `unix://${dir}/sensor.sock` }]),
+        PEREGRINE_RESPONSES__SOCKET: join(dir, 'responses.sock'),
+        PEREGRINE_RESPONSES__STATE_DIR: dir,
       },
     });
     let out = '';

@@ -196,6 +196,7 @@ export class Agent {
         pods: this.kubePods,
         protectedPids: () => ownProcesses(),
         procRoot: '/proc',
+        evidenceDir: rc.evidenceDir,
         isolations,
         stopPodSandbox: cri
           ? async (ns, pod) => {

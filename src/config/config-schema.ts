@@ -154,12 +154,15 @@ export const ConfigSchema = z
         minHealthyReplicas: z.number().int().min(0).default(1),
         /** Where isolations are kept across restarts. */
         stateDir: z.string().min(1).default('/var/lib/peregrine'),
+        /** Where evidence:capture stores its records (0700, files 0600). */
+        evidenceDir: z.string().min(1).default('/var/lib/peregrine/evidence'),
         /** `peregrine responses release` talks to the agent here (mode 0600). */
         socket: z.string().min(1).default('/run/peregrine/responses.sock'),
       })
       .strict()
       .default({
         stateDir: '/var/lib/peregrine',
+        evidenceDir: '/var/lib/peregrine/evidence',
         socket: '/run/peregrine/responses.sock',
         paths: [],
         dryRun: false,

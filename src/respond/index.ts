@@ -14,3 +14,4 @@ export * from './actions/pod-stop.js';
 export * from './pod-isolations.js';
 export * from './netns-firewall.js';
 export * from './release-server.js';
+export * from './actions/evidence-capture.js';

@@ -218,8 +218,10 @@ export class Responder {
     this.stats.outcomes++;
     this.opts.metrics.outcome(action.name, r.outcome);
     const nowNs = BigInt(this.clock.now()) * 1_000_000n;
-    if (r.outcome === 'applied' && t.eventNs !== undefined && t.eventNs <= nowNs)
-      this.opts.metrics.latency(action.name, Number(nowNs - t.eventNs) / 1e9);
+    const hrNs = BigInt(Date.now()) * 1_000_000n;
+    // from the event's kernel timestamp to now (wall clock; the event's time is the sensor's wall clock)
+    const latencyMs = t.eventNs !== undefined && t.eventNs <= hrNs ? Number(hrNs - t.eventNs) / 1e6 : undefined;
+    if (r.outcome === 'applied' && latencyMs !== undefined) this.opts.metrics.latency(action.name, latencyMs / 1e3);
     this.last.push({ policy: p.name, action: action.name, outcome: r.outcome, reason: r.reason, target: t });
     if (this.last.length > 100) this.last.shift();
     const subject = t.podName ? `pod ${t.namespace}/${t.podName}` : t.pid !== undefined ? `pid ${t.pid}` : 'the alert';
@@ -234,6 +236,7 @@ export class Responder {
       'k8s.workload.kind': t.workloadKind ?? null,
       'k8s.workload.name': t.workloadName ?? null,
       'proc.pid': t.pid ?? null,
+      'response.latency_ms': latencyMs !== undefined ? Math.round(latencyMs * 1000) / 1000 : null,
       ...r.details,
     };
     this.opts.audit({

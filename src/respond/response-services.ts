@@ -36,6 +36,8 @@ export interface ResponseServices {
   readonly protectedPids: () => ReadonlySet<number>;
   /** Root of the proc filesystem (tests and containers may move it). */
   readonly procRoot: string;
+  /** Where evidence:capture stores its records. */
+  readonly evidenceDir?: string;
   /** Isolated pods (pod:isolate), when the agent keeps them. */
   readonly isolations?: PodIsolations;
   /** Stops a pod's containers at once through the container runtime; false when the runtime has no such pod. */
