@@ -14,6 +14,7 @@ import { findKubeConfig, KubePods } from '../src/k8s/index.js';
 import {
   evidenceCapture,
   loadPolicies,
+  nodeCordon,
   processKill,
   Responder,
   type Outcome,
@@ -21,6 +22,7 @@ import {
   type ResponseServices,
 } from '../src/respond/index.js';
 import { silentLogger } from '../src/telemetry/index.js';
+import { AGENT_RBAC, ResponsesLoadError, ResponsesManager } from '../src/agent/index.js';
 import { FakeApiServer } from './fake-apiserver/fake-apiserver.js';
 import { deployment, pod, replicaSet } from './helpers/k8s-objects.js';
 import { peregrine } from './helpers/cli.js';
@@ -478,5 +480,92 @@ describe('pod actions and guards, against the fake API server', () => {
     expect(audits.map((a) => a.output_fields['response.outcome'])).toEqual(['dry_run', 'dry_run']);
     expect(api.requests.filter((q) => q.verb !== 'get' && q.verb !== 'create').length).toBe(before);
     expect(api.get('Pod', 'dry', 'web-5f7c9-k')?.metadata.labels).toEqual({});
+  });
+});
+
+describe('hot reload of policies', () => {
+  it('a changed file swaps the policies; a bad one keeps the previous ones and reports; a bad one at start fails start-up', async () => {
+    const policyDir = mkdtempSync(join(tmpdir(), 'peregrine-policies-'));
+    const f = join(policyDir, 'p.yaml');
+    writeFileSync(f, `- response: one\n  match: {rules: [a]}\n  actions: [{action: process:kill}]\n`);
+    const table = new FieldKeyTable();
+    const r = new Responder({
+      table,
+      services: { protectedPids: () => new Set(), procRoot: '/proc' },
+      log: silentLogger(),
+      metrics: { outcome: () => undefined, latency: () => undefined },
+      audit: () => undefined,
+      hostname: 'h',
+      dryRun: false,
+      protectedNamespaces: [],
+      protectedLabels: {},
+      budget: { max: 1, windowSeconds: 1 },
+      namespaceBudget: { max: 1, windowSeconds: 1 },
+      dedupSeconds: 0,
+      minHealthyReplicas: 0,
+    });
+    const failures: string[] = [];
+    const m = new ResponsesManager(
+      [policyDir],
+      table,
+      r,
+      () => new Set(['a', 'b']),
+      silentLogger(),
+      (_why, d) => failures.push(d),
+    );
+    await m.start();
+    try {
+      expect(r.policyCount).toBe(1);
+      writeFileSync(
+        f,
+        `- response: one\n  match: {rules: [a]}\n  actions: [{action: process:kill}]\n- response: two\n  match: {rules: [b]}\n  actions: [{action: process:kill}]\n`,
+      );
+      await until(() => r.policyCount === 2, 5_000);
+      writeFileSync(f, `- response: broken\n  match: {rules: [a]}\n  actions: [{action: nope}]\n`);
+      await until(() => failures.length === 1, 5_000);
+      expect(failures[0]).toContain(`${f}:3:22: error RESP_ERR_UNKNOWN_ACTION`);
+      expect(r.policyCount).toBe(2); // the previous policies keep running
+    } finally {
+      await m.shutdown();
+    }
+    const bad = new ResponsesManager(
+      [f],
+      table,
+      r,
+      () => new Set(),
+      silentLogger(),
+      () => undefined,
+    );
+    await expect(bad.start()).rejects.toThrow(ResponsesLoadError);
+    await bad.shutdown();
+  });
+});
+
+describe('node:cordon', () => {
+  it('off by default (skipped, saying how to allow it) and out of the default ClusterRole; when allowed, the node is cordoned', async () => {
+    expect(AGENT_RBAC.some((r) => r.resources.includes('nodes') && r.verbs.includes('patch'))).toBe(false);
+    const api = new FakeApiServer();
+    await api.start();
+    try {
+      api.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-9' }, spec: {} });
+      const pods = new KubePods(findKubeConfig(api.kubeconfig(mkdtempSync(join(tmpdir(), 'peregrine-cordon-'))))!);
+      const run = (allowNodeCordon: boolean) =>
+        nodeCordon.run({
+          alert: {} as Alert,
+          table: new FieldKeyTable(),
+          target: {},
+          params: {},
+          policy: 'p',
+          shared: new Map(),
+          log: silentLogger(),
+          services: { pods, protectedPids: () => new Set(), procRoot: '/proc', nodeName: 'node-9', allowNodeCordon },
+        });
+      expect(await run(false)).toMatchObject({ outcome: 'skipped', reason: expect.stringMatching(/allowNodeCordon/) });
+      expect((api.get('Node', undefined, 'node-9')!.spec as { unschedulable?: boolean }).unschedulable).toBeUndefined();
+      expect(await run(true)).toMatchObject({ outcome: 'applied' });
+      expect((api.get('Node', undefined, 'node-9')!.spec as { unschedulable?: boolean }).unschedulable).toBe(true);
+    } finally {
+      await api.stop();
+    }
   });
 });

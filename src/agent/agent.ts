@@ -197,6 +197,8 @@ export class Agent {
         protectedPids: () => ownProcesses(),
         procRoot: '/proc',
         evidenceDir: rc.evidenceDir,
+        nodeName: nodeName(this.config),
+        allowNodeCordon: rc.allowNodeCordon,
         isolations,
         stopPodSandbox: cri
           ? async (ns, pod) => {

@@ -46,9 +46,15 @@ export function agentRbac(actions: readonly ResponseAction[] = RESPONSE_ACTIONS)
   ]);
 }
 
+/** Actions that are off unless configured (their permissions are not in the default ClusterRole). */
+export const OPT_IN_ACTIONS: readonly string[] = ['node:cordon'];
+
 /**
  * Every API permission the agent's code uses, declared beside the code that uses it (pod
- * metadata, each response action, the response guards); deploy/base/rbac.yaml grants exactly
- * these (checked by a test; `peregrine responses list --actions --json` shows each action's).
+ * metadata, each enabled response action, the response guards); deploy/base/rbac.yaml grants
+ * exactly these (checked by a test; `peregrine responses list --actions --json` shows each
+ * action's, node:cordon's included).
  */
-export const AGENT_RBAC: readonly PolicyRule[] = agentRbac();
+export const AGENT_RBAC: readonly PolicyRule[] = agentRbac(
+  RESPONSE_ACTIONS.filter((a) => !OPT_IN_ACTIONS.includes(a.name)),
+);

@@ -154,6 +154,8 @@ export const ConfigSchema = z
         minHealthyReplicas: z.number().int().min(0).default(1),
         /** Where isolations are kept across restarts. */
         stateDir: z.string().min(1).default('/var/lib/peregrine'),
+        /** node:cordon may act (it acts on the whole node; its permission is an opt-in too). */
+        allowNodeCordon: z.boolean().default(false),
         /** Where evidence:capture stores its records (0700, files 0600). */
         evidenceDir: z.string().min(1).default('/var/lib/peregrine/evidence'),
         /** `peregrine responses release` talks to the agent here (mode 0600). */
@@ -161,6 +163,7 @@ export const ConfigSchema = z
       })
       .strict()
       .default({
+        allowNodeCordon: false,
         stateDir: '/var/lib/peregrine',
         evidenceDir: '/var/lib/peregrine/evidence',
         socket: '/run/peregrine/responses.sock',

@@ -158,6 +158,18 @@ export class KubePods {
     }
   }
 
+  /** Marks a node unschedulable (a merge patch of `spec.unschedulable`). */
+  async cordon(node: string): Promise<void> {
+    try {
+      await this.core.patchNode(
+        { name: node, body: { spec: { unschedulable: true } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    } catch (err) {
+      throw fail(`cordon node ${node}`, err);
+    }
+  }
+
   /** Records a Kubernetes Event on the pod (`kubectl describe pod` shows it). */
   async event(
     namespace: string,

@@ -15,3 +15,4 @@ export * from './pod-isolations.js';
 export * from './netns-firewall.js';
 export * from './release-server.js';
 export * from './actions/evidence-capture.js';
+export * from './actions/node-cordon.js';

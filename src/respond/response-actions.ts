@@ -5,6 +5,7 @@ import { podLabel } from './actions/pod-label.js';
 import { podDelete } from './actions/pod-delete.js';
 import { podIsolate } from './actions/pod-isolate.js';
 import { podStop } from './actions/pod-stop.js';
+import { nodeCordon } from './actions/node-cordon.js';
 
 /** Every response action, one file each under actions/. */
 export const RESPONSE_ACTIONS: readonly ResponseAction[] = [
@@ -14,6 +15,7 @@ export const RESPONSE_ACTIONS: readonly ResponseAction[] = [
   podIsolate,
   podLabel,
   podDelete,
+  nodeCordon,
 ].map((a) => a as unknown as ResponseAction);
 
 /** The action named `name` (`process:kill`), or undefined. */

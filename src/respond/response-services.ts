@@ -25,6 +25,8 @@ export interface PodOperations {
     type: 'Normal' | 'Warning',
   ): Promise<void>;
   readyReplicas(namespace: string, kind: string, workload: string): Promise<number | undefined>;
+  /** Marks a node unschedulable. */
+  cordon(node: string): Promise<void>;
   /** Creates the namespace's deny-all NetworkPolicy for quarantined pods when it does not exist. */
   ensureQuarantinePolicy(namespace: string, allowDns: boolean): Promise<void>;
 }
@@ -36,6 +38,10 @@ export interface ResponseServices {
   readonly protectedPids: () => ReadonlySet<number>;
   /** Root of the proc filesystem (tests and containers may move it). */
   readonly procRoot: string;
+  /** This node's name (node:cordon). */
+  readonly nodeName?: string;
+  /** node:cordon may act (responses.allowNodeCordon). */
+  readonly allowNodeCordon?: boolean;
   /** Where evidence:capture stores its records. */
   readonly evidenceDir?: string;
   /** Isolated pods (pod:isolate), when the agent keeps them. */
