@@ -401,6 +401,13 @@ describe('pod actions and guards, against the fake API server', () => {
     expect(audits[0].output_fields['response.outcome']).toBe('failed');
     expect(String(audits[0].output_fields['response.reason'])).toMatch(/HTTP 429.*disruption budget/);
     expect(api.get('Pod', 'pdb', 'web-5f7c9-b')).toBeDefined();
+    const eviction = api.requests.find((q) => q.verb === 'evict' && q.name === 'web-5f7c9-b')!;
+    expect(eviction.body).toMatchObject({
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: { name: 'web-5f7c9-b', namespace: 'pdb' },
+      deleteOptions: { gracePeriodSeconds: 30, preconditions: { uid } },
+    });
   });
 
   it('guards say no, each with its reason, and nothing is changed: protected namespace, protected label, owner kind, replicas, pod gone, UID changed, dedup, budget; a 403 fails with the message', async () => {
@@ -434,6 +441,8 @@ describe('pod actions and guards, against the fake API server', () => {
     expect((await reasons(alert('g4', 'web-5f7c9-f', 'old-uid')))[0]).toMatch(
       /^skipped: pod g4\/web-5f7c9-f was replaced/,
     );
+    const noPod = { ...alert('g1', 'x'), output_fields: { 'proc.name': 'bash' } };
+    expect((await reasons(noPod))[0]).toBe('skipped: the alert has no k8s.ns.name, which pod:label needs');
     expect(mutations()).toBe(before);
 
     // dedup and budget: one responder, repeated alerts

@@ -165,7 +165,10 @@ export class Responder {
     let podChecked: string | undefined | null = null; // null: not yet asked
     for (const { action, params } of p.actions) {
       let result: ActionResult;
-      const no = this.guards.check(p, action, target);
+      const missing = action.requires.find((f) => !hasField(alert, event, this.opts.table, f));
+      const no = missing
+        ? `the alert has no ${missing}, which ${action.name} needs`
+        : this.guards.check(p, action, target);
       if (no) result = { outcome: 'skipped', reason: no };
       else {
         let podNo: string | undefined;
@@ -293,4 +296,10 @@ function comparePriority(p: Priority, m: PriorityMatch): boolean {
     case '==':
       return a === b;
   }
+}
+
+/** True when the alert's event (or, without one, its output fields) has a value for `field`. */
+function hasField(alert: Alert, event: SyscallEvent | undefined, table: FieldKeyTable, field: string): boolean {
+  const v = event?.get(table, field) ?? alert.output_fields[field];
+  return v !== undefined && v !== null && v !== '' && v !== '<NA>';
 }
