@@ -3,7 +3,7 @@
  * actions against real parts — a real process killed on this kernel, and pod actions through
  * `@kubernetes/client-node` against the shared fake API server, whose requests are asserted.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,14 @@ let n = 0;
 function readlinkSafe(p: string): string | undefined {
   try {
     return readlinkSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function statSafe(p: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(p);
   } catch {
     return undefined;
   }
@@ -187,6 +195,40 @@ describe('evidence:capture on this kernel', () => {
       expect(readdirSync(evidenceDir).filter((f) => f.endsWith('.json'))).toHaveLength(2);
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('evidence:capture packets', () => {
+  it("a bounded packet capture in the process's network namespace, in the background, 0600", async () => {
+    const ns = `peregrine-evidence-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+    const holder = spawn('ip', ['netns', 'exec', ns, 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      await until(() => (readlinkSafe(`/proc/${holder.pid}/exe`) ?? '').endsWith('sleep'), 3_000);
+      const evidenceDir = join(dir, 'evidence-pcap');
+      const r = await evidenceCapture.run({
+        alert: { time: 't', rule: 'r', priority: 'Warning', output: 'o' } as Alert,
+        table: new FieldKeyTable(),
+        target: { pid: holder.pid },
+        params: { max_files: 100, max_total_mb: 16, packets: { count: 4, seconds: 5 } },
+        policy: 'p',
+        shared: new Map(),
+        log: silentLogger(),
+        services: { protectedPids: () => new Set(), procRoot: '/proc', evidenceDir },
+      });
+      const pcap = r.details!['evidence.pcap'];
+      expect(pcap).toMatch(/\.pcap$/);
+      await new Promise((res) => setTimeout(res, 500)); // tcpdump attached
+      execFileSync('ip', ['netns', 'exec', ns, '/bin/busybox', 'ping', '-c', '3', '127.0.0.1'], { stdio: 'ignore' });
+      // 4 packets (bounded by count), then tcpdump ends: a pcap header (24 bytes) and records
+      await until(() => (statSafe(pcap)?.size ?? 0) > 24 + 4 * 16, 6_000);
+      expect(statSync(pcap).mode & 0o777).toBe(0o600);
+      expect(readFileSync(pcap).readUInt32LE(0)).toBe(0xa1b2c3d4); // the pcap magic
+    } finally {
+      holder.kill('SIGKILL');
+      execFileSync('ip', ['netns', 'delete', ns]);
     }
   });
 });

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -71,10 +72,33 @@ function sockets(procRoot: string, pid: number, inodes: Set<string>): Record<str
   return out;
 }
 
+/**
+ * Starts a packet capture in the network namespace of `pid`, in the background (the next
+ * actions do not wait for it): at most `count` packets of at most 256 bytes each, for at most
+ * `seconds`, into `file` (0600). Returns the file's path.
+ */
+function capturePackets(pid: number, file: string, p: { count: number; seconds: number }): string {
+  const child = spawn(
+    'sh',
+    [
+      '-c',
+      'umask 077; exec timeout "$0" nsenter --net="/proc/$1/ns/net" tcpdump -Z root -i any -nn -U -s 256 -c "$2" -w "$3"',
+      String(p.seconds),
+      String(pid),
+      String(p.count),
+      file,
+    ],
+    { stdio: 'ignore', detached: false },
+  );
+  child.on('error', () => undefined);
+  child.unref();
+  return file;
+}
+
 /** Keeps the evidence directory bounded: the oldest files go first. */
 function prune(dir: string, maxFiles: number, maxBytes: number): void {
   const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
+    .filter((f) => /\.(json|pcap)$/.test(f))
     .map((f) => ({ f, s: statSync(join(dir, f)) }))
     .sort((a, b) => a.s.mtimeMs - b.s.mtimeMs);
   let total = files.reduce((n, x) => n + x.s.size, 0);
@@ -100,6 +124,14 @@ export const evidenceCapture = defineAction({
     .object({
       max_files: z.number().int().min(1).max(100_000).default(1_000),
       max_total_mb: z.number().int().min(1).max(100_000).default(256),
+      /** A bounded packet capture in the process's network namespace, taken in the background. */
+      packets: z
+        .object({
+          count: z.number().int().min(1).max(10_000).default(100),
+          seconds: z.number().int().min(1).max(60).default(5),
+        })
+        .strict()
+        .optional(),
     })
     .strict(),
   requires: ['proc.pid'],
@@ -181,7 +213,10 @@ export const evidenceCapture = defineAction({
       const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-pid${pid}.json`);
       writeFileSync(file, JSON.stringify(record, null, 1), { mode: 0o600 });
       prune(dir, params.max_files, params.max_total_mb * 1024 * 1024);
-      return { outcome: 'applied', reason: `evidence of pid ${pid} in ${file}`, details: { 'evidence.path': file } };
+      const details: Record<string, string> = { 'evidence.path': file };
+      if (params.packets)
+        details['evidence.pcap'] = capturePackets(pid, file.replace(/\.json$/, '.pcap'), params.packets);
+      return { outcome: 'applied', reason: `evidence of pid ${pid} in ${file}`, details };
     } catch (err) {
       return { outcome: 'failed', reason: `cannot store evidence in ${dir}: ${errorMessage(err)}` };
     }
