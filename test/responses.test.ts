@@ -522,6 +522,18 @@ describe('pod actions and guards, against the fake API server', () => {
     }
   });
 
+  it('a wedged API server: a pod operation fails at its deadline, saying so (an action fails instead of holding the responder); the next one works', async () => {
+    const uid = seed('wedge', 'web-5f7c9-w');
+    const slow = new KubePods(findKubeConfig(api.kubeconfig(dir))!, 300);
+    api.stallRequests = true;
+    try {
+      await expect(slow.get('wedge', 'web-5f7c9-w')).rejects.toThrow(/no answer from the API server within 300 ms/);
+    } finally {
+      api.stallRequests = false;
+    }
+    expect((await slow.get('wedge', 'web-5f7c9-w'))?.uid).toBe(uid);
+  });
+
   it('dry run: guards decide, nothing changes anywhere, and the outcome says what would have run', async () => {
     const uid = seed('dry', 'web-5f7c9-k');
     const before = api.requests.filter((q) => q.verb !== 'get' && q.verb !== 'create').length;

@@ -54,10 +54,17 @@ export class KubePods {
   /** Namespaces whose quarantine policy is known to exist (created once). */
   private readonly policies = new Set<string>();
 
-  constructor(found: FoundKubeConfig) {
-    this.core = found.config.makeApiClient(CoreV1Api);
-    this.apps = found.config.makeApiClient(AppsV1Api);
-    this.net = found.config.makeApiClient(NetworkingV1Api);
+  /**
+   * @param timeoutMs every request's deadline (default 10 s): a wedged API server fails an action
+   * with a reason instead of holding the responder's slots (and the kills queued behind them).
+   */
+  constructor(
+    found: FoundKubeConfig,
+    private readonly timeoutMs = 10_000,
+  ) {
+    this.core = bounded(found.config.makeApiClient(CoreV1Api), timeoutMs);
+    this.apps = bounded(found.config.makeApiClient(AppsV1Api), timeoutMs);
+    this.net = bounded(found.config.makeApiClient(NetworkingV1Api), timeoutMs);
   }
 
   /**
@@ -214,6 +221,25 @@ export class KubePods {
       throw fail(`read ${kind} ${namespace}/${workload}`, err);
     }
   }
+}
+
+/** The API client with a deadline on every call: a call past it rejects (the request is abandoned). */
+function bounded<T extends object>(api: T, ms: number): T {
+  return new Proxy(api, {
+    get(target, prop, receiver) {
+      const v: unknown = Reflect.get(target, prop, receiver);
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]): unknown => {
+        const call = (v as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(call instanceof Promise)) return call;
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer from the API server within ${ms} ms`)), ms);
+        });
+        return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
+      };
+    },
+  });
 }
 
 function name(p: { name: string }): string {

@@ -207,6 +207,8 @@ export class FakeApiServer {
 
   /** While true, watch requests get no response at all (an overloaded or wedged API server). */
   stallWatches = false;
+  /** While true, every other request gets no response at all. */
+  stallRequests = false;
 
   /** Ends every open watch, as a restarting API server or a broken connection does. */
   dropWatches(): void {
@@ -339,6 +341,7 @@ export class FakeApiServer {
         throw new HttpError(status, status === 429 ? 'TooManyRequests' : 'InternalError', `injected failure ${status}`);
       }
       record({ verb: route.verb, resource, namespace: route.namespace, name: route.name, status: 200, body });
+      if (this.stallRequests && route.verb !== 'watch') return;
       await this.serve(route, url, body, req, res);
     } catch (err) {
       const e =
