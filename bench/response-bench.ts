@@ -3,16 +3,24 @@
  * - `killP99Ms`: `peregrine run --responses` with the bundled eBPF sensor and a kill policy;
  *   100 processes each open /etc/shadow and wait; for each, from the open's kernel timestamp to
  *   the SIGKILL sent (the audit alert's `response.latency_ms`), p50 and p99. Every victim must die.
- * - `isolateP99Ms`: the node-local half of `pod:isolate` — the nftables table installed in a
- *   network namespace (a fresh `ip netns` per run, as a pod's), 100 runs, p50 and p99. The API half
- *   (label, NetworkPolicy) is not on the path that stops traffic.
+ * - `isolateStepP99Ms`: the node-local half of `pod:isolate` alone — the nftables table installed
+ *   in a network namespace (a fresh `ip netns` per run, as a pod's), 100 runs.
+ * - `isolateP99Ms`: `pod:isolate` from the event's kernel timestamp to the node's table installed
+ *   (`isolateWithApiP99Ms`: to the label and NetworkPolicy done too): a "pod" made of a network namespace and a cgroup named like a containerd
+ *   container, a CRI server (this process, unix socket) that knows it and its sandbox's pid, and
+ *   a minimal API server (loopback) for the guards' pod read, the label and the NetworkPolicy; the
+ *   daemon with the bundled sensor, runtime and API enrichment, and an isolate policy. 100 runs.
  */
+import * as grpc from '@grpc/grpc-js';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../src/defaults.js';
 import { isolateNetns } from '../src/respond/index.js';
+import { codec, grpcMethod, loadProtoRoot } from '../src/transport/index.js';
 
 const quantile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -102,11 +110,202 @@ async function isolateLatencies(n: number): Promise<number[]> {
 
 export async function responseSuite(): Promise<Record<string, number>> {
   const kill = await killLatencies(100);
-  const iso = await isolateLatencies(100);
+  const step = await isolateLatencies(100);
+  const { node: iso, full } = await isolateFromEvent(100);
+  if (process.env.BENCH_VERBOSE) process.stderr.write(`isolate latencies: ${iso.map(round).join(' ')}\n`);
   return {
     killP50Ms: round(quantile(kill, 0.5)),
     killP99Ms: round(quantile(kill, 0.99)),
     isolateP50Ms: round(quantile(iso, 0.5)),
     isolateP99Ms: round(quantile(iso, 0.99)),
+    isolateWithApiP50Ms: round(quantile(full, 0.5)),
+    isolateWithApiP99Ms: round(quantile(full, 0.99)),
+    isolateStepP50Ms: round(quantile(step, 0.5)),
+    isolateStepP99Ms: round(quantile(step, 0.99)),
   };
+}
+
+const CID = 'b'.repeat(56) + 'c0ffee00';
+const SID = 'a'.repeat(56) + 'sandbox0'.replace(/[^0-9a-f]/g, '0');
+const POD_UID = 'uid-bench-pod';
+
+/** A CRI server that knows one running container of pod bench/web-0, whose sandbox is `pid`. */
+async function benchCri(socket: string, pid: () => number): Promise<grpc.Server> {
+  const root = loadProtoRoot();
+  const m = (name: string): grpc.MethodDefinition<object, object> =>
+    grpcMethod(
+      `/runtime.v1.RuntimeService/${name}`,
+      codec<object>(root, `runtime.v1.${name}Request`),
+      codec<object>(root, `runtime.v1.${name}Response`),
+    );
+  const labels = {
+    'io.kubernetes.pod.name': 'web-0',
+    'io.kubernetes.pod.namespace': 'bench',
+    'io.kubernetes.pod.uid': POD_UID,
+    'io.kubernetes.container.name': 'app',
+  };
+  const sandbox = {
+    id: SID,
+    metadata: { name: 'web-0', namespace: 'bench', uid: POD_UID, attempt: 0 },
+    state: 0,
+    labels,
+  };
+  const server = new grpc.Server();
+  server.addService(
+    {
+      Version: m('Version'),
+      ListContainers: m('ListContainers'),
+      ListPodSandbox: m('ListPodSandbox'),
+      ContainerStatus: m('ContainerStatus'),
+      PodSandboxStatus: m('PodSandboxStatus'),
+    },
+    {
+      Version: (_c: unknown, cb: grpc.sendUnaryData<object>) =>
+        cb(null, { runtime_name: 'bench-cri', runtime_version: '1', runtime_api_version: 'v1' }),
+      ListContainers: (_c: unknown, cb: grpc.sendUnaryData<object>) =>
+        cb(null, {
+          containers: [
+            {
+              id: CID,
+              pod_sandbox_id: SID,
+              metadata: { name: 'app' },
+              image: { image: 'registry.example/web:1' },
+              state: 1,
+              labels,
+            },
+          ],
+        }),
+      ListPodSandbox: (_c: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { items: [sandbox] }),
+      ContainerStatus: (_c: unknown, cb: grpc.sendUnaryData<object>) => cb(null, { status: { id: CID } }),
+      PodSandboxStatus: (_c: unknown, cb: grpc.sendUnaryData<object>) =>
+        cb(null, { status: sandbox, info: { info: JSON.stringify({ pid: pid() }) } }),
+    },
+  );
+  await new Promise<void>((res, rej) =>
+    server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())),
+  );
+  return server;
+}
+
+/** The API calls the daemon makes for an isolation: pods list/watch (empty), node, pod read, patch, NetworkPolicy, Events. */
+async function benchApi(dir: string): Promise<{ server: Server; kubeconfig: string }> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    req.resume();
+    if (url.searchParams.get('watch') === 'true') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      return;
+    }
+    const body =
+      url.pathname === '/api/v1/pods'
+        ? { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items: [] }
+        : url.pathname.includes('/pods/')
+          ? { metadata: { name: 'web-0', namespace: 'bench', uid: POD_UID, labels: {} } }
+          : { metadata: { name: 'x' } };
+    res.writeHead(req.method === 'POST' ? 201 : 200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const kubeconfig = join(dir, 'kubeconfig');
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: ${url}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: b\n  context:\n    cluster: b\n    user: u\ncurrent-context: b\n`,
+  );
+  return { server, kubeconfig };
+}
+
+async function isolateFromEvent(n: number): Promise<{ node: number[]; full: number[] }> {
+  const full: number[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'response-bench-iso-'));
+  const ns = `peregrine-bench-pod-${process.pid}`;
+  const cgroup = `/sys/fs/cgroup/pids/peregrine-bench-${process.pid}/${CID}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  mkdirSync(cgroup, { recursive: true });
+  const holder = spawn('ip', ['netns', 'exec', ns, 'sleep', '600'], { stdio: 'ignore' });
+  const cri = await benchCri(join(dir, 'cri.sock'), () => holder.pid!);
+  const api = await benchApi(dir);
+  const policy = join(dir, 'isolate.yaml');
+  writeFileSync(
+    policy,
+    '- response: isolate\n  match: {rules: [Read sensitive file]}\n  actions: [{action: pod:isolate, parameters: {ttl: 10m}}]\n',
+  );
+  const daemon = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/peregrine.js'), 'run', '--responses', policy], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      KUBECONFIG: api.kubeconfig,
+      PEREGRINE_NODE__NAME: 'bench-node',
+      PEREGRINE_LOG_LEVEL: 'warn',
+      PEREGRINE_METRICS__LISTEN: '127.0.0.1:0',
+      PEREGRINE_RUNTIME__SOCKET: join(dir, 'cri.sock'),
+      PEREGRINE_RESPONSES__SOCKET: join(dir, 'responses.sock'),
+      PEREGRINE_RESPONSES__STATE_DIR: dir,
+      PEREGRINE_RESPONSES__BUDGET__MAX: '1000',
+      PEREGRINE_RESPONSES__NAMESPACE_BUDGET__MAX: '1000',
+      PEREGRINE_RESPONSES__DEDUP_SECONDS: '0',
+      PEREGRINE_RESPONSES__MIN_HEALTHY_REPLICAS: '0',
+      PEREGRINE_SOURCES: JSON.stringify([{ type: 'sensor', address: `unix://${dir}/sensor.sock` }]),
+    },
+  });
+  let out = '';
+  let err = '';
+  daemon.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  daemon.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  try {
+    const end = Date.now() + 60_000;
+    while (!err.includes('running;')) {
+      if (daemon.exitCode !== null || Date.now() > end)
+        throw new Error(`bench response: the daemon did not start:\n${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    const latencies: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const seen = out.split('\n').filter((l) => l.includes('Peregrine response: pod:isolate')).length;
+      // a process of the "pod": in its cgroup (named like a containerd container) and its network namespace
+      // (`ip netns exec` remounts /sys: join the cgroup first, then the network namespace)
+      const victim = spawn(
+        'sh',
+        ['-c', `echo $$ > ${cgroup}/cgroup.procs; exec ip netns exec ${ns} sh -c 'exec 3</etc/shadow; exec sleep 5'`],
+        { stdio: 'ignore' },
+      );
+      const wait = Date.now() + 10_000;
+      let lines: string[] = [];
+      while ((lines = out.split('\n').filter((l) => l.includes('Peregrine response: pod:isolate'))).length <= seen) {
+        if (Date.now() > wait)
+          throw new Error(`bench response: no isolation audit; daemon said:\n${err.slice(-2000)}\n${out.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      victim.kill('SIGKILL');
+      const f = (JSON.parse(lines[lines.length - 1]) as { output_fields: Record<string, unknown> }).output_fields;
+      if (f['response.outcome'] !== 'applied')
+        throw new Error(
+          `bench response: isolation ${String(f['response.outcome'])}: ${String(f['response.reason'])}\n${
+            out
+              .split('\n')
+              .filter((l) => l.includes('"rule":"Read sensitive file"'))
+              .slice(-1)[0]
+          }\n${err.slice(-1500)}`,
+        );
+      latencies.push(Number(f['isolation.node_latency_ms']));
+      full.push(Number(f['response.latency_ms']));
+    }
+    return { node: latencies, full };
+  } finally {
+    daemon.kill('SIGTERM');
+    await new Promise((r) => (daemon.exitCode === null ? daemon.once('exit', r) : r(null)));
+    holder.kill('SIGKILL');
+    cri.forceShutdown();
+    api.server.closeAllConnections();
+    api.server.close();
+    execFileSync('ip', ['netns', 'delete', ns]);
+    try {
+      rmdirSync(cgroup);
+      rmdirSync(dirname(cgroup));
+    } catch {
+      /* still in use: left to the next boot */
+    }
+  }
 }

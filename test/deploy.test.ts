@@ -1,5 +1,6 @@
 /** deploy/: every manifest valid against the Kubernetes API schemas; configs valid; RBAC exact. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -9,6 +10,8 @@ import * as apps from 'kubernetes-models/apps/v1';
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { AGENT_RBAC } from '../src/agent/index.js';
 import { loadConfig } from '../src/config/index.js';
+import { FieldKeyTable } from '../src/event/index.js';
+import { loadPolicies } from '../src/respond/index.js';
 
 const DEPLOY = fileURLToPath(new URL('../deploy/', import.meta.url));
 type Obj = Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string } };
@@ -72,7 +75,7 @@ function build(dir: string): Obj[] {
   return objs;
 }
 
-for (const variant of ['base', 'overlays/tetragon']) {
+for (const variant of ['base', 'overlays/tetragon', 'overlays/responses']) {
   describe(`deploy/${variant}`, () => {
     const objs = build(join(DEPLOY, variant));
     it('every manifest is valid against the Kubernetes API schemas', () => {
@@ -104,8 +107,30 @@ for (const variant of ['base', 'overlays/tetragon']) {
       expect(pod.tolerations).toEqual([{ operator: 'Exists' }]);
       expect(pod.containers.find((c) => c.name === 'agent')!.env!.map((e) => e.name)).toContain('NODE_NAME');
       const hasSensor = pod.containers.some((c) => c.name === 'sensor');
-      expect(hasSensor).toBe(variant === 'base');
-      expect(cfg.sources[0].type).toBe(variant === 'base' ? 'sensor' : 'tetragon');
+      expect(hasSensor).toBe(variant !== 'overlays/tetragon');
+      expect(cfg.sources[0].type).toBe(variant === 'overlays/tetragon' ? 'tetragon' : 'sensor');
+      if (variant === 'overlays/responses') {
+        // the policies validate, and the configuration names where they are mounted
+        const policies = objs.find(
+          (o) => o.kind === 'ConfigMap' && o.metadata.name === 'peregrine-responses',
+        ) as unknown as {
+          data: Record<string, string>;
+        };
+        const dir = mkdtempSync(join(tmpdir(), 'peregrine-deploy-'));
+        for (const [name, text] of Object.entries(policies.data)) writeFileSync(join(dir, name), text);
+        const load = loadPolicies([dir], new FieldKeyTable());
+        expect(load.diagnostics.errors).toEqual([]);
+        expect(load.policies[0].dryRun).toBe(true);
+        expect(cfg.responses.paths).toEqual(['/etc/peregrine/responses.d']);
+        const agent = ds.spec.template.spec.containers.find((c) => c.name === 'agent') as unknown as {
+          volumeMounts: Array<{ mountPath: string }>;
+          securityContext: { capabilities: { add: string[] } };
+        };
+        expect(agent.volumeMounts.map((m) => m.mountPath)).toContain('/etc/peregrine/responses.d');
+        expect(agent.securityContext.capabilities.add).toEqual(
+          expect.arrayContaining(['KILL', 'NET_ADMIN', 'SYS_ADMIN']),
+        );
+      }
     });
     it('the ClusterRole grants exactly what the code declares', () => {
       const role = objs.find((o) => o.kind === 'ClusterRole') as unknown as { rules: unknown[] };

@@ -32,6 +32,8 @@ export interface PodIsolationsOptions {
 /** What an isolation did, in each of its two halves. */
 export interface IsolationResult {
   readonly nodeLocal: string;
+  /** When the node's table was in place (ms since the epoch); undefined when it was not. */
+  readonly nodeLocalAt?: number;
   readonly durable: string;
   readonly ok: boolean;
 }
@@ -99,6 +101,7 @@ export class PodIsolations {
       until: this.clock.now() + r.ttlMs,
     };
     let nodeLocal: string;
+    let nodeLocalAt: number | undefined;
     let ok = false;
     try {
       const pid =
@@ -107,6 +110,7 @@ export class PodIsolations {
       if (!pid) nodeLocal = 'no process of the pod found on this node';
       else {
         await isolateNetns(pid, r.allowDns);
+        nodeLocalAt = Date.now();
         nodeLocal = `nftables table in the pod's network namespace (pid ${pid})`;
         ok = true;
       }
@@ -130,7 +134,7 @@ export class PodIsolations {
       this.schedule(record);
       this.save();
     }
-    return { nodeLocal, durable, ok };
+    return { nodeLocal, nodeLocalAt, durable, ok };
   }
 
   /** Undoes an isolation (label removed, table deleted); false when the pod was not isolated. */

@@ -42,8 +42,10 @@ export const podIsolate = defineAction({
       pidHint: target.pid,
     });
     const reason = `on the node: ${r.nodeLocal}; through the API: ${r.durable}; for ${Math.round(params.ttl / 1000)} s`;
-    return r.ok
-      ? { outcome: 'applied', reason, details: { 'isolation.until': new Date(Date.now() + params.ttl).toISOString() } }
-      : { outcome: 'failed', reason };
+    const details: Record<string, string> = { 'isolation.until': new Date(Date.now() + params.ttl).toISOString() };
+    // the node's half is what stops traffic: its own latency from the event
+    if (r.nodeLocalAt !== undefined && target.eventNs !== undefined)
+      details['isolation.node_latency_ms'] = String(r.nodeLocalAt - Number(target.eventNs / 1_000_000n));
+    return r.ok ? { outcome: 'applied', reason, details } : { outcome: 'failed', reason };
   },
 });
