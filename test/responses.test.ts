@@ -22,7 +22,8 @@ import {
   type ResponseServices,
 } from '../src/respond/index.js';
 import { silentLogger } from '../src/telemetry/index.js';
-import { AGENT_RBAC, ResponsesLoadError, ResponsesManager } from '../src/agent/index.js';
+import { AGENT_RBAC, ownProcesses, ResponsesLoadError, ResponsesManager, sensorPid } from '../src/agent/index.js';
+import { SensorServer } from '../src/sensor/index.js';
 import { FakeApiServer } from './fake-apiserver/fake-apiserver.js';
 import { deployment, pod, replicaSet } from './helpers/k8s-objects.js';
 import { peregrine } from './helpers/cli.js';
@@ -629,6 +630,42 @@ describe('node:cordon', () => {
       expect((api.get('Node', undefined, 'node-9')!.spec as { unschedulable?: boolean }).unschedulable).toBe(true);
     } finally {
       await api.stop();
+    }
+  });
+});
+
+describe("the agent's and its sensor's processes are never killed", () => {
+  it('a sensor serving a unix socket says its pid beside it; it and its descendants are protected', async () => {
+    const socket = join(dir, 'sensor-pid.sock');
+    const server = new SensorServer({ listen: `unix://${socket}` });
+    await server.start();
+    try {
+      expect(sensorPid(socket)).toBe(process.pid);
+    } finally {
+      await server.shutdown();
+    }
+    expect(sensorPid(socket)).toBeUndefined(); // removed at shutdown
+    // a "sensor" process with a helper child (as bpftrace under the sensor): both protected
+    const sensor = spawn('/bin/sh', ['-c', 'sleep 30 & wait'], { stdio: 'ignore' });
+    try {
+      await until(() => [...ownProcesses([sensor.pid!])].length >= 2, 3_000);
+      const own = ownProcesses([process.pid, sensor.pid!]);
+      expect(own.has(sensor.pid!)).toBe(true);
+      expect(own.has(process.pid)).toBe(true);
+      const child = [...ownProcesses([sensor.pid!])].find((p) => p !== sensor.pid)!;
+      const r = await processKill.run({
+        alert: {} as Alert,
+        table: new FieldKeyTable(),
+        target: { pid: child, processStartNs: processStartNs(child) },
+        params: {},
+        policy: 'p',
+        shared: new Map(),
+        log: silentLogger(),
+        services: { protectedPids: () => own, procRoot: '/proc' },
+      });
+      expect(r).toMatchObject({ outcome: 'skipped', reason: expect.stringMatching(/Peregrine's own/) });
+    } finally {
+      sensor.kill('SIGKILL');
     }
   });
 });

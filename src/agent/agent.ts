@@ -23,7 +23,7 @@ import { CriClient, EventEnricher, RuntimeMetadata } from '../enrich/index.js';
 import { findKubeConfig, KubeMetadata, KubePods } from '../k8s/index.js';
 import { PodIsolations, ReleaseServer, Responder } from '../respond/index.js';
 import { join } from 'node:path';
-import { ownProcesses, ResponsesManager } from './responses-manager.js';
+import { ownProcesses, ResponsesManager, sensorPid } from './responses-manager.js';
 
 export interface AgentOptions {
   readonly stdout?: NodeJS.WritableStream;
@@ -194,7 +194,19 @@ export class Agent {
       table: this.table,
       services: {
         pods: this.kubePods,
-        protectedPids: () => ownProcesses(),
+        // the agent, its embedded sensor and helpers, and a sensor serving a configured unix socket
+        protectedPids: () =>
+          ownProcesses([
+            process.pid,
+            ...this.config.sources.flatMap((src) => {
+              const address = (src as { address?: unknown }).address;
+              const pid =
+                typeof address === 'string' && address.startsWith('unix:')
+                  ? sensorPid(address.replace(/^unix:(\/\/)?/, ''))
+                  : undefined;
+              return pid ? [pid] : [];
+            }),
+          ]),
         procRoot: '/proc',
         evidenceDir: rc.evidenceDir,
         nodeName: nodeName(this.config),

@@ -79,8 +79,8 @@ function sourceOf(file: string): string | undefined {
   }
 }
 
-/** Pids of this process and its descendants (its sensor, helpers): never killed by a response. */
-export function ownProcesses(root = process.pid, procRoot = '/proc'): Set<number> {
+/** Pids of these processes and their descendants (the agent, its sensor, helpers): never killed by a response. */
+export function ownProcesses(roots: readonly number[] = [process.pid], procRoot = '/proc'): Set<number> {
   const parent = new Map<number, number>();
   for (const d of readdirSync(procRoot)) {
     if (!/^\d+$/.test(d)) continue;
@@ -91,7 +91,7 @@ export function ownProcesses(root = process.pid, procRoot = '/proc'): Set<number
       /* gone */
     }
   }
-  const own = new Set<number>([root]);
+  const own = new Set<number>(roots);
   let grew = true;
   while (grew) {
     grew = false;
@@ -102,4 +102,14 @@ export function ownProcesses(root = process.pid, procRoot = '/proc'): Set<number
       }
   }
   return own;
+}
+
+/** The pid a sensor wrote beside its unix socket (`SOCKET.pid`), when there is one. */
+export function sensorPid(socketPath: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(`${socketPath}.pid`, 'utf8').trim());
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { codec, grpcMethod, loadProtoRoot } from '../transport/index.js';
 import { grpcTarget, passThrough, serverCredentials, type TlsFiles } from '../transport/index.js';
@@ -98,8 +99,20 @@ export class SensorServer {
           : resolve(p),
       );
     });
-    return target.startsWith('unix:') ? this.opts.listen : target.replace(/:0$/, `:${port}`);
+    if (target.startsWith('unix:')) {
+      // beside the socket, which process serves it: the agent never lets a response kill it
+      this.pidFile = `${sensorSocketPath(this.opts.listen)}.pid`;
+      try {
+        writeFileSync(this.pidFile, `${process.pid}\n`, { mode: 0o644 });
+      } catch {
+        this.pidFile = undefined;
+      }
+      return this.opts.listen;
+    }
+    return target.replace(/:0$/, `:${port}`);
   }
+
+  private pidFile: string | undefined;
 
   /** What `GetHealth` reports besides stopping: the capture's state (not capturing is unhealthy). */
   setHealth(health: () => { healthy: boolean; reason: string }): void {
@@ -184,6 +197,7 @@ export class SensorServer {
   async shutdown(deadline: Deadline = deadlineIn(2_000)): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.pidFile) rmSync(this.pidFile, { force: true });
     for (const call of this.subscribers) call.end();
     this.subscribers.clear();
     await new Promise<void>((resolve) => {
@@ -222,4 +236,9 @@ export function sensorServiceDefinition(): grpc.ServiceDefinition {
     GetVersion: grpcMethod(`${PKG}GetVersion`, empty, codec<object>(root, 'peregrine.sensor.v1.VersionResponse')),
     GetHealth: grpcMethod(`${PKG}GetHealth`, empty, codec<object>(root, 'peregrine.sensor.v1.HealthResponse')),
   };
+}
+
+/** The filesystem path of a `unix:` sensor address (`unix:///run/peregrine/sensor.sock`). */
+export function sensorSocketPath(address: string): string {
+  return address.replace(/^unix:(\/\/)?/, '');
 }
