@@ -52,6 +52,16 @@ function pod(i: number): object {
   };
 }
 
+/** A kubeconfig in `dir` for a plain-HTTP API server on loopback (TLS verification off: bench only). */
+export function loopbackKubeconfig(dir: string, url: string): string {
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: ${url}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: b\n  context:\n    cluster: b\n    user: u\ncurrent-context: b\n`,
+  );
+  return kubeconfig;
+}
+
 async function apiServer(): Promise<{ server: Server; kubeconfig: string }> {
   const list = JSON.stringify({
     kind: 'PodList',
@@ -83,11 +93,9 @@ async function apiServer(): Promise<{ server: Server; kubeconfig: string }> {
     res.end(body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const kubeconfig = join(mkdtempSync(join(tmpdir(), 'bench-k8s-')), 'kubeconfig');
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: ${url}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: b\n  context:\n    cluster: b\n    user: u\ncurrent-context: b\n`,
+  const kubeconfig = loopbackKubeconfig(
+    mkdtempSync(join(tmpdir(), 'bench-k8s-')),
+    `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
   );
   return { server, kubeconfig };
 }

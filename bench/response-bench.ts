@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../src/defaults.js';
 import { isolateNetns } from '../src/respond/index.js';
+import { loopbackKubeconfig } from './k8s-api-bench.js';
 import { codec, grpcMethod, loadProtoRoot } from '../src/transport/index.js';
 
 const quantile = (xs: number[], q: number): number => {
@@ -28,14 +29,15 @@ const quantile = (xs: number[], q: number): number => {
 };
 const round = (x: number): number => Math.round(x * 100) / 100;
 
-async function killLatencies(n: number): Promise<number[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'response-bench-'));
-  const policy = join(dir, 'kill.yaml');
-  writeFileSync(
-    policy,
-    '- response: kill\n  match: {rules: [Read sensitive file]}\n  actions: [{action: process:kill}]\n',
-  );
-  const daemon = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/peregrine.js'), 'run', '--responses', policy], {
+/** `peregrine run --responses POLICY` with the bundled sensor, in `dir`; resolves once it runs and the sensor attached. */
+async function responsesDaemon(
+  dir: string,
+  policy: string,
+  env: Record<string, string>,
+): Promise<{ out: () => string; err: () => string; stop: () => Promise<void> }> {
+  const file = join(dir, 'policy.yaml');
+  writeFileSync(file, policy);
+  const daemon = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/peregrine.js'), 'run', '--responses', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
@@ -45,20 +47,37 @@ async function killLatencies(n: number): Promise<number[]> {
       PEREGRINE_RESPONSES__STATE_DIR: dir,
       PEREGRINE_RESPONSES__BUDGET__MAX: '1000', // the default budget (20 a minute) would stop the run
       PEREGRINE_SOURCES: JSON.stringify([{ type: 'sensor', address: `unix://${dir}/sensor.sock` }]),
+      ...env,
     },
   });
   let out = '';
   let err = '';
   daemon.stdout.on('data', (c: Buffer) => (out += c.toString()));
   daemon.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  try {
-    const end = Date.now() + 60_000;
-    while (!err.includes('running;')) {
-      if (daemon.exitCode !== null || Date.now() > end)
-        throw new Error(`bench response: the daemon did not start:\n${err}`);
-      await new Promise((r) => setTimeout(r, 50));
+  const stop = async (): Promise<void> => {
+    daemon.kill('SIGTERM');
+    await new Promise((r) => (daemon.exitCode === null ? daemon.once('exit', r) : r(null)));
+  };
+  const end = Date.now() + 60_000;
+  while (!err.includes('running;')) {
+    if (daemon.exitCode !== null || Date.now() > end) {
+      await stop();
+      throw new Error(`bench response: the daemon did not start:\n${err}`);
     }
-    await new Promise((r) => setTimeout(r, 1_000)); // the sensor attached
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 1_000)); // the sensor attached
+  return { out: () => out, err: () => err, stop };
+}
+
+async function killLatencies(n: number): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'response-bench-'));
+  const { out, err, stop } = await responsesDaemon(
+    dir,
+    '- response: kill\n  match: {rules: [Read sensitive file]}\n  actions: [{action: process:kill}]\n',
+    {},
+  );
+  try {
     const latencies: number[] = [];
     for (let i = 0; i < n; i++) {
       const victim = spawn('/bin/sh', ['-c', 'exec 3</etc/shadow; exec sleep 30'], { stdio: 'ignore' });
@@ -67,13 +86,15 @@ async function killLatencies(n: number): Promise<number[]> {
       );
       if (sig !== 'SIGKILL')
         throw new Error(
-          `bench response: victim ${victim.pid} was not killed (exit ${code}, ${sig}); daemon said:\n${err.slice(-2000)}\n${out.slice(-2000)}`,
+          `bench response: victim ${victim.pid} was not killed (exit ${code}, ${sig}); daemon said:\n${err().slice(-2000)}\n${out().slice(-2000)}`,
         );
       const want = `"proc.pid":${victim.pid},`;
       const wait = Date.now() + 5_000;
       let line: string | undefined;
       while (
-        !(line = out.split('\n').find((l) => l.includes('Peregrine response: process:kill') && l.includes(want)))
+        !(line = out()
+          .split('\n')
+          .find((l) => l.includes('Peregrine response: process:kill') && l.includes(want)))
       ) {
         if (Date.now() > wait) throw new Error(`bench response: no audit for pid ${victim.pid}`);
         await new Promise((r) => setTimeout(r, 5));
@@ -83,8 +104,7 @@ async function killLatencies(n: number): Promise<number[]> {
     }
     return latencies;
   } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((r) => (daemon.exitCode === null ? daemon.once('exit', r) : r(null)));
+    await stop();
   }
 }
 
@@ -207,12 +227,7 @@ async function benchApi(dir: string): Promise<{ server: Server; kubeconfig: stri
     res.end(JSON.stringify(body));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const kubeconfig = join(dir, 'kubeconfig');
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster:\n    server: ${url}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: b\n  context:\n    cluster: b\n    user: u\ncurrent-context: b\n`,
-  );
+  const kubeconfig = loopbackKubeconfig(dir, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   return { server, kubeconfig };
 }
 
@@ -226,44 +241,24 @@ async function isolateFromEvent(n: number): Promise<{ node: number[]; full: numb
   const holder = spawn('ip', ['netns', 'exec', ns, 'sleep', '600'], { stdio: 'ignore' });
   const cri = await benchCri(join(dir, 'cri.sock'), () => holder.pid!);
   const api = await benchApi(dir);
-  const policy = join(dir, 'isolate.yaml');
-  writeFileSync(
-    policy,
+  const { out, err, stop } = await responsesDaemon(
+    dir,
     '- response: isolate\n  match: {rules: [Read sensitive file]}\n  actions: [{action: pod:isolate, parameters: {ttl: 10m}}]\n',
-  );
-  const daemon = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/peregrine.js'), 'run', '--responses', policy], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
+    {
       KUBECONFIG: api.kubeconfig,
       PEREGRINE_NODE__NAME: 'bench-node',
-      PEREGRINE_LOG_LEVEL: 'warn',
-      PEREGRINE_METRICS__LISTEN: '127.0.0.1:0',
       PEREGRINE_RUNTIME__SOCKET: join(dir, 'cri.sock'),
-      PEREGRINE_RESPONSES__SOCKET: join(dir, 'responses.sock'),
-      PEREGRINE_RESPONSES__STATE_DIR: dir,
-      PEREGRINE_RESPONSES__BUDGET__MAX: '1000',
       PEREGRINE_RESPONSES__NAMESPACE_BUDGET__MAX: '1000',
       PEREGRINE_RESPONSES__DEDUP_SECONDS: '0',
       PEREGRINE_RESPONSES__MIN_HEALTHY_REPLICAS: '0',
-      PEREGRINE_SOURCES: JSON.stringify([{ type: 'sensor', address: `unix://${dir}/sensor.sock` }]),
     },
-  });
-  let out = '';
-  let err = '';
-  daemon.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  daemon.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  );
   try {
-    const end = Date.now() + 60_000;
-    while (!err.includes('running;')) {
-      if (daemon.exitCode !== null || Date.now() > end)
-        throw new Error(`bench response: the daemon did not start:\n${err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await new Promise((r) => setTimeout(r, 1_000));
     const latencies: number[] = [];
     for (let i = 0; i < n; i++) {
-      const seen = out.split('\n').filter((l) => l.includes('Peregrine response: pod:isolate')).length;
+      const seen = out()
+        .split('\n')
+        .filter((l) => l.includes('Peregrine response: pod:isolate')).length;
       // a process of the "pod": in its cgroup (named like a containerd container) and its network namespace
       // (`ip netns exec` remounts /sys: join the cgroup first, then the network namespace)
       const victim = spawn(
@@ -273,9 +268,15 @@ async function isolateFromEvent(n: number): Promise<{ node: number[]; full: numb
       );
       const wait = Date.now() + 10_000;
       let lines: string[] = [];
-      while ((lines = out.split('\n').filter((l) => l.includes('Peregrine response: pod:isolate'))).length <= seen) {
+      while (
+        (lines = out()
+          .split('\n')
+          .filter((l) => l.includes('Peregrine response: pod:isolate'))).length <= seen
+      ) {
         if (Date.now() > wait)
-          throw new Error(`bench response: no isolation audit; daemon said:\n${err.slice(-2000)}\n${out.slice(-2000)}`);
+          throw new Error(
+            `bench response: no isolation audit; daemon said:\n${err().slice(-2000)}\n${out().slice(-2000)}`,
+          );
         await new Promise((r) => setTimeout(r, 5));
       }
       victim.kill('SIGKILL');
@@ -283,19 +284,18 @@ async function isolateFromEvent(n: number): Promise<{ node: number[]; full: numb
       if (f['response.outcome'] !== 'applied')
         throw new Error(
           `bench response: isolation ${String(f['response.outcome'])}: ${String(f['response.reason'])}\n${
-            out
+            out()
               .split('\n')
               .filter((l) => l.includes('"rule":"Read sensitive file"'))
               .slice(-1)[0]
-          }\n${err.slice(-1500)}`,
+          }\n${err().slice(-1500)}`,
         );
       latencies.push(Number(f['isolation.node_latency_ms']));
       full.push(Number(f['response.latency_ms']));
     }
     return { node: latencies, full };
   } finally {
-    daemon.kill('SIGTERM');
-    await new Promise((r) => (daemon.exitCode === null ? daemon.once('exit', r) : r(null)));
+    await stop();
     holder.kill('SIGKILL');
     cri.forceShutdown();
     api.server.closeAllConnections();

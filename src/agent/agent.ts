@@ -13,6 +13,7 @@ import { BUNDLED_RULES, DEFAULT_RUNTIME_SOCKETS } from '../defaults.js';
 import type { AlertSink, SinkObserver } from '../sinks/index.js';
 import { buildSinks } from './build-sinks.js';
 import { sourcePluginFor, type EventSource } from '../sources/index.js';
+import { unixSocketPath } from '../transport/index.js';
 import { AgentMetrics, HealthServer, silentLogger, type Logger } from '../telemetry/index.js';
 import { RulesFetcher } from './rules-fetcher.js';
 import { RulesManager } from './rules-manager.js';
@@ -200,10 +201,8 @@ export class Agent {
             process.pid,
             ...this.config.sources.flatMap((src) => {
               const address = (src as { address?: unknown }).address;
-              const pid =
-                typeof address === 'string' && address.startsWith('unix:')
-                  ? sensorPid(address.replace(/^unix:(\/\/)?/, ''))
-                  : undefined;
+              const path = typeof address === 'string' && address.trim() ? unixSocketPath(address) : undefined;
+              const pid = path ? sensorPid(path) : undefined;
               return pid ? [pid] : [];
             }),
           ]),

@@ -129,7 +129,7 @@ export const ConfigSchema = z
         nodeLabels: z.boolean().default(true),
       })
       .strict()
-      .default({ enabled: true, namespaceLabels: false, nodeLabels: true }),
+      .prefault({}), // every key's own default
     /**
      * Automated responses (docs/responses.md): policy files, and the guards every action passes.
      * No paths: no responses.
@@ -162,20 +162,7 @@ export const ConfigSchema = z
         socket: z.string().min(1).default('/run/peregrine/responses.sock'),
       })
       .strict()
-      .default({
-        allowNodeCordon: false,
-        stateDir: '/var/lib/peregrine',
-        evidenceDir: '/var/lib/peregrine/evidence',
-        socket: '/run/peregrine/responses.sock',
-        paths: [],
-        dryRun: false,
-        protectedNamespaces: ['kube-system', 'peregrine'],
-        protectedLabels: { 'peregrine.dev/protected': '*' },
-        budget: { max: 20, windowSeconds: 60 },
-        namespaceBudget: { max: 5, windowSeconds: 60 },
-        dedupSeconds: 300,
-        minHealthyReplicas: 1,
-      }),
+      .prefault({}), // every key's own default
     /** How long `peregrine run` may take to stop on SIGTERM, all of it (below Kubernetes' 30 s grace period). */
     shutdown: z
       .object({ deadlineSeconds: z.number().min(1).max(300).default(10) })

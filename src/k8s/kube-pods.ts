@@ -201,7 +201,7 @@ export class KubePods {
     try {
       await this.core.createNamespacedEvent({ namespace, body });
     } catch (err) {
-      throw fail(`record an event on pod ${namespace}/${name(pod)}`, err);
+      throw fail(`record an event on pod ${namespace}/${pod.name}`, err);
     }
   }
 
@@ -240,10 +240,6 @@ function bounded<T extends object>(api: T, ms: number): T {
       };
     },
   });
-}
-
-function name(p: { name: string }): string {
-  return p.name;
 }
 
 function fail(what: string, err: unknown): KubeRequestError {

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { codec, grpcMethod, loadProtoRoot } from '../transport/index.js';
-import { grpcTarget, passThrough, serverCredentials, type TlsFiles } from '../transport/index.js';
+import { grpcTarget, passThrough, serverCredentials, unixSocketPath, type TlsFiles } from '../transport/index.js';
 import { silentLogger, type Logger } from '../telemetry/index.js';
 import { encodeBatch, type SensorEvent } from './batch-encoder.js';
 import { deadlineIn, msLeft, type Deadline } from '../lifecycle.js';
@@ -101,7 +101,7 @@ export class SensorServer {
     });
     if (target.startsWith('unix:')) {
       // beside the socket, which process serves it: the agent never lets a response kill it
-      this.pidFile = `${sensorSocketPath(this.opts.listen)}.pid`;
+      this.pidFile = `${unixSocketPath(this.opts.listen)}.pid`;
       try {
         writeFileSync(this.pidFile, `${process.pid}\n`, { mode: 0o644 });
       } catch {
@@ -236,9 +236,4 @@ export function sensorServiceDefinition(): grpc.ServiceDefinition {
     GetVersion: grpcMethod(`${PKG}GetVersion`, empty, codec<object>(root, 'peregrine.sensor.v1.VersionResponse')),
     GetHealth: grpcMethod(`${PKG}GetHealth`, empty, codec<object>(root, 'peregrine.sensor.v1.HealthResponse')),
   };
-}
-
-/** The filesystem path of a `unix:` sensor address (`unix:///run/peregrine/sensor.sock`). */
-export function sensorSocketPath(address: string): string {
-  return address.replace(/^unix:(\/\/)?/, '');
 }

@@ -86,6 +86,12 @@ export function grpcTarget(address: string): string {
   return a;
 }
 
+/** The filesystem path of a unix-socket address (`unix:///run/x.sock`, `unix:/run/x.sock`); undefined for host:port. */
+export function unixSocketPath(address: string): string | undefined {
+  const t = grpcTarget(address);
+  return t.startsWith('unix:') ? t.slice('unix:'.length) : undefined;
+}
+
 /** Identity (de)serializer for pre-encoded messages. */
 export const passThrough = {
   serialize: (b: Buffer): Buffer => b,
