@@ -493,3 +493,33 @@ describe('the enrich stage with both caches', () => {
     expect(e2.get(table, 'k8s.workload.name')).toBe('shop');
   });
 });
+
+describe('hostile pods', () => {
+  it('a pod (and its namespace) with 10,000 label keys from the API: events get only the keys rules read, the field table does not grow', async () => {
+    const labels: Record<string, string> = { app: 'web' };
+    for (let i = 0; i < 10_000; i++) labels[`attacker.example/k${i}`] = 'x';
+    api.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'flood', labels } });
+    api.put(
+      pod({
+        namespace: 'flood',
+        name: 'many-labels',
+        node: 'km-11',
+        uid: 'uid-flood',
+        labels,
+        containers: { app: 'e'.repeat(64) },
+      }),
+    );
+    const k = await kube('km-11', { namespaceLabels: true });
+    await until(() => k.container('e'.repeat(12))?.namespaceLabels !== undefined, 3_000);
+    const table = new FieldKeyTable();
+    table.intern('k8s.pod.label[app]');
+    const enricher = new EventEnricher(table, undefined, k);
+    const size = table.size;
+    const values: Array<string | undefined> = [];
+    values[table.intern('container.id')] = 'e'.repeat(12);
+    const e = enricher.enrich(new SyscallEvent(values));
+    expect(e.get(table, 'k8s.pod.label[app]')).toBe('web');
+    expect(e.get(table, 'k8s.pod.name')).toBe('many-labels');
+    expect(table.size).toBeLessThanOrEqual(size + 1);
+  });
+});

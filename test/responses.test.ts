@@ -4,7 +4,9 @@
  * `@kubernetes/client-node` against the shared fake API server, whose requests are asserted.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { memoryLogger } from './helpers/memory-logger.js';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +16,10 @@ import { findKubeConfig, KubePods } from '../src/k8s/index.js';
 import {
   evidenceCapture,
   loadPolicies,
+  MAX_POLICIES,
+  MAX_POLICY_FILE_BYTES,
+  PodIsolations,
+  ReleaseServer,
   nodeCordon,
   processKill,
   Responder,
@@ -666,6 +672,125 @@ describe("the agent's and its sensor's processes are never killed", () => {
       expect(r).toMatchObject({ outcome: 'skipped', reason: expect.stringMatching(/Peregrine's own/) });
     } finally {
       sensor.kill('SIGKILL');
+    }
+  });
+});
+
+describe('hostile inputs', () => {
+  it('policy files: an alias bomb, an oversized file and too many policies are refused with a code, fast', () => {
+    const bomb = file(
+      [
+        'a: &a ["x","x","x","x","x","x","x","x","x","x"]',
+        ...Array.from(
+          { length: 8 },
+          (_, i) => `${'bcdefghi'[i]}: &${'bcdefghi'[i]} [${Array(10).fill(`*${'abcdefgh'[i]}`).join(',')}]`,
+        ),
+      ].join('\n') + '\n- response: boom\n',
+    );
+    const bombList = file(
+      `- &a {response: x, match: {rules: [r]}, actions: [{action: process:kill}]}\n${Array.from({ length: 200 }, () => '- *a').join('\n')}\n`,
+    );
+    const big = file(`# ${'x'.repeat(MAX_POLICY_FILE_BYTES)}\n`);
+    const many = file(
+      Array.from(
+        { length: MAX_POLICIES + 1 },
+        (_, i) => `- {response: p${i}, match: {rules: [r]}, actions: [{action: process:kill}]}`,
+      ).join('\n'),
+    );
+    const t0 = Date.now();
+    const codes = (f: string) => loadPolicies([f], new FieldKeyTable()).diagnostics.errors.map((d) => d.code);
+    expect(codes(bomb).length).toBeGreaterThan(0); // not a list of policies, whatever it expands to
+    expect(codes(bombList)).toContain('RESP_ERR_LIMIT');
+    expect(codes(big)).toEqual(['RESP_ERR_LIMIT']);
+    expect(codes(many)).toContain('RESP_ERR_LIMIT');
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it('the release socket: oversized, garbage, pipelined and malformed requests get an answer each and nothing else', async () => {
+    const isolations = new PodIsolations({
+      stateFile: join(dir, 'hostile-isolations.json'),
+      netnsPid: async () => undefined,
+      log: silentLogger(),
+    });
+    const socket = join(dir, 'hostile.sock');
+    const server = new ReleaseServer(socket, isolations, silentLogger());
+    await server.start();
+    const raw = (payload: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = createConnection(socket);
+        let got = '';
+        s.on('connect', () => s.write(payload));
+        s.on('data', (d: Buffer) => (got += d.toString()));
+        s.on('close', () => resolve(got));
+        s.on('error', reject);
+      });
+    try {
+      expect(await raw('x'.repeat(64 * 1024))).toContain('request too large');
+      expect(await raw('{not json\n')).toContain('bad request');
+      expect(await raw('{"op":"release","pod":"../../etc"}\n')).toContain('unknown request');
+      const two = await raw('{"op":"list"}\n{"op":"list"}\n');
+      expect(two.trim().split('\n')).toHaveLength(1); // one request per connection
+      expect(JSON.parse(two)).toEqual({ ok: true, isolations: [] });
+    } finally {
+      await server.shutdown();
+    }
+  });
+
+  it('the isolation state file: corrupt, huge or foreign content is reported and ignored, never trusted', async () => {
+    const log = memoryLogger();
+    const state = join(dir, 'state-hostile.json');
+    const start = async (content: string) => {
+      writeFileSync(state, content);
+      const iso = new PodIsolations({ stateFile: state, netnsPid: async () => undefined, log: log.logger });
+      await iso.start();
+      return iso.list();
+    };
+    expect(await start('{corrupt')).toEqual([]);
+    expect(await start(`{"isolations":[${'1,'.repeat(600_000)}1]}`)).toEqual([]);
+    expect(
+      await start(JSON.stringify({ isolations: [{ namespace: 'a', pod: 'b' }, 'x', null, { until: 'soon' }] })),
+    ).toEqual([]);
+    expect(log.lines.filter((l) => String(l.msg).includes('state file cannot be read')).length).toBe(2);
+  });
+
+  it('evidence of a process with a huge environment is bounded', async () => {
+    const env: Record<string, string> = { PATH: '/usr/bin:/bin' };
+    for (let i = 0; i < 6; i++) env[`BIG_${i}`] = 'v'.repeat(120 * 1024);
+    const child = spawn('/bin/sleep', ['30'], { stdio: 'ignore', env });
+    try {
+      await until(() => (readlinkSafe(`/proc/${child.pid}/exe`) ?? '').endsWith('sleep'), 3_000);
+      const r = await evidenceCapture.run({
+        alert: { time: 't', rule: 'r', priority: 'Warning', output: 'o' } as Alert,
+        table: new FieldKeyTable(),
+        target: { pid: child.pid },
+        params: { max_files: 10, max_total_mb: 16 },
+        policy: 'p',
+        shared: new Map(),
+        log: silentLogger(),
+        services: { protectedPids: () => new Set(), procRoot: '/proc', evidenceDir: join(dir, 'evidence-big') },
+      });
+      const e = JSON.parse(readFileSync(r.details!['evidence.path'], 'utf8')) as { environ: string[] };
+      expect(e.environ.join('').length).toBeLessThanOrEqual(256 * 1024);
+      expect(statSync(r.details!['evidence.path']).size).toBeLessThan(1024 * 1024);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it("a process whose name holds ') ' and spaces still has its true start time (the pid-reuse guard cannot be fooled)", async () => {
+    const link = join(dir, 'evil) 1 2 3 (x');
+    symlinkSync('/bin/sleep', link);
+    const child = spawn(link, ['30'], { stdio: 'ignore' });
+    const plain = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await until(() => readFileSync(`/proc/${child.pid}/comm`, 'utf8').startsWith('evil)'), 3_000);
+      const a = processStartNs(child.pid!)!;
+      const b = processStartNs(plain.pid!)!;
+      const diff = a > b ? a - b : b - a;
+      expect(diff).toBeLessThan(2_000_000_000n); // both started just now
+    } finally {
+      child.kill('SIGKILL');
+      plain.kill('SIGKILL');
     }
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errorMessage } from '../event/index.js';
 import type { Logger } from '../telemetry/index.js';
@@ -39,6 +39,22 @@ export interface IsolationResult {
 }
 
 const MAX_RECORDS = 1_000;
+/** The state file holds at most MAX_RECORDS small records; anything larger was not written by us. */
+const MAX_STATE_BYTES = 1024 * 1024;
+
+/** A record as Peregrine writes it (anything else in the file is ignored). */
+function validRecord(r: unknown): r is IsolationRecord {
+  const x = r as Partial<IsolationRecord> | null;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.namespace === 'string' &&
+    typeof x.pod === 'string' &&
+    typeof x.uid === 'string' &&
+    typeof x.until === 'number' &&
+    typeof x.allowDns === 'boolean'
+  );
+}
 
 /**
  * Isolated pods: at once on the node (an nftables table in the pod's network namespace, see
@@ -60,8 +76,11 @@ export class PodIsolations {
     if (!existsSync(this.opts.stateFile)) return;
     let kept: IsolationRecord[] = [];
     try {
-      kept =
-        (JSON.parse(readFileSync(this.opts.stateFile, 'utf8')) as { isolations?: IsolationRecord[] }).isolations ?? [];
+      if (statSync(this.opts.stateFile).size > MAX_STATE_BYTES)
+        throw new Error(`larger than ${MAX_STATE_BYTES} bytes: not written by Peregrine`);
+      const parsed = JSON.parse(readFileSync(this.opts.stateFile, 'utf8')) as { isolations?: unknown } | null;
+      if (!Array.isArray(parsed?.isolations)) throw new Error('no list of isolations');
+      kept = parsed.isolations.filter(validRecord);
     } catch (err) {
       this.opts.log.error(
         { file: this.opts.stateFile, err: errorMessage(err) },

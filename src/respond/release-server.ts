@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { errorMessage } from '../event/index.js';
@@ -23,24 +23,39 @@ export class ReleaseServer {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o750 });
     if (existsSync(this.path)) unlinkSync(this.path); // a stale socket of an agent that died
     const server = (this.server = createServer((sock) => this.serve(sock)));
+    server.maxConnections = 16;
+    // bound under a temporary name, made 0600, then moved into place: never reachable with wider modes
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    if (existsSync(tmp)) unlinkSync(tmp);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.path, () => resolve());
+      server.listen(tmp, () => resolve());
     });
-    chmodSync(this.path, 0o600);
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, this.path);
   }
 
   private serve(sock: Socket): void {
     let buf = '';
     sock.setTimeout(5_000, () => sock.destroy());
     sock.on('error', () => undefined);
-    sock.on('data', (d: Buffer) => {
+    // one request per connection: after it (or after too much), nothing more is read
+    const reply = (r: Record<string, unknown>): void => {
+      sock.removeListener('data', onData);
+      sock.pause();
+      sock.end(`${JSON.stringify(r)}\n`);
+    };
+    const onData = (d: Buffer): void => {
       buf += d.toString('utf8');
-      if (buf.length > 4096) return void sock.end(`${JSON.stringify({ ok: false, error: 'request too large' })}\n`);
       const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      void this.answer(buf.slice(0, nl)).then((reply) => sock.end(`${JSON.stringify(reply)}\n`));
-    });
+      if (nl < 0 && buf.length <= 4096) return;
+      if (nl < 0 || nl > 4096) return reply({ ok: false, error: 'request too large (at most 4 KiB)' });
+      const line = buf.slice(0, nl);
+      sock.removeListener('data', onData);
+      sock.pause();
+      void this.answer(line).then(reply);
+    };
+    sock.on('data', onData);
   }
 
   private async answer(line: string): Promise<Record<string, unknown>> {
