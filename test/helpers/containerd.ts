@@ -153,8 +153,22 @@ export async function startContainerd(): Promise<TestContainerd> {
       stdio: 'ignore',
     });
   }
-  const cri = new CriClient(socket);
+  // Test pods get a long deadline: on a fresh 2-core machine under a parallel suite, the first
+  // sandboxes pay for kernel modules (bridge, veth) and CNI set-up; 5 s was seen to run out in CI.
+  const cri = new CriClient(socket, 45_000);
   const pods = new Set<string>();
+  // one sandbox made and removed here, so the first-time costs land in the caller's beforeAll
+  const warmUid = randomUUID();
+  const warm = await cri
+    .runPodSandbox({
+      metadata: { name: 'warm-up', uid: warmUid, namespace: 'peregrine-test', attempt: 0 },
+      linux: { cgroup_parent: `/kubepods/besteffort/pod${warmUid}` },
+    })
+    .catch((err: unknown) => {
+      throw new Error(`${String(err)}\ncontainerd's log (tail):\n${log.slice(-4_000)}`);
+    });
+  await cri.stopPodSandbox(warm);
+  await cri.removePodSandbox(warm);
   const removePod = async (podId: string): Promise<void> => {
     await cri.stopPodSandbox(podId);
     await cri.removePodSandbox(podId);
@@ -182,7 +196,9 @@ export async function startContainerd(): Promise<TestContainerd> {
           security_context: { privileged: spec.privileged ?? false },
         },
       };
-      const podId = await cri.runPodSandbox(sandboxConfig);
+      const podId = await cri.runPodSandbox(sandboxConfig).catch((err: unknown) => {
+        throw new Error(`${String(err)}\ncontainerd's log (tail):\n${log.slice(-4_000)}`);
+      });
       pods.add(podId);
       const name = spec.container ?? 'main';
       const containerId = await cri.createContainer(
