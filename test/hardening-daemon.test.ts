@@ -5,7 +5,7 @@
  * checks, count what it refuses, and stop within its deadline.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -340,17 +340,20 @@ describe('rules published over HTTPS that trickle in', () => {
 
 describe('peregrine run on embedded defaults never pretends to watch', () => {
   it('when the bundled sensor cannot start, it exits 1 with the reason and what to do (suggesting --demo)', () => {
-    // a PATH where `sh` exists and bpftrace does not
-    const bin = mkdtempSync(join(tmpdir(), 'nobpftrace-'));
-    symlinkSync('/bin/sh', join(bin, 'sh'));
+    // a loader that is not there
+    const bin = mkdtempSync(join(tmpdir(), 'noloader-'));
     const r = spawnSync(process.execPath, [PEREGRINE, 'run'], {
       encoding: 'utf8',
       timeout: 20_000,
-      env: { ...process.env, PATH: bin, PEREGRINE_METRICS__LISTEN: '127.0.0.1:0' },
+      env: {
+        ...process.env,
+        PEREGRINE_SENSOR_LOADER: join(bin, 'peregrine-sensor-loader'),
+        PEREGRINE_METRICS__LISTEN: '127.0.0.1:0',
+      },
     });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/the bundled eBPF sensor cannot start, so nothing would be watched/);
-    expect(r.stderr).toMatch(/bpftrace is not installed: apt-get install -y bpftrace/);
+    expect(r.stderr).toMatch(/the sensor loader .* is not built: run scripts\/setup/);
     expect(r.stderr).toMatch(/peregrine run --demo/);
     expect(r.stdout).toBe(''); // no demo alerts pretending to be real
   });

@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FieldKeyTable, type SyscallEvent } from '../src/event/index.js';
 import { Engine, loadRules } from '../src/engine/index.js';
-import { BpftraceCapture, checkSensorHost, encodeBatch, type SensorEvent } from '../src/sensor/index.js';
+import { EbpfCapture, checkSensorHost, encodeBatch, type SensorEvent } from '../src/sensor/index.js';
 import { BUNDLED_RULES } from '../src/defaults.js';
 import { UPSTREAM_RULES } from './helpers/upstream.js';
 import { SensorBatchDecoder } from '../src/sources/index.js';
 
 const events: SensorEvent[] = [];
-let capture: BpftraceCapture;
+let capture: EbpfCapture;
 const table = new FieldKeyTable();
 const decoder = new SensorBatchDecoder(table);
 const upstream = new Engine(loadRules(UPSTREAM_RULES, table), { ruleMatching: 'all', hostname: 't' });
@@ -52,8 +52,8 @@ function run(cmd: string, args: string[], opts: { input?: string } = {}): void {
 
 beforeAll(async () => {
   // In CI (root, Debian) this must work: a missing prerequisite fails with the reason.
-  const { bpftrace } = checkSensorHost();
-  capture = new BpftraceCapture({ bpftrace, onEvents: (b) => events.push(...b) });
+  const { loader } = checkSensorHost();
+  capture = new EbpfCapture({ loader, onEvents: (b) => events.push(...b) });
   await capture.start();
 }, 120_000);
 
@@ -213,9 +213,12 @@ describe('bundled eBPF sensor on the real kernel', () => {
     await new Promise((r) => setTimeout(r, 2_000));
     const idle = events.slice(before);
     expect(idle.filter((e) => e.pid === process.pid).length).toBe(0);
-    expect(idle.filter((e) => e.name === 'bpftrace').length).toBe(0);
+    expect(idle.filter((e) => e.pid === capture.pid || e.name.startsWith('peregrine-sen')).length).toBe(0);
     expect(idle.length).toBeLessThan(2_000);
-    expect({ parseErrors: capture.stats.parseErrors, lines: capture.badLines }).toEqual({ parseErrors: 0, lines: [] });
+    expect({ parseErrors: capture.stats.parseErrors, problems: capture.problems }).toEqual({
+      parseErrors: 0,
+      problems: [],
+    });
   });
 });
 
@@ -339,14 +342,14 @@ describe('the main job: peregrine run on embedded defaults', () => {
 });
 
 describe('the sensor never goes blind silently', () => {
-  it('bpftrace dies and restarts fail: restarts with backoff, readiness, metric and an internal alert say so; it recovers; SIGKILL of the agent takes bpftrace along; a stale socket and temp dir are cleaned at the next start', async () => {
+  it('the loader dies and restarts fail: restarts with backoff, readiness, metric and an internal alert say so; it recovers; SIGKILL of the agent takes the loader along; a stale socket is replaced at the next start', async () => {
     const { fileURLToPath } = await import('node:url');
-    const { chmodSync, existsSync, readdirSync, writeFileSync } = await import('node:fs');
+    const { chmodSync, existsSync, writeFileSync } = await import('node:fs');
     const { freePort } = await import('./helpers/http-receiver.js');
-    const real = execFileSync('sh', ['-c', 'command -v bpftrace'], { encoding: 'utf8' }).trim();
-    // bpftrace is found through PATH: a wrapper we can break and mend
-    const bin = mkdtempSync(join(tmpdir(), 'bpftrace-wrapper-'));
-    const wrapper = join(bin, 'bpftrace');
+    const real = checkSensorHost().loader;
+    // the loader named by PEREGRINE_SENSOR_LOADER: a wrapper we can break and mend
+    const bin = mkdtempSync(join(tmpdir(), 'loader-wrapper-'));
+    const wrapper = join(bin, 'peregrine-sensor-loader');
     const mend = (): void => writeFileSync(wrapper, `#!/bin/sh\nexec ${real} "$@"\n`);
     const breakIt = (): void =>
       writeFileSync(wrapper, '#!/bin/sh\necho "ERROR: simulated: probes cannot attach" >&2\nexit 1\n');
@@ -358,7 +361,7 @@ describe('the sensor never goes blind silently', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
           ...process.env,
-          PATH: `${bin}:${process.env.PATH}`,
+          PEREGRINE_SENSOR_LOADER: wrapper,
           PEREGRINE_LOG_LEVEL: 'warn',
           PEREGRINE_METRICS__LISTEN: `127.0.0.1:${port}`,
         },
@@ -385,21 +388,23 @@ describe('the sensor never goes blind silently', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     };
-    const bpftracePid = (agent: number): number | undefined => {
+    const loaderPid = (agent: number): number | undefined => {
       const kids = execFileSync('sh', ['-c', `pgrep -P ${agent} || true`], { encoding: 'utf8' })
         .trim()
         .split('\n')
         .filter(Boolean)
         .map(Number);
       return kids.find((k) =>
-        /bpftrace/.test(execFileSync('sh', ['-c', `cat /proc/${k}/comm 2>/dev/null || true`], { encoding: 'utf8' })),
+        /peregrine-sen/.test(
+          execFileSync('sh', ['-c', `cat /proc/${k}/comm 2>/dev/null || true`], { encoding: 'utf8' }),
+        ),
       );
     };
 
     const a = await start();
     try {
       await eventually('ready', async () => (await get('/readyz')).status === 200);
-      const first = bpftracePid(a.child.pid!);
+      const first = loaderPid(a.child.pid!);
       expect(first).toBeDefined();
       breakIt();
       process.kill(first!, 'SIGKILL');
@@ -414,12 +419,12 @@ describe('the sensor never goes blind silently', () => {
       await eventually('a restart failed', () => /simulated: probes cannot attach/.test(a.err()));
       mend();
       await eventually('capturing again', async () => (await get('/readyz')).status === 200, 40_000);
-      const again = bpftracePid(a.child.pid!);
+      const again = loaderPid(a.child.pid!);
       expect(again).toBeDefined();
       expect(again).not.toBe(first);
       run('/usr/bin/cat', ['/etc/shadow']);
       await eventually('alert after recovery', () => a.out().includes('"rule":"Read sensitive file"'));
-      // SIGKILL of the agent: bpftrace dies with it (parent-death signal)
+      // SIGKILL of the agent: the loader dies with it (parent-death signal)
       a.child.kill('SIGKILL');
       await new Promise((r) => a.child.once('exit', r));
       // dead: gone, or a zombie nobody reaps (on machines whose PID 1 does not reap orphans)
@@ -430,18 +435,15 @@ describe('the sensor never goes blind silently', () => {
           return true;
         }
       };
-      await eventually('bpftrace gone', () => dead(again!), 5_000);
-      // what the killed agent left: its socket and its temp dir
+      await eventually('loader gone', () => dead(again!), 5_000);
+      // what the killed agent left: its socket
       expect(existsSync('/run/peregrine/sensor.sock')).toBe(true);
-      const leftDirs = readdirSync(tmpdir()).filter((d) => d.startsWith(`peregrine-sensor-${a.child.pid}-`));
-      expect(leftDirs.length).toBe(1);
     } finally {
       if (a.child.exitCode === null && a.child.signalCode === null) a.child.kill('SIGKILL');
     }
-    // the next start replaces the stale socket and removes the dead agent's temp dir...
+    // the next start replaces the stale socket...
     const b = await start();
     try {
-      expect(readdirSync(tmpdir()).filter((d) => d.startsWith(`peregrine-sensor-${a.child.pid}-`))).toEqual([]);
       // ...but a socket a live sensor serves is not taken over
       const c = spawnSync(
         process.execPath,

@@ -22,14 +22,15 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'sensor',
-    summary: 'run the bundled eBPF sensor (bpftrace) and serve its events over the sensor API',
+    summary: 'run the bundled eBPF sensor (CO-RE program, binary records) and serve its events over the sensor API',
     usage: [
-      'peregrine sensor [--listen ADDRESS] [--socket-group GROUP] [--tls-cert F --tls-key F [--tls-ca F]] [--insecure] [--print-program]',
+      'peregrine sensor [--listen ADDRESS] [--socket-group GROUP] [--tls-cert F --tls-key F [--tls-ca F]] [--insecure] [--ring-bytes N] [--print-program]',
       `  --listen ADDRESS    ${DEFAULT_SENSOR_ADDRESS} (default) or host:port (TCP needs TLS)`,
       '  --socket-group GROUP  group (name or gid) that may read events: socket 0660, directory 0750 (default: 0600/0700, root only)',
       '  --tls-cert/--tls-key/--tls-ca   TLS (and with a CA, mutual TLS) from files, re-read when they change',
       '  --insecure          allow TCP without TLS (anyone who reaches the port reads every syscall event)',
-      '  --print-program     print the bpftrace program and exit',
+      '  --ring-bytes N      kernel ring buffer shared by all CPUs (power of two; default 16777216)',
+      "  --print-program     print the kernel program's syscall table (what it reads per syscall) and exit",
     ].join('\n'),
     load: async () => (await import('./sensor-command.js')).sensorCommand,
   },

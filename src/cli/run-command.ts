@@ -122,7 +122,7 @@ async function startEmbeddedSensor(io: CommandIO, log: Logger, listen: string): 
   }
   try {
     const sensor = await startBundledSensor({
-      bpftrace: host.bpftrace,
+      loader: host.loader,
       listen,
       logger: log,
     });

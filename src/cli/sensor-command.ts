@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '../event/index.js';
-import { SensorSetupError, bpftraceProgram, checkSensorHost, startBundledSensor } from '../sensor/index.js';
+import {
+  SYSCALLS,
+  SensorSetupError,
+  checkSensorHost,
+  enabledNumbers,
+  specLines,
+  startBundledSensor,
+} from '../sensor/index.js';
 import { DEFAULT_SENSOR_ADDRESS } from '../sources/index.js';
 import { createLogger } from '../telemetry/index.js';
 import { UsageError, type CommandImpl } from './command.js';
@@ -16,14 +23,28 @@ export const sensorCommand: CommandImpl = {
         'tls-key': { type: 'string' },
         'tls-ca': { type: 'string' },
         'print-program': { type: 'boolean' },
+        'ring-bytes': { type: 'string' },
         insecure: { type: 'boolean' },
         'socket-group': { type: 'string' },
       },
     });
     if (values['print-program']) {
-      io.stdout.write(bpftraceProgram());
+      // what the loader writes into the kernel program's table (sensor/loader.c), with names
+      const lines = specLines(new Set(enabledNumbers(undefined)));
+      const names = new Map(SYSCALLS.map((s) => [s.nr, s.name]));
+      io.stdout.write(
+        '# spec NR STR1 STR2 STR3 SOCKFD ADDR EXEC ENABLED   (sensor/record.h struct pg_spec)\n' +
+          lines.map((l) => `${l}   # ${names.get(Number(l.split(' ')[1])) ?? 'procexit'}`).join('\n') +
+          '\n',
+      );
       return 0;
     }
+    const ringBytes = values['ring-bytes'] === undefined ? undefined : Number(values['ring-bytes']);
+    if (
+      ringBytes !== undefined &&
+      !(Number.isInteger(ringBytes) && ringBytes >= 4096 && (ringBytes & (ringBytes - 1)) === 0)
+    )
+      throw new UsageError(`--ring-bytes ${values['ring-bytes']}: a power of two of at least 4096, such as 16777216`);
     const listen = values.listen ?? DEFAULT_SENSOR_ADDRESS;
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
       throw new UsageError('--tls-cert and --tls-key go together');
@@ -45,7 +66,8 @@ export const sensorCommand: CommandImpl = {
     let sensor;
     try {
       sensor = await startBundledSensor({
-        bpftrace: host.bpftrace,
+        loader: host.loader,
+        ringBytes,
         listen,
         tls,
         logger: log,

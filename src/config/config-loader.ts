@@ -66,7 +66,11 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
 }
 
 /** PEREGRINE_ variables that are not configuration keys. */
-const NOT_CONFIG: ReadonlySet<string> = new Set(['PEREGRINE_LOG_LEVEL', 'PEREGRINE_FALCO_REFERENCE']);
+const NOT_CONFIG: ReadonlySet<string> = new Set([
+  'PEREGRINE_LOG_LEVEL',
+  'PEREGRINE_FALCO_REFERENCE',
+  'PEREGRINE_SENSOR_LOADER',
+]);
 
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, problems: string[]): void {
   for (const [k, v] of Object.entries(env)) {

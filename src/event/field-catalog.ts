@@ -35,6 +35,7 @@ const ROWS: readonly Row[] = [
   ['evt.res', 'string', 'none', 'result: SUCCESS or an errno name'],
   ['evt.rawres', 'number', 'none', 'result as a number'],
   ['evt.failed', 'bool', 'none', 'true when the call returned an error'],
+  ['evt.truncated', 'string', 'none', 'Peregrine: what the sensor cut at its bounds (args, env, path), comma-separated'],
   ['evt.is_io', 'bool', 'none', 'true for I/O events'],
   ['evt.is_io_read', 'bool', 'none', 'true for read I/O events'],
   ['evt.is_io_write', 'bool', 'none', 'true for write I/O events'],

@@ -10,3 +10,4 @@ export * from './known-event-types.js';
 export * from './error-message.js';
 export * from './container-fields.js';
 export * from './process-start.js';
+export * from './capabilities.js';

@@ -20,6 +20,8 @@ export interface SensorFd {
   readonly sport?: number;
   readonly l4proto?: string;
   readonly isServer?: boolean;
+  /** The path as the call passed it (unresolved). */
+  readonly nameRaw?: string;
 }
 
 /** A syscall event as the sensor produces it, before encoding (see sensor.proto `Event`). */
@@ -52,6 +54,22 @@ export interface SensorEvent {
   /** Call arguments by name (Falco's evt.arg.NAME): flags, mode, request, ... */
   readonly params?: Readonly<Record<string, string>>;
   readonly containerId?: string;
+  /** Capability sets (bit N = capability N). */
+  readonly capEffective?: bigint;
+  readonly capPermitted?: bigint;
+  readonly capInheritable?: bigint;
+  readonly exeIno?: number;
+  readonly exeCtimeNs?: bigint;
+  readonly exeMtimeNs?: bigint;
+  /** Environment at exec, entries joined by spaces (bounded). */
+  readonly env?: string;
+  /** Session leader's name. */
+  readonly sname?: string;
+  /** Audit login user's name. */
+  readonly loginname?: string;
+  readonly vtid?: number;
+  /** What was cut at the sensor's bounds: 1 = arguments, 2 = environment, 4 = a path. */
+  readonly truncated?: number;
 }
 
 /**
@@ -153,5 +171,17 @@ function encodeEvent(e: SensorEvent, ix: (s: string | undefined) => number): Buf
     names.map((n) => ix(e.params![n])),
   );
   w.uint(39, ix(e.containerId));
+  w.optFixed64(40, e.capEffective);
+  w.optFixed64(41, e.capPermitted);
+  w.optFixed64(42, e.capInheritable);
+  w.optUint(43, e.exeIno);
+  w.fixed64(44, e.exeCtimeNs);
+  w.fixed64(45, e.exeMtimeNs);
+  w.uint(46, ix(e.env));
+  w.uint(47, ix(e.sname));
+  w.uint(48, ix(e.loginname));
+  w.optUint(49, e.vtid);
+  w.uint(50, ix(e.fd?.nameRaw));
+  w.uint(51, e.truncated);
   return Buffer.from(w.finish());
 }

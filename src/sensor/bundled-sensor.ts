@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { TlsFiles } from '../transport/index.js';
 import type { Logger } from '../telemetry/index.js';
-import { BpftraceCapture } from './bpftrace-capture.js';
+import { EbpfCapture } from './ebpf-capture.js';
 import { SensorSetupError } from './sensor-checks.js';
 import { SensorServer } from './sensor-server.js';
 import { deadlineIn, msLeft, type Deadline } from '../lifecycle.js';
@@ -11,7 +11,7 @@ import { deadlineIn, msLeft, type Deadline } from '../lifecycle.js';
 /** A running bundled sensor: capture feeding the sensor API server. */
 export interface BundledSensor {
   readonly address: string;
-  readonly capture: BpftraceCapture;
+  readonly capture: EbpfCapture;
   readonly server: SensorServer;
   /** Stops the capture, then the server (upstream first), within `deadlineMs`. Idempotent. */
   shutdown(deadline?: Deadline): Promise<void>;
@@ -19,7 +19,10 @@ export interface BundledSensor {
 
 /** Where and how the bundled sensor serves. */
 export interface BundledSensorOptions {
-  readonly bpftrace: string;
+  /** The loader binary (`checkSensorHost().loader`). */
+  readonly loader: string;
+  /** Kernel ring buffer in bytes (power of two; default 16 MiB). */
+  readonly ringBytes?: number;
   /** `unix:///path.sock` or `host:port`. */
   readonly listen: string;
   readonly tls?: TlsFiles;
@@ -34,11 +37,12 @@ export interface BundledSensorOptions {
 }
 
 /**
- * Starts the bundled eBPF sensor: the sensor API server, then bpftrace feeding it. A unix socket
+ * Starts the bundled eBPF sensor: the sensor API server, then the eBPF loader feeding it. A unix socket
  * left by a sensor that died is replaced, but one that a live sensor still serves is not (the
  * start fails, saying so); the socket and its directory get explicit modes (see
  * {@link BundledSensorOptions.socketGroup}). A TCP listener needs TLS unless `insecure`.
- * Throws when the server cannot listen or bpftrace cannot attach (the server is closed again).
+ * Throws when the server cannot listen or the program cannot attach (the server is closed again).
+ * The kernel captures what the subscribers' event types need (SubscribeRequest.event_types).
  * Host checks are the caller's (`checkSensorHost`).
  */
 export async function startBundledSensor(opts: BundledSensorOptions): Promise<BundledSensor> {
@@ -49,18 +53,26 @@ export async function startBundledSensor(opts: BundledSensorOptions): Promise<Bu
       `refusing to serve syscall events on TCP ${opts.listen} without TLS: anyone who reaches the port would read them; give --tls-cert and --tls-key (and --tls-ca for mutual TLS), use a unix socket, or pass --insecure on a trusted network`,
     );
   }
-  const server = new SensorServer({ listen: opts.listen, tls: opts.tls, logger: opts.logger, backend: 'bpftrace' });
+  let captureRef: EbpfCapture | undefined;
+  const server = new SensorServer({
+    listen: opts.listen,
+    tls: opts.tls,
+    logger: opts.logger,
+    backend: 'peregrine-ebpf-core 2',
+    onEventTypes: (types) => captureRef?.setEventTypes(types),
+  });
   const address = await server.start();
   if (unixPath) {
     chmodSync(unixPath, opts.socketGroup === undefined ? 0o600 : 0o660);
     if (opts.socketGroup !== undefined) chownSync(unixPath, -1, opts.socketGroup);
   }
-  const capture = new BpftraceCapture({
-    bpftrace: opts.bpftrace,
+  const capture = (captureRef = new EbpfCapture({
+    loader: opts.loader,
+    ringBytes: opts.ringBytes,
     logger: opts.logger,
     onEvents: (e) => server.publish(e),
     onLost: (n) => server.recordLost(n),
-  });
+  }));
   server.setHealth(() => ({
     healthy: capture.capturing,
     reason: capture.capturing ? '' : `sensor not capturing: ${capture.reason}`,
@@ -70,7 +82,7 @@ export async function startBundledSensor(opts: BundledSensorOptions): Promise<Bu
   } catch (err) {
     await capture.shutdown();
     await server.shutdown();
-    throw new Error(`bpftrace could not attach its probes: ${err instanceof Error ? err.message : String(err)}`, {
+    throw new Error(`the eBPF sensor could not attach: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,
     });
   }

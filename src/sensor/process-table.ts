@@ -1,5 +1,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import { processStartNs } from '../event/index.js';
+import type { SensorAncestor } from './batch-encoder.js';
 
 /** What user space knows about a process (from /proc, read once per exec). */
 export interface ProcInfo {
@@ -15,6 +16,33 @@ export interface ProcInfo {
   memfd?: boolean;
   /** Process name (comm) as the kernel last reported it. */
   comm?: string;
+  /** Environment at exec (entries joined by spaces), when the sensor read it. */
+  env?: string;
+  /** What the sensor cut at exec: 1 = arguments, 2 = environment. */
+  truncated?: number;
+  /** This process as an ancestor of others (reused while its name and executable stay). */
+  view?: SensorAncestor;
+  /** Its ancestors as last reported (reused while unchanged): with the raw words and table generation they came from. */
+  ancestors?: readonly SensorAncestor[];
+  ancestorWords?: Uint32Array;
+  ancestorGeneration?: number;
+  /** Session leader's name, for the session id it was looked up for. */
+  sname?: { readonly sid: number; readonly name: string | undefined };
+  /** What the kernel last said of it (reused while the bytes are the same). */
+  kernel?: KernelFacts;
+}
+
+/** Facts the kernel reports with every event of a process that rarely change. */
+export interface KernelFacts {
+  /** The raw words they were decoded from. */
+  readonly words: Uint32Array;
+  readonly capEffective: bigint;
+  readonly capPermitted: bigint;
+  readonly capInheritable: bigint;
+  readonly exeIno?: number;
+  readonly exeCtimeNs?: bigint;
+  readonly exeMtimeNs?: bigint;
+  readonly startNs: bigint;
 }
 
 /**
@@ -53,22 +81,30 @@ export class ProcessTable {
   get(pid: number, ppid?: number): ProcInfo {
     let p = this.procs.get(pid);
     if (!p) {
-      const { cgroupRead, ...read } = this.read(pid);
-      p = read;
       const parent = ppid !== undefined ? this.procs.get(ppid) : undefined;
       if (parent) {
-        if (!p.cwd) p.cwd = parent.cwd;
-        if (!p.exepath) {
-          p.exepath = parent.exepath;
-          p.exe = parent.exe;
-          p.args = parent.args;
-          p.memfd = parent.memfd;
-        }
-        if (!cgroupRead) p.containerId = parent.containerId;
-      }
+        // a fork: the child runs its parent's program in its parent's cwd and container until it execs
+        p = {
+          exepath: parent.exepath,
+          exe: parent.exe,
+          args: parent.args,
+          cwd: parent.cwd,
+          containerId: parent.containerId,
+          memfd: parent.memfd,
+          env: parent.env,
+          truncated: parent.truncated,
+          comm: parent.comm,
+        };
+      } else p = this.readInfo(pid);
       this.put(pid, p);
     }
     return p;
+  }
+
+  /** A process seen for the first time without a known parent: all of it from /proc. */
+  private readInfo(pid: number): ProcInfo {
+    const { cgroupRead: _, ...read } = this.read(pid);
+    return read;
   }
 
   /** Records a successful chdir/fchdir. */
@@ -77,7 +113,12 @@ export class ProcessTable {
     if (p && cwd) p.cwd = cwd;
   }
 
-  /** Re-reads a process after an exec (the exec's path and cgroup help when /proc is gone). */
+  /**
+   * A successful exec, with what the kernel read at that moment: the path as resolved, the
+   * cgroup names, argv and the executable's file name. Only the executable's real path (symlinks
+   * resolved) comes from /proc (one readlink); the cwd stays (exec keeps it), and when /proc is
+   * already gone (a short-lived process) the path as exec'd stands.
+   */
   exec(
     pid: number,
     path: string,
@@ -87,32 +128,44 @@ export class ProcessTable {
     ppid?: number,
   ): ProcInfo {
     const before = this.procs.get(pid) ?? (ppid !== undefined ? this.procs.get(ppid) : undefined);
-    const { cgroupRead, ...p } = this.read(pid, path);
-    if (!p.cwd && before) p.cwd = before.cwd; // exec keeps the cwd
-    // a short-lived process may be gone before /proc is read: it was in its parent's (or its own former) container
-    if (!cgroupRead && before) p.containerId = before.containerId;
+    let exepath = path;
+    try {
+      exepath = readlinkSync(`${this.procRoot}/${pid}/exe`);
+    } catch {
+      /* gone: the path as exec'd */
+    }
+    const p: ProcInfo = {
+      exepath,
+      exe: argv?.[0] ?? path,
+      args: argv ? argv.slice(1).join(' ') : '',
+      cwd: before?.cwd ?? this.cwdOf(pid),
+      containerId: before?.containerId ?? 'host',
+    };
     if (exeName?.startsWith('memfd:')) {
       // the kernel's name for the executable's file: a memfd, whatever path was exec'd
       p.memfd = true;
       if (!p.exepath.startsWith('/memfd:')) p.exepath = `/${exeName} (deleted)`;
     }
-    // the kernel's cgroup path (the unified hierarchy) names the container where cgroup v2 is
-    // mounted; on a cgroup v1 host it is "/": keep what /proc/PID/cgroup said then
-    if (cgroupPath) {
+    // the cgroup's leaf names (unified, then cpu) name the container in every runtime's format;
+    // a leaf without an id (a sub-cgroup the container made) keeps the container it inherited
+    if (cgroupPath !== undefined) {
       const id = containerIdFromCgroup(cgroupPath);
-      if (id !== 'host') p.containerId = id;
+      if (id !== 'host' || !before) p.containerId = id;
     }
-    if (argv?.length) {
-      // argv read in the kernel at exec time: exact even when the process is already gone
-      p.exe = argv[0];
-      p.args = argv.slice(1).join(' ');
-    }
-    if (!p.exepath) p.exepath = path;
     this.put(pid, p);
     return p;
   }
 
+  private cwdOf(pid: number): string {
+    try {
+      return readlinkSync(`${this.procRoot}/${pid}/cwd`);
+    } catch {
+      return '';
+    }
+  }
+
   exit(pid: number): void {
+    this.generation++;
     this.procs.delete(pid);
   }
 
@@ -136,7 +189,11 @@ export class ProcessTable {
     }
   }
 
+  /** Changes whenever a process is replaced (exec, first sight) or forgotten: cached views check it. */
+  generation = 0;
+
   private put(pid: number, p: ProcInfo): void {
+    this.generation++;
     if (this.procs.size >= this.capacity && !this.procs.has(pid))
       this.procs.delete(this.procs.keys().next().value as number);
     this.procs.set(pid, p);

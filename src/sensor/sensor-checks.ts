@@ -1,5 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** A start-up problem of the sensor, with what to do about it. */
 export class SensorSetupError extends Error {
@@ -25,13 +26,30 @@ function capEff(): bigint {
 
 const has = (caps: bigint, bit: bigint): boolean => ((caps >> bit) & 1n) === 1n;
 
+/** The directory of this package (the one holding package.json), from this module's place. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return process.cwd();
+}
+
 /**
- * Checks (and where it can, fixes) what the eBPF sensor needs: privileges (root, or CAP_BPF and
- * CAP_PERFMON), bpftrace installed, tracefs mounted (mounted here when root), BTF available.
- * Returns the bpftrace path and the tracefs directory; throws {@link SensorSetupError} listing
- * every problem and its fix.
+ * Where the sensor loader is: `$PEREGRINE_SENSOR_LOADER`, else `dist/sensor/peregrine-sensor-loader`
+ * in this package (built by scripts/setup: `make -C sensor`).
  */
-export function checkSensorHost(): { bpftrace: string; tracefs: string } {
+export function sensorLoaderPath(): string {
+  return process.env.PEREGRINE_SENSOR_LOADER || join(packageRoot(), 'dist', 'sensor', 'peregrine-sensor-loader');
+}
+
+/**
+ * Checks what the eBPF sensor needs: privileges (root, or CAP_BPF and CAP_PERFMON), the built
+ * loader, and kernel BTF (the program is CO-RE and attaches to BTF tracepoints; no tracefs).
+ * Returns the loader's path; throws {@link SensorSetupError} listing every problem and its fix.
+ */
+export function checkSensorHost(): { loader: string } {
   const problems: string[] = [];
   const caps = capEff();
   const root = process.getuid?.() === 0;
@@ -40,24 +58,13 @@ export function checkSensorHost(): { bpftrace: string; tracefs: string } {
       'not enough privilege: run as root, or grant CAP_BPF and CAP_PERFMON (e.g. securityContext.capabilities.add in the DaemonSet)',
     );
   }
-  let bpftrace = '';
+  const loader = sensorLoaderPath();
   try {
-    bpftrace = execFileSync('sh', ['-c', 'command -v bpftrace'], { encoding: 'utf8' }).trim();
+    accessSync(loader, constants.X_OK);
   } catch {
-    problems.push('bpftrace is not installed: apt-get install -y bpftrace (scripts/setup does this on Debian)');
-  }
-  let tracefs = '/sys/kernel/tracing';
-  if (!existsSync(`${tracefs}/events`)) {
-    if (existsSync('/sys/kernel/debug/tracing/events')) tracefs = '/sys/kernel/debug/tracing';
-    else if (root) {
-      try {
-        execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'], { stdio: 'ignore' });
-      } catch {
-        /* reported below */
-      }
-    }
-    if (!existsSync(`${tracefs}/events`))
-      problems.push('tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing (needs root)');
+    problems.push(
+      `the sensor loader ${loader} is not built: run scripts/setup (it installs clang, libbpf-dev and bpftool and runs make -C sensor), or set PEREGRINE_SENSOR_LOADER`,
+    );
   }
   if (!existsSync('/sys/kernel/btf/vmlinux')) {
     problems.push(
@@ -65,5 +72,5 @@ export function checkSensorHost(): { bpftrace: string; tracefs: string } {
     );
   }
   if (problems.length) throw new SensorSetupError(`the eBPF sensor cannot start:\n  - ${problems.join('\n  - ')}`);
-  return { bpftrace, tracefs };
+  return { loader };
 }

@@ -20,6 +20,12 @@ export interface SensorServerOptions {
   readonly version?: string;
   readonly backend?: string;
   readonly logger?: Logger;
+  /**
+   * Told the event types the subscribers need whenever that changes: the union of what each
+   * asked for, or undefined when any asked for everything. With no subscriber left the last
+   * set stands (a reconnecting agent finds its events still captured).
+   */
+  readonly onEventTypes?: (types: readonly string[] | undefined) => void;
 }
 
 interface StoredBatch {
@@ -184,13 +190,34 @@ export class SensorServer {
     }
     this.subscribers.add(call);
     this.stats.subscribers = this.subscribers.size;
+    this.wantedTypesChanged();
     const drop = (): void => {
-      this.subscribers.delete(call);
+      if (!this.subscribers.delete(call)) return;
       this.stats.subscribers = this.subscribers.size;
+      this.wantedTypesChanged();
     };
     call.on('cancelled', drop);
     call.on('close', drop);
     call.on('error', drop);
+  }
+
+  private lastTypes: string | undefined;
+
+  /** Tells `onEventTypes` what the subscribers need now, when it changed. */
+  private wantedTypesChanged(): void {
+    if (!this.opts.onEventTypes || this.subscribers.size === 0) return;
+    let all = false;
+    const union = new Set<string>();
+    for (const c of this.subscribers) {
+      const types = c.request.event_types ?? [];
+      if (types.length === 0) all = true;
+      for (const t of types) union.add(t);
+    }
+    const types = all ? undefined : [...union].sort();
+    const key = types ? types.join(',') : '*';
+    if (key === this.lastTypes) return;
+    this.lastTypes = key;
+    this.opts.onEventTypes(types);
   }
 
   /** Stops accepting, ends every stream, and closes within the deadline. Idempotent. */

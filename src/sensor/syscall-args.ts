@@ -18,8 +18,20 @@ const OPEN_FLAGS: ReadonlyArray<[number, string]> = [
   [0o20000000, 'O_TMPFILE'],
 ];
 
-/** `O_WRONLY|O_CREAT|O_TRUNC` from the numeric flags of open/openat/creat. */
+const flagTexts = new Map<number, string>();
+
+/** `O_WRONLY|O_CREAT|O_TRUNC` from the numeric flags of open/openat/creat (memoized: a hot path). */
 export function openFlags(flags: number): string {
+  let t = flagTexts.get(flags);
+  if (t === undefined) {
+    t = renderOpenFlags(flags);
+    if (flagTexts.size >= 4096) flagTexts.clear();
+    flagTexts.set(flags, t);
+  }
+  return t;
+}
+
+function renderOpenFlags(flags: number): string {
   const acc = flags & 3;
   const names = [acc === 0 ? 'O_RDONLY' : acc === 1 ? 'O_WRONLY' : 'O_RDWR'];
   for (const [bit, name] of OPEN_FLAGS)
@@ -28,8 +40,10 @@ export function openFlags(flags: number): string {
 }
 
 /** `0644` */
+const MODES: readonly string[] = Array.from({ length: 0o10000 }, (_, m) => `0${m.toString(8)}`);
+
 export function octalMode(mode: number): string {
-  return `0${(mode & 0o7777).toString(8)}`;
+  return MODES[mode & 0o7777];
 }
 
 const PTRACE: Readonly<Record<number, string>> = {

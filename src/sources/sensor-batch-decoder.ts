@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import type { FieldValue } from '../event/index.js';
 import type { FieldKeyTable } from '../event/index.js';
-import { FieldDeriver } from '../event/index.js';
+import { FieldDeriver, capabilityText } from '../event/index.js';
 import { MAX_ANCESTOR_LEVEL } from '../event/index.js';
 import { SyscallEvent } from '../event/index.js';
 import { WireFormatError, WireReader } from '../transport/index.js';
@@ -63,6 +63,21 @@ const SLOT_KEYS = [
   'container.id',
   'evt.source',
   'proc.duration',
+  'thread.cap_effective',
+  'thread.cap_permitted',
+  'thread.cap_inheritable',
+  'proc.exe_ino',
+  'proc.exe_ino.ctime',
+  'proc.exe_ino.mtime',
+  'proc.env',
+  'proc.sname',
+  'user.loginname',
+  'thread.vtid',
+  'fd.nameraw',
+  'evt.truncated',
+  'proc.is_vpgid_leader',
+  'proc.is_sid_leader',
+  'proc.exe_ino.ctime_duration_proc_start',
 ] as const;
 const S_EVT_TYPE = 0;
 const S_EVT_TIME = 1;
@@ -110,6 +125,22 @@ const S_FD_SOCKFAMILY = 42;
 const S_CONTAINER_ID = 43;
 const S_EVT_SOURCE = 44;
 const S_PROC_DURATION = 45;
+const S_CAP_EFFECTIVE = 46;
+const S_CAP_PERMITTED = 47;
+const S_CAP_INHERITABLE = 48;
+const S_EXE_INO = 49;
+const S_EXE_CTIME = 50;
+const S_EXE_MTIME = 51;
+const S_PROC_ENV = 52;
+const S_PROC_SNAME = 53;
+const S_USER_LOGINNAME = 54;
+const S_THREAD_VTID = 55;
+const S_FD_NAMERAW = 56;
+const S_EVT_TRUNCATED = 57;
+const S_IS_VPGID_LEADER = 58;
+const S_IS_SID_LEADER = 59;
+const S_EXE_CTIME_TO_START = 60;
+const TRUNCATED_NAMES = ['args', 'env', 'path'] as const;
 
 const ANC_FIELDS = ['proc.aname', 'proc.apid', 'proc.aexe', 'proc.aexepath', 'proc.acmdline'] as const;
 const ERRNO_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(constants.errno).map(([k, v]) => [v, k]));
@@ -215,6 +246,8 @@ export class SensorBatchDecoder {
     let fdNum: number | undefined;
     let isServer = false;
     let startNs: bigint | undefined;
+    let exeCtime: bigint | undefined;
+    let truncated = 0;
     // Hot loop: one switch per field, values written straight into slots.
     while (r.pos < r.end) {
       const tag = r.varint();
@@ -338,6 +371,43 @@ export class SensorBatchDecoder {
         case 39:
           v[sl[S_CONTAINER_ID]] = this.text(r.varint());
           break;
+        case 40:
+          v[sl[S_CAP_EFFECTIVE]] = capabilityText(r.fixed64());
+          break;
+        case 41:
+          v[sl[S_CAP_PERMITTED]] = capabilityText(r.fixed64());
+          break;
+        case 42:
+          v[sl[S_CAP_INHERITABLE]] = capabilityText(r.fixed64());
+          break;
+        case 43:
+          v[sl[S_EXE_INO]] = r.varint();
+          break;
+        case 44:
+          exeCtime = r.fixed64();
+          v[sl[S_EXE_CTIME]] = exeCtime;
+          break;
+        case 45:
+          v[sl[S_EXE_MTIME]] = r.fixed64();
+          break;
+        case 46:
+          v[sl[S_PROC_ENV]] = this.text(r.varint());
+          break;
+        case 47:
+          v[sl[S_PROC_SNAME]] = this.text(r.varint());
+          break;
+        case 48:
+          v[sl[S_USER_LOGINNAME]] = this.text(r.varint());
+          break;
+        case 49:
+          v[sl[S_THREAD_VTID]] = r.varint();
+          break;
+        case 50:
+          v[sl[S_FD_NAMERAW]] = this.text(r.varint());
+          break;
+        case 51:
+          truncated = r.varint();
+          break;
         default:
           r.skip(wt);
       }
@@ -346,6 +416,13 @@ export class SensorBatchDecoder {
     v[sl[S_EVT_NUM]] = seq;
     const ts = v[sl[S_EVT_TIME]];
     if (startNs !== undefined && typeof ts === 'bigint' && ts >= startNs) v[sl[S_PROC_DURATION]] = Number(ts - startNs);
+    if (startNs !== undefined && exeCtime !== undefined) v[sl[S_EXE_CTIME_TO_START]] = Number(startNs - exeCtime);
+    if (truncated) v[sl[S_EVT_TRUNCATED]] = TRUNCATED_NAMES.filter((_, i) => truncated & (1 << i)).join(',');
+    const vpgid = v[sl[S_PROC_VPGID]];
+    if (vpgid !== undefined && v[sl[S_PROC_VPID]] !== undefined)
+      v[sl[S_IS_VPGID_LEADER]] = vpgid === v[sl[S_PROC_VPID]];
+    const sid = v[sl[S_PROC_SID]];
+    if (sid !== undefined && v[sl[S_PROC_PID]] !== undefined) v[sl[S_IS_SID_LEADER]] = sid === v[sl[S_PROC_PID]];
     v[sl[S_EVT_DIR]] = '<';
     v[sl[S_EVT_SOURCE]] = 'syscall';
     if (hasRes) {

@@ -1,3 +1,4 @@
+import { CAPABILITY_NAMES } from '../event/index.js';
 import protobuf from 'protobufjs';
 
 const { Type: ProtoType, Field: ProtoField, OneOf: ProtoOneOf } = protobuf;
@@ -55,54 +56,10 @@ function argKind(a: Msg): string | undefined {
   );
 }
 
-const CAP_NAMES = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_DAC_READ_SEARCH',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETPCAP',
-  'CAP_LINUX_IMMUTABLE',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_NET_BROADCAST',
-  'CAP_NET_ADMIN',
-  'CAP_NET_RAW',
-  'CAP_IPC_LOCK',
-  'CAP_IPC_OWNER',
-  'CAP_SYS_MODULE',
-  'CAP_SYS_RAWIO',
-  'CAP_SYS_CHROOT',
-  'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT',
-  'CAP_SYS_NICE',
-  'CAP_SYS_RESOURCE',
-  'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG',
-  'CAP_MKNOD',
-  'CAP_LEASE',
-  'CAP_AUDIT_WRITE',
-  'CAP_AUDIT_CONTROL',
-  'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE',
-  'CAP_MAC_ADMIN',
-  'CAP_SYSLOG',
-  'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND',
-  'CAP_AUDIT_READ',
-  'CAP_PERFMON',
-  'CAP_BPF',
-  'CAP_CHECKPOINT_RESTORE',
-];
-
 /** Capability list as Falco prints it: `CAP_CHOWN CAP_SYS_MODULE ...`. */
 function capText(v: unknown): string | undefined {
   if (!Array.isArray(v)) return undefined;
-  return v.map((c) => (typeof c === 'number' ? (CAP_NAMES[c] ?? String(c)) : String(c))).join(' ');
+  return v.map((c) => (typeof c === 'number' ? (CAPABILITY_NAMES[c] ?? String(c)) : String(c))).join(' ');
 }
 
 /** Tetragon's kprobe functions → Falco event types. Names are normalised (syscall prefixes removed). */

@@ -78,6 +78,15 @@ export class WireWriter {
     this.varint(1);
   }
 
+  /** `optional fixed64`: written whenever defined, 0 included. */
+  optFixed64(field: number, v: bigint | undefined): void {
+    if (v === undefined) return;
+    this.tag(field, 1);
+    this.ensure(8);
+    this.buf.writeBigUInt64LE(v, this.pos);
+    this.pos += 8;
+  }
+
   fixed64(field: number, v: bigint | undefined): void {
     if (!v) return;
     this.tag(field, 1);
