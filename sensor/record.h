@@ -43,7 +43,7 @@
 /* bounds: what a record holds at most */
 #define PG_PATH_MAX 4096
 #define PG_ARGV_MAX 4096
-#define PG_ENV_MAX 2048
+#define PG_ENV_MAX 4096
 #define PG_NAME_MAX 256
 
 struct pg_hdr { /* 32 bytes */

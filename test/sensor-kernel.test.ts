@@ -8,57 +8,24 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FieldKeyTable, type SyscallEvent } from '../src/event/index.js';
 import { Engine, loadRules } from '../src/engine/index.js';
-import { EbpfCapture, checkSensorHost, encodeBatch, type SensorEvent } from '../src/sensor/index.js';
+import { checkSensorHost, type SensorEvent } from '../src/sensor/index.js';
+import type { SyscallEvent } from '../src/event/index.js';
 import { BUNDLED_RULES } from '../src/defaults.js';
-import { UPSTREAM_RULES } from './helpers/upstream.js';
-import { SensorBatchDecoder } from '../src/sources/index.js';
+import { run, startKernelCapture, type KernelCapture } from './helpers/kernel-capture.js';
 
-const events: SensorEvent[] = [];
-let capture: EbpfCapture;
-const table = new FieldKeyTable();
-const decoder = new SensorBatchDecoder(table);
-const upstream = new Engine(loadRules(UPSTREAM_RULES, table), { ruleMatching: 'all', hostname: 't' });
-const defaults = new Engine(loadRules([BUNDLED_RULES], table), { ruleMatching: 'all', hostname: 't' });
+let k: KernelCapture;
 const dir = mkdtempSync(join(tmpdir(), 'peregrine-kernel-'));
-
-/** The event as the agent sees it: through the sensor API encoding and decoder. */
-function agentEvent(e: SensorEvent): SyscallEvent {
-  return decoder.decode(encodeBatch(1, 1, [e])).events[0];
-}
-
-function fired(e: SensorEvent): string[] {
-  const ev = agentEvent(e);
-  const out: string[] = [];
-  upstream.evaluate(ev, (r) => out.push(r.name));
-  defaults.evaluate(ev, (r) => out.push(r.name));
-  return out;
-}
-
-async function waitFor(what: string, pred: (e: SensorEvent) => boolean, ms = 10_000): Promise<SensorEvent> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const hit = events.find(pred);
-    if (hit) return hit;
-    if (Date.now() > end) throw new Error(`no ${what} event within ${ms} ms; ${events.length} events captured`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function run(cmd: string, args: string[], opts: { input?: string } = {}): void {
-  execFileSync(cmd, args, { stdio: ['pipe', 'ignore', 'ignore'], input: opts.input, timeout: 10_000 });
-}
+const waitFor = (what: string, pred: (e: SensorEvent) => boolean, ms?: number): Promise<SensorEvent> =>
+  k.waitFor(what, pred, ms);
+const fired = (e: SensorEvent): string[] => k.fired(e);
 
 beforeAll(async () => {
-  // In CI (root, Debian) this must work: a missing prerequisite fails with the reason.
-  const { loader } = checkSensorHost();
-  capture = new EbpfCapture({ loader, onEvents: (b) => events.push(...b) });
-  await capture.start();
+  k = await startKernelCapture();
 }, 120_000);
 
 afterAll(async () => {
-  await capture?.shutdown();
+  await k?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -83,12 +50,12 @@ describe('bundled eBPF sensor on the real kernel', () => {
     expect(open.type).toBe('openat');
     expect(open.params!.flags).toMatch(/^O_RDONLY/);
     expect(open.fd).toMatchObject({ type: 'file', name: '/etc/shadow', num: open.res });
-    const ev = agentEvent(open);
+    const ev = k.agentEvent(open);
     expect([
-      ev.get(table, 'fd.directory'),
-      ev.get(table, 'evt.is_open_read'),
-      ev.get(table, 'proc.pname'),
-      ev.get(table, 'proc.cmdline'),
+      ev.get(k.table, 'fd.directory'),
+      ev.get(k.table, 'evt.is_open_read'),
+      ev.get(k.table, 'proc.pname'),
+      ev.get(k.table, 'proc.cmdline'),
     ]).toEqual(['/etc', true, 'node', 'cat /etc/shadow']);
     expect(fired(open)).toEqual(expect.arrayContaining(['Read sensitive file untrusted', 'Read sensitive file']));
   });
@@ -99,15 +66,19 @@ describe('bundled eBPF sensor on the real kernel', () => {
       'open of /etc/shadow',
       (e) => e.name === 'cat' && e.params?.name === '/etc/shadow' && e.res >= 0,
     );
-    const ev = agentEvent(open);
-    expect([ev.get(table, 'user.uid'), ev.get(table, 'group.gid'), ev.get(table, 'user.name')]).toEqual([0, 0, 'root']);
+    const ev = k.agentEvent(open);
+    expect([ev.get(k.table, 'user.uid'), ev.get(k.table, 'group.gid'), ev.get(k.table, 'user.name')]).toEqual([
+      0,
+      0,
+      'root',
+    ]);
     const dir0 = mkdtempSync(join(tmpdir(), 'uid0-'));
     const rules = join(dir0, 'r.yaml');
     (await import('node:fs')).writeFileSync(
       rules,
       '- rule: Root reads shadow\n  desc: d\n  condition: evt.type = openat and user.uid = 0 and group.gid = 0 and fd.name = /etc/shadow\n  output: "%user.uid %group.gid"\n  priority: warning\n',
     );
-    const engine = new Engine(loadRules([rules], table), { hostname: 't' });
+    const engine = new Engine(loadRules([rules], k.table), { hostname: 't' });
     const got: string[] = [];
     engine.evaluate(ev, (r) => got.push(engine.alert(r, ev).output.split(': ').slice(1).join(': ')));
     expect(got).toEqual(['Warning 0 0']);
@@ -209,13 +180,13 @@ describe('bundled eBPF sensor on the real kernel', () => {
   });
 
   it('the sensor and the test runner do not flood the stream with their own activity', async () => {
-    const before = events.length;
+    const before = k.events.length;
     await new Promise((r) => setTimeout(r, 2_000));
-    const idle = events.slice(before);
+    const idle = k.events.slice(before);
     expect(idle.filter((e) => e.pid === process.pid).length).toBe(0);
-    expect(idle.filter((e) => e.pid === capture.pid || e.name.startsWith('peregrine-sen')).length).toBe(0);
+    expect(idle.filter((e) => e.pid === k.capture.pid || e.name.startsWith('peregrine-sen')).length).toBe(0);
     expect(idle.length).toBeLessThan(2_000);
-    expect({ parseErrors: capture.stats.parseErrors, problems: capture.problems }).toEqual({
+    expect({ parseErrors: k.capture.stats.parseErrors, problems: k.capture.problems }).toEqual({
       parseErrors: 0,
       problems: [],
     });
@@ -244,7 +215,7 @@ describe('peregrine sensor (the command) serving the sensor API on a unix socket
     child.stderr.on('data', (c) => (stderr += c));
     const source = new PeregrineSensorSource(
       { address: `unix://${sock}`, reconnect: { baseMs: 100, maxMs: 500 } },
-      table,
+      k.table,
     );
     try {
       const end = Date.now() + 60_000;
@@ -267,10 +238,11 @@ describe('peregrine sensor (the command) serving the sensor API on a unix socket
         ]);
         if (!r.done && r.value.kind === 'events')
           found = r.value.events.find(
-            (e) => e.get(table, 'fd.name') === '/etc/shadow' && e.get(table, 'proc.name') === 'cat',
+            (e) => e.get(k.table, 'fd.name') === '/etc/shadow' && e.get(k.table, 'proc.name') === 'cat',
           );
       }
       expect(found, stderr).toBeDefined();
+      const defaults = new Engine(loadRules([BUNDLED_RULES], k.table), { ruleMatching: 'all', hostname: 't' });
       const hits: string[] = [];
       defaults.evaluate(found!, (r) => hits.push(r.name));
       expect(hits).toContain('Read sensitive file');
@@ -304,7 +276,7 @@ describe('bundled eBPF sensor: address-bearing sends and receives', () => {
     const rf = await waitFor('recvfrom', (e) => e.type === 'recvfrom' && e.pid === send.pid);
     expect(rf.fd).toMatchObject({ sip: '127.0.0.1', sport: port, isServer: true, cport: send.fd!.cport });
     await waitFor('recvmsg', (e) => e.type === 'recvmsg' && e.pid === send.pid);
-    const sends = events.filter((e) => e.pid === send.pid && e.type === 'sendto');
+    const sends = k.events.filter((e) => e.pid === send.pid && e.type === 'sendto');
     expect(sends.length).toBe(2); // s.sendto and c.sendto; c.send names no address
   });
 });

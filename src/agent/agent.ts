@@ -114,6 +114,11 @@ export class Agent {
           `Rules reload failed (${reason}); the previous rules keep running | ${diag.split('\n')[0]}`,
           { 'reload.reason': reason, 'reload.errors': diag },
         ),
+      // the sensor captures (in the kernel) only what the loaded rules can match
+      (engine) => {
+        const types = engine.eventTypes();
+        for (const s of this.sources) s.setEventTypes?.(types);
+      },
     );
   }
 
@@ -139,7 +144,7 @@ export class Agent {
     await this.health.start();
     await this.fetcher?.start(); // start-up fails when published rules cannot be fetched
     await this.rules.start(); // throws RulesLoadError: start-up fails with the diagnostics
-    const eventTypes = [...new Set(this.rules.engine.active.flatMap((r) => (r.types.neg ? [] : [...r.types.set])))];
+    const eventTypes = this.rules.engine.eventTypes();
     this.sources = this.config.sources.map((s) => {
       const { type, ...options } = s as { type: string } & Record<string, unknown>;
       return sourcePluginFor(type)!.build(options, { table: this.table, logger: this.log, eventTypes });

@@ -30,6 +30,8 @@ export class RulesManager {
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
     private readonly onReloadFailure: (reason: string, diagnostics: string) => void,
+    /** Told of each ruleset swapped in (the first one included). */
+    private readonly onLoaded: (engine: Engine) => void = () => undefined,
   ) {}
 
   get engine(): Engine {
@@ -86,6 +88,7 @@ export class RulesManager {
       { reason, rules: engine.active.length, sha256: load.sha256, warnings: load.diagnostics.warnings.length },
       'rules loaded',
     );
+    this.onLoaded(engine);
     return true;
   }
 

@@ -172,7 +172,7 @@ function buildSources(
     );
     sources.push(replay);
   }
-  const eventTypes = [...new Set(engine.active.flatMap((r) => (r.types.neg ? [] : [...r.types.set])))];
+  const eventTypes = engine.eventTypes();
   for (const spec of o.sources) {
     try {
       sources.push(sourcePluginFor(spec.type)!.build(spec.options, { table: load.table, eventTypes }));

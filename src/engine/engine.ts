@@ -55,6 +55,20 @@ export class Engine {
   private readonly context: OutputFormat | undefined;
   private readonly timeSlot: number;
 
+  /**
+   * The event types the active rules can match (Falco names, sorted), or undefined when some
+   * rule can match any type (no `evt.type` restriction, or only negated ones): what a sensor
+   * must capture for these rules, and no more.
+   */
+  eventTypes(): readonly string[] | undefined {
+    const types = new Set<string>();
+    for (const r of this.active) {
+      if (r.types.neg) return undefined;
+      for (const t of r.types.set) types.add(t);
+    }
+    return [...types].sort();
+  }
+
   constructor(
     readonly load: LoadResult,
     opts: EngineOptions = {},

@@ -628,7 +628,8 @@ export class RecordAssembler {
     const server = sc === 'accept' || sc === 'accept4' || sc === 'listen' || sc === 'bind';
     const [cip, cport, sip, sport] = server ? [rip, rport, lip, lport] : [lip, lport, rip, rport];
     const num = sc === 'accept' || sc === 'accept4' ? ret : Number(raw.fd ?? raw.oldfd ?? -1);
-    const name = v6 ? `[${cip}]:${cport}->[${sip}]:${sport}` : `${cip}:${cport}->${sip}:${sport}`;
+    // as Falco prints tuples, IPv6 included (no brackets)
+    const name = `${cip}:${cport}->${sip}:${sport}`;
     if (sc === 'connect') params.tuple = name;
     return {
       num,
@@ -662,7 +663,8 @@ export class RecordAssembler {
       ? { ip: sock.isServer ? sock.sip! : sock.cip!, port: sock.isServer ? sock.sport! : sock.cport! }
       : { ip: v6 ? '::' : '0.0.0.0', port: 0 };
     const [cip, cport, sip, sport] = recv ? [ip, port, local.ip, local.port] : [local.ip, local.port, ip, port];
-    const name = v6 ? `[${cip}]:${cport}->[${sip}]:${sport}` : `${cip}:${cport}->${sip}:${sport}`;
+    // as Falco prints tuples, IPv6 included (no brackets)
+    const name = `${cip}:${cport}->${sip}:${sport}`;
     params.tuple = name;
     return {
       num: Number(raw.fd ?? -1),

@@ -65,6 +65,12 @@ export interface EventSource {
    */
   readonly upstream?: { readonly healthy: boolean; readonly reason: string };
   start(): Promise<void>;
+  /**
+   * The event types the rules can match now (undefined: any), for sources that can tell their
+   * producer to send only those (the Peregrine sensor filters in the kernel). Called after each
+   * rules reload; a source that cannot filter ignores it.
+   */
+  setEventTypes?(types: readonly string[] | undefined): void;
   /** The delivered batches, in order, until shutdown. One consumer. */
   batches(): AsyncIterable<SourceBatch>;
   shutdown(deadline?: Deadline): Promise<void>;

@@ -30,13 +30,27 @@ export class PeregrineSensorSource extends GrpcStreamSource {
     this.decoder = new SensorBatchDecoder(table);
   }
 
+  private eventTypes: readonly string[] | undefined = this.opts.eventTypes;
+
+  /**
+   * New event types: the stream is opened again with them, resuming after the last event
+   * processed (the sensor replays from its buffer, so nothing is lost in between).
+   */
+  setEventTypes(types: readonly string[] | undefined): void {
+    const key = (t: readonly string[] | undefined): string => (t && t.length ? [...t].sort().join(',') : '*');
+    if (key(types) === key(this.eventTypes)) return;
+    this.eventTypes = types;
+    this.log.info({ eventTypes: types?.length ?? 'all' }, 'sensor source: event types changed; resubscribing');
+    if (this.stats.connected) this.reconnect();
+  }
+
   protected open(client: grpc.Client): ReadStream {
     const req = codec<object>(this.root, 'peregrine.sensor.v1.SubscribeRequest');
     const msg = {
       client_name: 'peregrine-agent',
       stream_id: this.streamId,
       resume_after_seq: this.lastSeq,
-      event_types: [...(this.opts.eventTypes ?? [])],
+      event_types: [...(this.eventTypes ?? [])],
     };
     return client.makeServerStreamRequest<object, Buffer>(
       '/peregrine.sensor.v1.Sensor/Subscribe',
