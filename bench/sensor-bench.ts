@@ -94,11 +94,13 @@ export async function sensorSuite(): Promise<Record<string, number>> {
     const cpu0 = process.cpuUsage();
     const l0 = cpuSeconds(capture.pid!);
     const lost0 = capture.stats.kernelLost;
+    const events0 = capture.stats.events;
     const done = await load(cmd, file, rate, 4_000, 400, (p) => (loadPid = p));
     await new Promise((r) => setTimeout(r, 1_000)); // drain
     const cpu = process.cpuUsage(cpu0);
     const loaderCpuSec = cpuSeconds(capture.pid!) - l0;
     const sensorCpuSec = (cpu.user + cpu.system) / 1e6 + loaderCpuSec;
+    const decoded = capture.stats.events - events0; // everything captured meanwhile, not only the generator's
     const expected = done.opens + done.execs;
     const captured = opens + execs;
     const spanSec = Number(lastTs - firstTs) / 1e9;
@@ -107,8 +109,9 @@ export async function sensorSuite(): Promise<Record<string, number>> {
       capturedEventsPerSec: Math.round(captured / (spanSec || done.wallSec)),
       lostRatio: expected ? Math.max(0, 1 - captured / expected) : 1,
       completeFieldsRatio: opens ? complete / opens : 0,
-      cpuMicrosPerEvent: Number(((sensorCpuSec / Math.max(1, captured)) * 1e6).toFixed(2)),
-      loaderCpuMicrosPerEvent: Number(((loaderCpuSec / Math.max(1, captured)) * 1e6).toFixed(2)),
+      cpuMicrosPerEvent: Number(((sensorCpuSec / Math.max(1, decoded)) * 1e6).toFixed(2)),
+      loaderCpuMicrosPerEvent: Number(((loaderCpuSec / Math.max(1, decoded)) * 1e6).toFixed(2)),
+      decodedEvents: decoded,
       tracedSlowdown: Number(tracedSlowdown.toFixed(3)),
       bareOpsPerSec: Math.round(bare.opens / bare.wallSec),
       tracedOpsPerSec: Math.round(traced.opens / traced.wallSec),

@@ -5,6 +5,8 @@
  * stdout in large binary chunks, unchanged (framing: sensor/record.h).
  *
  *   peregrine-sensor-loader [--ring-bytes N] [--ignore-pid PID]...
+ *   peregrine-sensor-loader --check     load the program and exit: 0 when this host and these
+ *                                       privileges can run the sensor, else 1 with why
  *
  * stdin, one command per line (from the Node process that spawned it, never from traced ones):
  *   spec NR STR1 STR2 STR3 SOCKFD ADDR EXEC ENABLED   what syscall NR carries (struct pg_spec)
@@ -163,13 +165,15 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 
 int main(int argc, char **argv) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() == 1) return 1; /* the parent died before the signal was set */
   signal(SIGPIPE, SIG_IGN);
   unsigned long ring = 8ul << 20;
   __u32 ignore[64];
   int nignore = 0;
+  int check = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--ring-bytes") == 0 && i + 1 < argc) {
+    if (strcmp(argv[i], "--check") == 0) {
+      check = 1;
+    } else if (strcmp(argv[i], "--ring-bytes") == 0 && i + 1 < argc) {
       ring = strtoul(argv[++i], NULL, 10);
     } else if (strcmp(argv[i], "--ignore-pid") == 0 && i + 1 < argc && nignore < 64) {
       ignore[nignore++] = (__u32)strtoul(argv[++i], NULL, 10);
@@ -187,6 +191,10 @@ int main(int argc, char **argv) {
   if (peregrine_bpf__load(skel))
     die("loading the eBPF program failed (needs root or CAP_BPF+CAP_PERFMON, and BTF at /sys/kernel/btf/vmlinux): %s",
         strerror(errno));
+  if (check) {
+    peregrine_bpf__destroy(skel);
+    return 0;
+  }
   __u8 one = 1;
   __u32 self = (__u32)getpid();
   bpf_map_update_elem(bpf_map__fd(skel->maps.ignored), &self, &one, BPF_ANY);

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PeregrineSensorSource } from '../src/sources/index.js';
-import { checkSensorHost, startBundledSensor, syscallByName } from '../src/sensor/index.js';
+import { checkSensorHost, startBundledSensor, syscallByName, type SensorEvent } from '../src/sensor/index.js';
+import { Engine, loadRules } from '../src/engine/index.js';
 import { FieldKeyTable } from '../src/event/index.js';
 import { run, startKernelCapture, type KernelCapture } from './helpers/kernel-capture.js';
 import { until } from './helpers/wait.js';
@@ -27,6 +28,19 @@ afterAll(async () => {
   await k?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** Whether a rule with `condition` fires on the event (as the agent evaluates it). */
+function matches(e: SensorEvent, condition: string): boolean {
+  const file = join(dir, `rule-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(
+    file,
+    `- rule: probe\n  desc: d\n  condition: ${JSON.stringify(condition)}\n  output: o\n  priority: notice\n`,
+  );
+  const engine = new Engine(loadRules([file], k.table), { hostname: 't' });
+  let hit = false;
+  engine.evaluate(k.agentEvent(e), () => (hit = true));
+  return hit;
+}
 
 const python = (code: string[], opts: { cwd?: string } = {}): void =>
   run('/usr/bin/python3', ['-c', code.join('\n')], opts);
@@ -141,6 +155,13 @@ describe('fields read in the kernel at the event', () => {
       expect(e.fd!.name).toBe(`::1:${e.fd!.cport}->::1:${port}`);
       const ev = k.agentEvent(e);
       expect([ev.get(k.table, 'fd.typechar'), ev.get(k.table, 'fd.sockfamily')]).toEqual(['6', 'ip']);
+      // the derived and either-end fields the upstream rules use, through a compiled rule
+      expect(
+        matches(
+          e,
+          `fd.port = ${port} and fd.ip = "::1" and fd.net = "::1/128" and fd.rnet = "::1/128" and fd.connected = true and fd.name_changed = true and proc.is_vpgid_leader exists and proc.aexe[1] exists`,
+        ),
+      ).toBe(true);
     } finally {
       server.close();
     }

@@ -1,3 +1,4 @@
+import { buildInfo } from '../version.js';
 import { COMMANDS } from './commands.js';
 import { UsageError, type Command, type CommandIO } from './command.js';
 import { errorMessage } from '../event/index.js';
@@ -17,7 +18,7 @@ export function helpText(group?: string): string {
       'commands:',
       ...cmds.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
       '',
-      "Run `peregrine COMMAND --help` for a command's options.",
+      "Run `peregrine COMMAND --help` for a command's options; `peregrine --version` for the version and commit.",
     ].join('\n') + '\n'
   );
 }
@@ -38,6 +39,11 @@ function findCommand(argv: readonly string[]): Command | undefined {
 
 /** Runs the CLI with `argv` (without node and script); returns the exit code. Never throws. */
 export async function runCli(argv: readonly string[], io: CommandIO): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === 'version') {
+    const { version, commit } = buildInfo();
+    io.stdout.write(`peregrine ${version} (commit ${commit})\n`);
+    return 0;
+  }
   if (argv.length === 0 || isHelp(argv[0])) {
     io.stdout.write(helpText());
     return argv.length === 0 ? 2 : 0;

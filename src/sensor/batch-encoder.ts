@@ -22,6 +22,10 @@ export interface SensorFd {
   readonly isServer?: boolean;
   /** The path as the call passed it (unresolved). */
   readonly nameRaw?: string;
+  /** A socket with a peer. */
+  readonly connected?: boolean;
+  /** This call set the descriptor's name (a send or receive naming an address). */
+  readonly nameChanged?: boolean;
 }
 
 /** A syscall event as the sensor produces it, before encoding (see sensor.proto `Event`). */
@@ -183,5 +187,7 @@ function encodeEvent(e: SensorEvent, ix: (s: string | undefined) => number): Buf
   w.optUint(49, e.vtid);
   w.uint(50, ix(e.fd?.nameRaw));
   w.uint(51, e.truncated);
+  if (e.fd?.connected !== undefined) w.optUint(52, e.fd.connected ? 1 : 0);
+  if (e.fd?.nameChanged !== undefined) w.optUint(53, e.fd.nameChanged ? 1 : 0);
   return Buffer.from(w.finish());
 }

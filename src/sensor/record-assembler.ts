@@ -641,6 +641,9 @@ export class RecordAssembler {
       sport,
       l4proto: l4Name(buf.readUInt16LE(s + 2)),
       isServer: server,
+      // the kernel's socket has a peer (listening and unconnected sockets have port 0 there)
+      connected: rport !== 0,
+      nameChanged: sc === 'connect' || sc === 'accept' || sc === 'accept4',
     };
   }
 
@@ -676,6 +679,8 @@ export class RecordAssembler {
       sport,
       l4proto: own ? sock.l4proto : 'udp',
       isServer: recv,
+      connected: sock?.connected ?? false,
+      nameChanged: true,
     };
   }
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +27,15 @@ function capEff(): bigint {
 
 const has = (caps: bigint, bit: bigint): boolean => ((caps >> bit) & 1n) === 1n;
 
+/**
+ * Whether the loader can load the eBPF program although this process has no privilege (the
+ * container image gives the loader file capabilities): it is asked to try (`--check`).
+ */
+function loaderCanLoad(loader: string): boolean {
+  const r = spawnSync(loader, ['--check'], { stdio: 'ignore', timeout: 20_000 });
+  return r.status === 0;
+}
+
 /** The directory of this package (the one holding package.json), from this module's place. */
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -53,12 +63,14 @@ export function checkSensorHost(): { loader: string } {
   const problems: string[] = [];
   const caps = capEff();
   const root = process.getuid?.() === 0;
-  if (!root && !(has(caps, CAP_BPF) && has(caps, CAP_PERFMON)) && !has(caps, CAP_SYS_ADMIN)) {
+  const loader = sensorLoaderPath();
+  // the loader alone needs the privilege: root, capabilities of this process (inherited), or
+  // its own file capabilities (the container image: this process then runs unprivileged)
+  if (!root && !(has(caps, CAP_BPF) && has(caps, CAP_PERFMON)) && !has(caps, CAP_SYS_ADMIN) && !loaderCanLoad(loader)) {
     problems.push(
-      'not enough privilege: run as root, or grant CAP_BPF and CAP_PERFMON (e.g. securityContext.capabilities.add in the DaemonSet)',
+      `not enough privilege: run as root, grant CAP_BPF and CAP_PERFMON (e.g. securityContext.capabilities.add in the DaemonSet), or give ${loader} those file capabilities (setcap cap_bpf,cap_perfmon+ep)`,
     );
   }
-  const loader = sensorLoaderPath();
   try {
     accessSync(loader, constants.X_OK);
   } catch {

@@ -78,6 +78,8 @@ const SLOT_KEYS = [
   'proc.is_vpgid_leader',
   'proc.is_sid_leader',
   'proc.exe_ino.ctime_duration_proc_start',
+  'fd.connected',
+  'fd.name_changed',
 ] as const;
 const S_EVT_TYPE = 0;
 const S_EVT_TIME = 1;
@@ -140,6 +142,8 @@ const S_EVT_TRUNCATED = 57;
 const S_IS_VPGID_LEADER = 58;
 const S_IS_SID_LEADER = 59;
 const S_EXE_CTIME_TO_START = 60;
+const S_FD_CONNECTED = 61;
+const S_FD_NAME_CHANGED = 62;
 const TRUNCATED_NAMES = ['args', 'env', 'path'] as const;
 
 const ANC_FIELDS = ['proc.aname', 'proc.apid', 'proc.aexe', 'proc.aexepath', 'proc.acmdline'] as const;
@@ -407,6 +411,12 @@ export class SensorBatchDecoder {
           break;
         case 51:
           truncated = r.varint();
+          break;
+        case 52:
+          v[sl[S_FD_CONNECTED]] = r.varint() !== 0;
+          break;
+        case 53:
+          v[sl[S_FD_NAME_CHANGED]] = r.varint() !== 0;
           break;
         default:
           r.skip(wt);
