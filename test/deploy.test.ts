@@ -78,6 +78,27 @@ function build(dir: string): Obj[] {
 for (const variant of ['base', 'overlays/tetragon', 'overlays/responses']) {
   describe(`deploy/${variant}`, () => {
     const objs = build(join(DEPLOY, variant));
+    it('every container runs the image scripts/build-image produces (peregrine:<version>), as its non-root user unless it responds', () => {
+      const version = (
+        JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+      ).version;
+      const ds = objs.find((o) => o.kind === 'DaemonSet') as unknown as {
+        spec: {
+          template: {
+            spec: {
+              securityContext?: { runAsUser?: number };
+              containers: Array<{ name: string; image: string; securityContext?: { runAsUser?: number } }>;
+            };
+          };
+        };
+      };
+      const pod = ds.spec.template.spec;
+      for (const c of pod.containers) expect(c.image, c.name).toBe(`peregrine:${version}`);
+      expect(pod.securityContext?.runAsUser).toBe(65532);
+      const agent = pod.containers.find((c) => c.name === 'agent')!;
+      expect(agent.securityContext?.runAsUser ?? 65532).toBe(variant === 'overlays/responses' ? 0 : 65532);
+    });
+
     it('every manifest is valid against the Kubernetes API schemas', () => {
       expect(objs.length).toBeGreaterThanOrEqual(7);
       for (const o of objs) {
