@@ -205,6 +205,42 @@ describe('fields read in the kernel at the event', () => {
   });
 });
 
+describe('loss is counted, never blocking', () => {
+  it('a stalled reader: the ring fills, the traced process does not wait, and the drops are counted per CPU and reach the stream', async () => {
+    const { loader } = checkSensorHost();
+    const sock = join(dir, 'loss.sock');
+    // a one-page ring: a few records fill it
+    const sensor = await startBundledSensor({ loader, listen: `unix://${sock}`, ringBytes: 4096 });
+    const table = new FieldKeyTable();
+    const source = new PeregrineSensorSource({ address: `unix://${sock}`, eventTypes: ['openat'] }, table);
+    try {
+      await source.start();
+      void (async () => {
+        for await (const _ of source.batches()) if (source.stats.lost > 0) break;
+      })();
+      await until(() => sensor.server.stats.subscribers === 1, 10_000);
+      const pid = sensor.capture.pid!;
+      process.kill(pid, 'SIGSTOP');
+      const t0 = Date.now();
+      try {
+        python(['import os', 'for i in range(3000): os.close(os.open("/etc/hostname", os.O_RDONLY))']);
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      expect(Date.now() - t0).toBeLessThan(5_000); // the traced process ran on while nobody read
+      await until(() => sensor.capture.stats.kernelLost > 0, 10_000);
+      const perCpu = sensor.capture.kernelLostPerCpu;
+      expect(perCpu.reduce((a, b) => a + b, 0)).toBe(sensor.capture.stats.kernelLost);
+      expect(sensor.capture.stats.kernelLost).toBeGreaterThan(1_000);
+      await until(() => source.stats.lost >= sensor.capture.stats.kernelLost, 10_000);
+      expect(sensor.server.stats.eventsLost).toBe(sensor.capture.stats.kernelLost);
+    } finally {
+      await source.shutdown();
+      await sensor.shutdown();
+    }
+  });
+});
+
 describe('kernel-side filtering follows the rules', () => {
   it('the kernel emits only the event types subscribers ask for: the set shrinks and grows with them', async () => {
     const { loader } = checkSensorHost();

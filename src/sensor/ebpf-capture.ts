@@ -74,6 +74,13 @@ export class EbpfCapture {
     return this.child?.pid;
   }
 
+  /** Records the kernel could not queue, per CPU, since this capture started. */
+  get kernelLostPerCpu(): readonly number[] {
+    return this.lostPerCpu;
+  }
+  private readonly lostPerCpu: number[] = [];
+  private lostLogged = 0;
+
   /** Recent records that could not be decoded (diagnostics). */
   get problems(): readonly string[] {
     return this.assembler?.problems ?? [];
@@ -128,7 +135,13 @@ export class EbpfCapture {
     this.child = child;
     const out: SensorEvent[] = [];
     let stderr = '';
-    const onLost = (n: number): void => this.lost(n);
+    const onLost = (n: number): void => {
+      // the assembler's per-CPU counts are per loader run: keep a running total across restarts
+      const perCpu = assembler.stats.kernelLostPerCpu;
+      perCpu.forEach((v, i) => (this.lostPerCpu[i] = (this.lostPerCpu[i] ?? 0) + v));
+      perCpu.length = 0;
+      this.lost(n);
+    };
     return new Promise((resolve, reject) => {
       let ready = false;
       child.stdin.on('error', () => undefined); // a dead loader: its exit says why
@@ -191,6 +204,14 @@ export class EbpfCapture {
   private lost(n: number): void {
     this.stats.kernelLost += n;
     this.opts.onLost?.(n);
+    // at most one line every 10 s: losses are counted in the metrics either way
+    if (Date.now() - this.lostLogged > 10_000) {
+      this.lostLogged = Date.now();
+      this.log.warn(
+        { lost: this.stats.kernelLost, perCpu: this.lostPerCpu },
+        'sensor: the kernel ring buffer was full; records were dropped (raise --ring-bytes, or capture fewer event types)',
+      );
+    }
   }
 
   private deliver(out: SensorEvent[]): void {

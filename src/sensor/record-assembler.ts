@@ -243,7 +243,7 @@ export class RecordAssembler {
       if (d > 0n) {
         total += Number(d);
         this.stats.kernelLostPerCpu[i] = (this.stats.kernelLostPerCpu[i] ?? 0) + Number(d);
-      }
+      } else this.stats.kernelLostPerCpu[i] ??= 0;
     }
     if (total) onLost(total);
   }

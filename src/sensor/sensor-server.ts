@@ -129,7 +129,18 @@ export class SensorServer {
   recordLost(n: number): void {
     this.pendingLost += n;
     this.stats.eventsLost += n;
+    // reported with the next batch, or on its own when no event follows soon
+    this.lostTimer ??= setTimeout(() => {
+      this.lostTimer = undefined;
+      if (this.stopped || this.pendingLost === 0) return;
+      const buf = encodeBatch(this.streamId, this.seq + 1, [], this.pendingLost);
+      this.pendingLost = 0;
+      for (const call of this.subscribers) this.send(call, buf);
+    }, 100);
+    this.lostTimer.unref();
   }
+
+  private lostTimer: NodeJS.Timeout | undefined;
 
   /** Numbers, encodes, stores and sends events to every subscriber. */
   publish(events: readonly SensorEvent[]): void {
@@ -224,6 +235,7 @@ export class SensorServer {
   async shutdown(deadline: Deadline = deadlineIn(2_000)): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearTimeout(this.lostTimer);
     if (this.pidFile) rmSync(this.pidFile, { force: true });
     for (const call of this.subscribers) call.end();
     this.subscribers.clear();
