@@ -10,6 +10,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,9 +25,21 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RULE = (name: string, proc: string): string =>
   `- rule: ${name}\n  desc: d\n  condition: evt.type = openat and proc.name = ${proc}\n  output: "%proc.name opened %fd.name"\n  priority: warning\n`;
 
-async function get(url: string): Promise<{ status: number; text: string }> {
-  const res = await fetch(url);
-  return { status: res.status, text: await res.text() };
+/**
+ * GET on a fresh connection each time: this process also serves the agent's endpoints, and a
+ * synchronous child (promtool) blocking its event loop past the server's keep-alive timeout
+ * would race a reused connection's close (ECONNRESET) — a property of the test, not the server.
+ */
+function get(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
 }
 
 describe('agent', () => {
