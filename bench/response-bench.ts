@@ -15,7 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../src/defaults.js';
@@ -235,7 +235,10 @@ async function isolateFromEvent(n: number): Promise<{ node: number[]; full: numb
   const full: number[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'response-bench-iso-'));
   const ns = `peregrine-bench-pod-${process.pid}`;
-  const cgroup = `/sys/fs/cgroup/pids/peregrine-bench-${process.pid}/${CID}`;
+  // the sensor reads the container id from the unified hierarchy's or the cpu controller's cgroup,
+  // where runtimes put every container (cgroup v1 here: the cpu controller)
+  const base = existsSync('/sys/fs/cgroup/cpu/cgroup.procs') ? '/sys/fs/cgroup/cpu' : '/sys/fs/cgroup';
+  const cgroup = `${base}/peregrine-bench-${process.pid}/${CID}`;
   execFileSync('ip', ['netns', 'add', ns]);
   mkdirSync(cgroup, { recursive: true });
   const holder = spawn('ip', ['netns', 'exec', ns, 'sleep', '600'], { stdio: 'ignore' });

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { TlsFiles } from '../transport/index.js';
 import type { Logger } from '../telemetry/index.js';
 import { EbpfCapture } from './ebpf-capture.js';
+import { buildInfo } from '../version.js';
 import { SensorSetupError } from './sensor-checks.js';
 import { SensorServer } from './sensor-server.js';
 import { deadlineIn, msLeft, type Deadline } from '../lifecycle.js';
@@ -59,6 +60,7 @@ export async function startBundledSensor(opts: BundledSensorOptions): Promise<Bu
     tls: opts.tls,
     logger: opts.logger,
     backend: 'peregrine-ebpf-core 2',
+    version: buildInfo().version,
     onEventTypes: (types) => captureRef?.setEventTypes(types),
   });
   const address = await server.start();
