@@ -27,7 +27,9 @@ export interface KernelCapture {
 export async function startKernelCapture(eventTypes?: readonly string[]): Promise<KernelCapture> {
   const events: SensorEvent[] = [];
   const { loader } = checkSensorHost();
-  const capture = new EbpfCapture({ loader, eventTypes, onEvents: (b) => events.push(...b) });
+  // a large ring: these captures take everything while the suite's busiest tests (npm ci, image
+  // builds) run beside them on two cores
+  const capture = new EbpfCapture({ loader, eventTypes, ringBytes: 64 << 20, onEvents: (b) => events.push(...b) });
   await capture.start();
   const table = new FieldKeyTable();
   const decoder = new SensorBatchDecoder(table);
