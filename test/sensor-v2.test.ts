@@ -180,6 +180,25 @@ describe('fields read in the kernel at the event', () => {
     expect(ev.get(k.table, 'proc.pid')).toBe(e.pid);
   });
 
+  it('ancestors beyond the five the kernel reads come from the process table, as deep as rules look', async () => {
+    const nest = join(dir, 'nest.sh');
+    writeFileSync(nest, 'if [ "$1" -gt 0 ]; then /bin/sh "$0" $(($1 - 1)); else /usr/bin/cat /etc/hostname; fi\n');
+    run('/bin/sh', [nest, '9']);
+    const e = await k.waitFor(
+      'cat under ten shells',
+      (x) =>
+        x.type === 'openat' &&
+        x.name === 'cat' &&
+        x.params?.name === '/etc/hostname' &&
+        (x.ancestors ?? []).slice(0, 10).filter((a) => a.name === 'sh').length === 10,
+    );
+    expect(e.ancestors!.slice(0, 10).map((a) => a.name)).toEqual(Array(10).fill('sh'));
+    expect(e.ancestors![10]).toMatchObject({ pid: process.pid, exepath: process.execPath });
+    const ev = k.agentEvent(e);
+    expect([ev.get(k.table, 'proc.aname[8]'), ev.get(k.table, 'proc.apid[11]')]).toEqual(['sh', process.pid]);
+    expect(matches(e, 'proc.aname = node and proc.aname[10] = sh')).toBe(true);
+  });
+
   it('a path of 4,000 bytes arrives complete (nothing cut at 200 bytes)', async () => {
     let long = dir;
     while (long.length < 3_900) long = join(long, 'd'.repeat(200));

@@ -16,6 +16,8 @@ export interface ProcInfo {
   memfd?: boolean;
   /** Process name (comm) as the kernel last reported it. */
   comm?: string;
+  /** Parent pid as the kernel last reported it (or /proc said): ancestors beyond the kernel's five. */
+  ppid?: number;
   /** Environment at exec (entries joined by spaces), when the sensor read it. */
   env?: string;
   /** What the sensor cut at exec: 1 = arguments, 2 = environment. */
@@ -94,6 +96,7 @@ export class ProcessTable {
           env: parent.env,
           truncated: parent.truncated,
           comm: parent.comm,
+          ppid,
         };
       } else p = this.readInfo(pid);
       this.put(pid, p);
@@ -140,6 +143,7 @@ export class ProcessTable {
       args: argv ? argv.slice(1).join(' ') : '',
       cwd: before?.cwd ?? this.cwdOf(pid),
       containerId: before?.containerId ?? 'host',
+      ppid,
     };
     if (exeName?.startsWith('memfd:')) {
       // the kernel's name for the executable's file: a memfd, whatever path was exec'd
@@ -234,6 +238,14 @@ export class ProcessTable {
     } catch {
       /* gone */
     }
+    let ppid: number | undefined;
+    try {
+      const stat = readFileSync(`${base}/stat`, 'utf8');
+      // fields follow the last ')' (a comm may hold spaces and parentheses): state, then ppid
+      ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) || undefined;
+    } catch {
+      /* gone */
+    }
     return {
       startNs: processStartNs(pid, this.procRoot),
       exepath,
@@ -242,6 +254,7 @@ export class ProcessTable {
       cwd,
       containerId,
       comm,
+      ppid,
       cgroupRead,
     };
   }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { SensorAncestor, SensorEvent, SensorFd } from './batch-encoder.js';
 import { ipv4Text, ipv6Text } from './ip-text.js';
 import { ProcessTable, type KernelFacts, type ProcInfo } from './process-table.js';
+import { MAX_ANCESTOR_LEVEL } from '../event/index.js';
 import {
   ANCESTORS,
   ARGS_AT,
@@ -395,6 +396,7 @@ export class RecordAssembler {
       if (env !== undefined) info.env = env;
     }
     info.comm = comm; // children name this process by it
+    if (ppid) info.ppid = ppid;
     if ((nr === NR_CHDIR || nr === NR_FCHDIR) && res === 0) {
       const to = nr === NR_CHDIR ? this.resolvePath(pid, raw.path ?? '') : this.procs.fdPath(pid, Number(raw.fd));
       if (to) this.procs.chdir(pid, to);
@@ -410,8 +412,10 @@ export class RecordAssembler {
     const at = plan.open!;
     const pid = dv.getUint32(o + HDR.PID, true);
     const res = dv.getInt32(o + HDR.RES, true);
-    const info = this.procs.get(pid, dv.getUint32(o + PROC_AT + PROC.PPID, true));
+    const ppid = dv.getUint32(o + PROC_AT + PROC.PPID, true);
+    const info = this.procs.get(pid, ppid);
     info.comm = comm;
+    if (ppid) info.ppid = ppid;
     const dirfd = at.dirfd >= 0 ? dv.getInt32(a + 8 * at.dirfd, true) : AT_FDCWD;
     const name = this.resolvePath(pid, path, dirfd);
     const params: Record<string, string> = { name };
@@ -551,6 +555,21 @@ export class RecordAssembler {
         ai.view = view;
       }
       views.push(view);
+    }
+    // beyond the kernel's five: the process table's parent links, as far as rules look (16)
+    let up = views.length === ANCESTORS ? this.procs.get(views[ANCESTORS - 1].pid!).ppid : undefined;
+    const seen = new Set(views.map((v) => v.pid));
+    while (up && up > 0 && views.length < MAX_ANCESTOR_LEVEL && !seen.has(up)) {
+      seen.add(up);
+      const ai = this.procs.get(up);
+      const name = ai.comm ?? ai.exepath.slice(ai.exepath.lastIndexOf('/') + 1);
+      let view = ai.view;
+      if (!view || view.name !== name || view.exepath !== ai.exepath) {
+        view = { name, pid: up, exe: ai.exe, exepath: ai.exepath, cmdline: ai.args ? `${name} ${ai.args}` : name };
+        ai.view = view;
+      }
+      views.push(view);
+      up = ai.ppid;
     }
     const words = cached ?? new Uint32Array(ANC_WORDS);
     for (let i = 0; i < ANC_WORDS; i++) words[i] = dv.getUint32(base + 4 * i, true);
