@@ -415,9 +415,21 @@ int BPF_PROG(pg_exit, struct pt_regs *regs, long ret) {
   __u32 tid = (__u32)pt;
   struct task_struct *t = bpf_get_current_task_btf();
   struct inflight *fp = bpf_task_storage_get(&inflight, t, 0, 0);
-  if (!fp || !fp->active) return 0;
-  fp->active = 0;
-  struct inflight f = *fp;
+  struct inflight f = {};
+  if (fp && fp->active) {
+    fp->active = 0;
+    f = *fp;
+  } else {
+    /* an exec by a thread other than the leader returns in the leader's task (de_thread): its
+     * entry state stayed with the thread that is gone. The exec is still reported (without the
+     * path as passed: user space takes the executable's path from the kernel's exe link). */
+    long id = regs->orig_ax;
+    if (ret != 0 || (id != 59 && id != 322) || is_ignored(pt >> 32)) return 0;
+    __u32 k = id;
+    struct pg_spec *esp = bpf_map_lookup_elem(&specs, &k);
+    if (!esp || !esp->enabled) return 0;
+    f.nr = k;
+  }
   __u32 nr = f.nr;
   struct pg_spec *sp = bpf_map_lookup_elem(&specs, &nr);
   if (!sp) return 0;

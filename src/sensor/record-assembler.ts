@@ -119,7 +119,7 @@ export class RecordAssembler {
   /** Bytes of a record split across chunks. */
   private tail: Buffer | undefined;
   /** Exec paths from entry records, by tid, until the exec's exit (bounded). */
-  private readonly execPaths = new Map<number, { path: string; truncated: boolean }>();
+  private readonly execPaths = new Map<number, { path: string; truncated: boolean; pid: number }>();
   private readonly comms = new Map<number, CommEntry>();
   private readonly users = names('/etc/passwd');
   private readonly groups = names('/etc/group');
@@ -263,7 +263,11 @@ export class RecordAssembler {
     const tid = buf.readUInt32LE(o + HDR.TID);
     if (this.execPaths.size >= 4096 && !this.execPaths.has(tid))
       this.execPaths.delete(this.execPaths.keys().next().value as number);
-    this.execPaths.set(tid, { path: buf.toString('utf8', s, s + n), truncated: (flags & BLOB_TRUNCATED) !== 0 });
+    this.execPaths.set(tid, {
+      path: buf.toString('utf8', s, s + n),
+      truncated: (flags & BLOB_TRUNCATED) !== 0,
+      pid: buf.readUInt32LE(o + HDR.PID),
+    });
   }
 
   /** The comm at `off` for `pid`, decoded once per (pid, name). */
@@ -368,10 +372,16 @@ export class RecordAssembler {
     // raw arguments by name: strings from blobs, numbers from the registers
     const raw: Record<string, string> = {};
     const isExec = spec.exec === true;
-    let entry: { path: string; truncated: boolean } | undefined;
+    let entry: { path: string; truncated: boolean; pid: number } | undefined;
     if (isExec) {
+      let key: number | undefined = tid;
       entry = this.execPaths.get(tid);
-      this.execPaths.delete(tid);
+      if (!entry && res === 0) {
+        // an exec by another thread of the process returns in the leader: its entry has that thread's tid
+        key = undefined;
+        for (const [t, x] of this.execPaths) if (x.pid === pid) [key, entry] = [t, x];
+      }
+      if (key !== undefined) this.execPaths.delete(key);
       if (entry?.truncated) truncated |= TRUNC_PATH;
     }
     for (let i = 0; i < plan.names.length; i++) {
