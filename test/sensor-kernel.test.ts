@@ -184,7 +184,10 @@ describe('bundled eBPF sensor on the real kernel', () => {
     await new Promise((r) => setTimeout(r, 2_000));
     const idle = k.events.slice(before);
     const mine = idle.filter((e) => e.pid === process.pid);
-    expect(mine.length, JSON.stringify(mine.slice(0, 3), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).toBe(0);
+    expect(
+      mine.length,
+      JSON.stringify(mine.slice(0, 3), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+    ).toBe(0);
     expect(idle.filter((e) => e.pid === k.capture.pid || e.name.startsWith('peregrine-sen')).length).toBe(0);
     expect(idle.length).toBeLessThan(2_000);
     expect({ parseErrors: k.capture.stats.parseErrors, problems: k.capture.problems }).toEqual({
