@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Agent, RulesLoadError } from '../src/agent/index.js';
+import { SensorServer } from '../src/sensor/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { HttpReceiver, freePort } from './helpers/http-receiver.js';
 import { until, untilAsync } from './helpers/wait.js';
@@ -498,5 +499,43 @@ describe('peregrine run with a receiver that is down (spool)', () => {
     }
     expect([...got()].sort()).toEqual(Array.from({ length: 30 }, (_, i) => `Spooled ${i}`).sort());
     expect(spooledOnDisk()).toBe(0);
+  });
+});
+
+describe('events lost before evaluation', () => {
+  it('raise one internal alert per source per minute with how many (a flood must not pass unnoticed), and count in the metrics', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'agent-drops-'));
+    const sock = `unix://${join(dir, 'sensor.sock')}`;
+    const server = new SensorServer({ listen: sock });
+    await server.start();
+    writeFileSync(join(dir, 'rules.yaml'), RULE('Cat opens', 'cat'));
+    const out = join(dir, 'alerts.jsonl');
+    const agent = new Agent(
+      loadConfig(
+        `rules:\n  paths: [${join(dir, 'rules.yaml')}]\nsources:\n  - type: sensor\n    address: ${sock}\nsinks:\n  - type: file\n    path: ${out}\nmetrics:\n  listen: 127.0.0.1:0\n`,
+      ),
+    );
+    try {
+      await agent.start();
+      await until(() => server.stats.subscribers === 1, 10_000);
+      server.recordLost(5);
+      const drops = (): Array<{ output_fields: Record<string, string> }> =>
+        existsSync(out)
+          ? readFileSync(out, 'utf8')
+              .split('\n')
+              .filter((l) => l.includes('"rule":"Peregrine internal: syscall event drop"'))
+              .map((l) => JSON.parse(l) as { output_fields: Record<string, string> })
+          : [];
+      await until(() => drops().length === 1, 10_000);
+      expect(drops()[0].output_fields).toMatchObject({ 'source.name': 'sensor', 'events.lost': '5' });
+      server.recordLost(3);
+      const metric = /^peregrine_events_dropped_total\{source="sensor",reason="lost"\} 8$/m;
+      await untilAsync(async () => metric.test((await get(`http://${agent.metricsAddress}/metrics`)).text), 10_000);
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(drops().length).toBe(1); // the next one waits out the minute
+    } finally {
+      await agent.shutdown();
+      await server.shutdown();
+    }
   });
 });

@@ -67,6 +67,8 @@ export class Agent {
   private readonly lastStats = new Map<string, Record<string, number>>();
   /** Last health each source's producer reported (transitions raise internal alerts). */
   private readonly upstreamHealthy = new Map<string, boolean>();
+  /** Per source: events lost since the last drop alert, and when it was sent. */
+  private readonly drops = new Map<string, { pending: number; alertedAt: number }>();
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -374,10 +376,32 @@ export class Agent {
         const d = v - (prev[reason] ?? 0);
         if (d > 0) this.metrics.eventsDropped.inc({ source: s.name, reason }, d);
       }
+      this.dropAlert(s.name, now.lost - (prev.lost ?? 0));
       const tr = s.stats.truncated - (prev.truncated ?? 0);
       if (tr > 0) this.metrics.alertsTruncated.inc({ source: s.name }, tr);
       this.lastStats.set(s.name, { ...now, received: s.stats.received, truncated: s.stats.truncated });
     }
+  }
+
+  /**
+   * Events the producer lost (a full kernel ring, say: a flood can be an attack's cover) raise an
+   * internal alert, at most one per source per minute, carrying how many were lost since the last.
+   */
+  private dropAlert(source: string, lost: number): void {
+    const d = this.drops.get(source) ?? { pending: 0, alertedAt: 0 };
+    d.pending += Math.max(0, lost);
+    this.drops.set(source, d);
+    const now = Date.now();
+    if (d.pending === 0 || now - d.alertedAt < 60_000) return;
+    this.internalAlert(
+      'Peregrine internal: syscall event drop',
+      'Critical',
+      `${d.pending} events from source ${source} were lost before evaluation (the producer could not keep up, or a flood); what happened meanwhile was not watched`,
+      { 'source.name': source, 'events.lost': String(d.pending) },
+    );
+    this.log.error({ source, lost: d.pending }, 'events lost before evaluation');
+    d.pending = 0;
+    d.alertedAt = now;
   }
 
   /** An alert about Peregrine itself, through the same sinks as every alert. */
