@@ -99,6 +99,16 @@ struct inode___v611 {
   __u32 i_ctime_nsec;
 } __attribute__((preserve_access_index));
 
+/* a record's header (its size is set once the record is complete) */
+static __always_inline void fill_hdr(struct pg_hdr *h, __u16 type, __u32 nr, __u32 tid, __u32 pid, __s64 res) {
+  h->type = type;
+  h->nr = nr;
+  h->ts = bpf_ktime_get_ns();
+  h->tid = tid;
+  h->pid = pid;
+  h->res = res;
+}
+
 static __always_inline void count_lost(void) {
   __u32 zero = 0;
   __u64 *n = bpf_map_lookup_elem(&lost, &zero);
@@ -396,12 +406,7 @@ int BPF_PROG(pg_enter, struct pt_regs *regs, long id) {
     __u8 *b = bpf_map_lookup_elem(&scratch, &one);
     if (!b) return 0;
     struct pg_hdr *h = (void *)b;
-    h->type = PG_EXEC_ENTER;
-    h->nr = nr;
-    h->ts = bpf_ktime_get_ns();
-    h->tid = tid;
-    h->pid = pt >> 32;
-    h->res = 0;
+    fill_hdr(h, PG_EXEC_ENTER, nr, tid, pt >> 32, 0);
     __u32 off = put_str(b, sizeof(*h), (const void *)arg_at(&f, sp->str1), PG_PATH_MAX, true);
     h->size = off;
     emit(b, off);
@@ -437,12 +442,7 @@ int BPF_PROG(pg_exit, struct pt_regs *regs, long ret) {
   __u8 *b = bpf_map_lookup_elem(&scratch, &zero);
   if (!b) return 0;
   struct pg_hdr *h = (void *)b;
-  h->type = PG_SYSCALL;
-  h->nr = nr;
-  h->ts = bpf_ktime_get_ns();
-  h->tid = tid;
-  h->pid = pt >> 32;
-  h->res = ret;
+  fill_hdr(h, PG_SYSCALL, nr, tid, pt >> 32, ret);
   struct pg_named *named = (void *)(b + PG_OFF_NAMED);
   if (sp->addr == PG_ADDR_EXIT || sp->addr == PG_ADDR_MSG_EXIT) {
     named->family = 0;
@@ -509,12 +509,7 @@ int BPF_PROG(pg_proc_exit, struct task_struct *p) {
     char comm[PG_COMM];
   } r = {};
   r.h.size = sizeof(r);
-  r.h.type = PG_PROC_EXIT;
-  r.h.nr = PG_PROCEXIT_NR;
-  r.h.ts = bpf_ktime_get_ns();
-  r.h.tid = pid;
-  r.h.pid = tgid;
-  r.h.res = BPF_CORE_READ(p, exit_code) >> 8;
+  fill_hdr(&r.h, PG_PROC_EXIT, PG_PROCEXIT_NR, pid, tgid, BPF_CORE_READ(p, exit_code) >> 8);
   bpf_core_read(r.comm, PG_COMM, &p->comm);
   emit(&r, sizeof(r));
   return 0;

@@ -16,6 +16,29 @@ function bootTimeNs(procRoot: string): bigint | undefined {
   return bootNs;
 }
 
+/** What /proc/PID/stat says of a process: its start (ns since the epoch) and its parent. */
+export interface ProcStat {
+  readonly startNs?: bigint;
+  readonly ppid?: number;
+}
+
+/** One read of /proc/PID/stat; undefined when the process is gone. */
+export function procStat(pid: number, procRoot = '/proc'): ProcStat | undefined {
+  try {
+    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+    // the comm field is in parentheses and may contain spaces or ')': fields follow the last ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = BigInt(fields[19]); // field 22 of stat; 20th after comm
+    const boot = bootTimeNs(procRoot);
+    return {
+      startNs: boot === undefined ? undefined : boot + (ticks * 1_000_000_000n) / USER_HZ,
+      ppid: Number(fields[1]) || undefined, // field 4: after the state
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * When process `pid` started, in ns since the epoch, from /proc (10 ms resolution; boot time in
  * whole seconds, so two readers on one host may differ by up to a second); undefined when the
@@ -23,14 +46,5 @@ function bootTimeNs(procRoot: string): bigint | undefined {
  * before killing, so a reused pid is never killed.
  */
 export function processStartNs(pid: number, procRoot = '/proc'): bigint | undefined {
-  try {
-    const stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
-    // the comm field is in parentheses and may contain spaces or ')': fields follow the last ')'
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = BigInt(fields[19]); // field 22 of stat; 20th after comm
-    const boot = bootTimeNs(procRoot);
-    return boot === undefined ? undefined : boot + (ticks * 1_000_000_000n) / USER_HZ;
-  } catch {
-    return undefined;
-  }
+  return procStat(pid, procRoot)?.startNs;
 }

@@ -1,5 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { processStartNs } from '../event/index.js';
+import { procStat } from '../event/index.js';
 import type { SensorAncestor } from './batch-encoder.js';
 
 /** What user space knows about a process (from /proc, read once per exec). */
@@ -108,6 +108,11 @@ export class ProcessTable {
   private readInfo(pid: number): ProcInfo {
     const { cgroupRead: _, ...read } = this.read(pid);
     return read;
+  }
+
+  /** What is known of `pid`, without reading /proc. */
+  peek(pid: number): ProcInfo | undefined {
+    return this.procs.get(pid);
   }
 
   /** Records a successful chdir/fchdir. */
@@ -238,23 +243,16 @@ export class ProcessTable {
     } catch {
       /* gone */
     }
-    let ppid: number | undefined;
-    try {
-      const stat = readFileSync(`${base}/stat`, 'utf8');
-      // fields follow the last ')' (a comm may hold spaces and parentheses): state, then ppid
-      ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) || undefined;
-    } catch {
-      /* gone */
-    }
+    const stat = procStat(pid, this.procRoot);
     return {
-      startNs: processStartNs(pid, this.procRoot),
+      startNs: stat?.startNs,
       exepath,
       exe: argv[0] ?? execPath ?? '',
       args: argv.slice(1).join(' '),
       cwd,
       containerId,
       comm,
-      ppid,
+      ppid: stat?.ppid,
       cgroupRead,
     };
   }

@@ -20,7 +20,7 @@ import {
   REC,
   SOCK_AT,
 } from './record-layout.js';
-import { ARG_MAPPERS, RESOLVED_ARGS, mapOpen } from './syscall-params.js';
+import { ARG_MAPPERS, RESOLVED_ARGS } from './syscall-params.js';
 import { octalMode, openFlags } from './syscall-args.js';
 import { SYSCALLS, syscallByName, type SyscallSpec } from './syscall-table.js';
 
@@ -289,7 +289,8 @@ export class RecordAssembler {
 
   private procExit(buf: Buffer, o: number): SensorEvent {
     const pid = buf.readUInt32LE(o + HDR.PID);
-    const info = this.procs.get(pid);
+    // a process exiting unseen (its exec predates the sensor) is gone from /proc already: no read
+    const info = this.procs.peek(pid);
     const ev: SensorEvent = {
       tsNs: this.clockOffsetNs + buf.readBigUInt64LE(o + HDR.TS),
       type: 'procexit',
@@ -297,12 +298,12 @@ export class RecordAssembler {
       tid: buf.readUInt32LE(o + HDR.TID),
       pid,
       name: this.comm(buf, o + HDR.BYTES, pid),
-      exepath: info.exepath,
-      exe: info.exe,
-      args: info.args,
-      cwd: info.cwd,
-      containerId: info.containerId,
-      procStartNs: info.startNs,
+      exepath: info?.exepath,
+      exe: info?.exe,
+      args: info?.args,
+      cwd: info?.cwd,
+      containerId: info?.containerId,
+      procStartNs: info?.kernel?.startNs ?? info?.startNs,
       params: { status: String(Number(buf.readBigInt64LE(o + HDR.RES))) },
     };
     this.procs.exit(pid);
@@ -330,9 +331,7 @@ export class RecordAssembler {
     // blobs: the string arguments, then (successful execs) argv, environment, cgroup, exe name
     const nblobs = dv.getUint32(o + NBLOBS_AT, true);
     if (nblobs > 7) throw new Error(`syscall record with ${nblobs} blobs`);
-    let s1 = '';
-    let s2 = '';
-    let s3 = '';
+    const strs = ['', '', ''];
     let truncated = 0;
     let q = o + BLOBS_AT;
     let argv: string[] | undefined;
@@ -349,10 +348,7 @@ export class RecordAssembler {
       if (n === 0 && flags === 0) continue;
       const trunc = (flags & BLOB_TRUNCATED) !== 0;
       if (i <= BLOB.STR3) {
-        const text = utf8(buf, st, q);
-        if (i === 0) s1 = text;
-        else if (i === 1) s2 = text;
-        else s3 = text;
+        strs[i] = utf8(buf, st, q);
         if (trunc) truncated |= TRUNC_PATH;
       } else if (i === BLOB.ARGV) {
         argv = utf8(buf, st, q).split('\0');
@@ -367,7 +363,7 @@ export class RecordAssembler {
       else if (i === BLOB.EXE) exeName = utf8(buf, st, q);
     }
 
-    if (plan.open) return this.openEvent(plan, buf, o, s1, truncated, comm);
+    if (plan.open) return this.openEvent(plan, buf, o, strs[0], truncated, comm);
 
     // raw arguments by name: strings from blobs, numbers from the registers
     const raw: Record<string, string> = {};
@@ -387,16 +383,8 @@ export class RecordAssembler {
     for (let i = 0; i < plan.names.length; i++) {
       const name = plan.names[i];
       const si = plan.str[i];
-      raw[name] =
-        si < 0
-          ? String(dv.getInt32(o + ARGS_AT + 8 * plan.pos[i], true))
-          : isExec
-            ? (entry?.path ?? '')
-            : si === 0
-              ? s1
-              : si === 1
-                ? s2
-                : s3;
+      if (si < 0) raw[name] = String(dv.getInt32(o + ARGS_AT + 8 * plan.pos[i], true));
+      else raw[name] = isExec ? (entry?.path ?? '') : strs[si];
     }
 
     let info = this.procs.get(pid, ppid); // known (or inherited) before paths are resolved
@@ -623,14 +611,10 @@ export class RecordAssembler {
     const sc = spec.name;
     const params: Record<string, string> = {};
     const path = (k = 'path', dir = 'dirfd'): string => this.resolvePath(pid, raw[k] ?? '', raw[dir]);
-    const open = OPENS.has(sc);
-    const mapper = open ? mapOpen : ARG_MAPPERS[sc];
-    if (mapper) mapper({ sc, raw, params, path });
-    else for (const k in raw) params[k] = raw[k];
+    // (opens never come here: openEvent)
+    ARG_MAPPERS[sc]?.({ sc, raw, params, path });
     for (const k in raw) if (params[k] === undefined && !RESOLVED_ARGS.has(k)) params[k] = raw[k];
-    let fd: SensorFd | undefined = open
-      ? { num: ret >= 0 ? ret : -1, type: 'file', name: params.name, nameRaw: raw.path }
-      : undefined;
+    let fd: SensorFd | undefined;
     const family = buf.readUInt16LE(o + SOCK_AT);
     if (family === AF_INET || family === AF_INET6) fd = this.socketFd(sc, ret, raw, buf, o, params);
     else if (family === AF_UNIX) fd = { num: Number(raw.fd ?? raw.oldfd ?? ret), type: 'unix' };
@@ -650,30 +634,25 @@ export class RecordAssembler {
     const s = o + SOCK_AT;
     const v6 = buf.readUInt16LE(s) === AF_INET6;
     const text = v6 ? ipv6Text : ipv4Text;
-    const lip = text(buf, s + 8);
-    const rip = text(buf, s + 24);
-    const lport = buf.readUInt16LE(s + 4);
+    const local: End = [text(buf, s + 8), buf.readUInt16LE(s + 4)];
     const rport = buf.readUInt16LE(s + 6);
+    const remote: End = [text(buf, s + 24), rport];
     const server = sc === 'accept' || sc === 'accept4' || sc === 'listen' || sc === 'bind';
-    const [cip, cport, sip, sport] = server ? [rip, rport, lip, lport] : [lip, lport, rip, rport];
-    const num = sc === 'accept' || sc === 'accept4' ? ret : Number(raw.fd ?? raw.oldfd ?? -1);
-    // as Falco prints tuples, IPv6 included (no brackets)
-    const name = `${cip}:${cport}->${sip}:${sport}`;
-    if (sc === 'connect') params.tuple = name;
-    return {
-      num,
-      type: v6 ? 'ipv6' : 'ipv4',
-      name,
-      cip,
-      sip,
-      cport,
-      sport,
-      l4proto: l4Name(buf.readUInt16LE(s + 2)),
-      isServer: server,
-      // the kernel's socket has a peer (listening and unconnected sockets have port 0 there)
-      connected: rport !== 0,
-      nameChanged: sc === 'connect' || sc === 'accept' || sc === 'accept4',
-    };
+    const fd = ipFd(
+      sc === 'accept' || sc === 'accept4' ? ret : Number(raw.fd ?? raw.oldfd ?? -1),
+      v6,
+      server ? remote : local,
+      server ? local : remote,
+      {
+        l4proto: l4Name(buf.readUInt16LE(s + 2)),
+        isServer: server,
+        // the kernel's socket has a peer (listening and unconnected sockets have port 0 there)
+        connected: rport !== 0,
+        nameChanged: sc === 'connect' || sc === 'accept' || sc === 'accept4',
+      },
+    );
+    if (sc === 'connect') params.tuple = fd.name!;
+    return fd;
   }
 
   /** sendto/sendmsg/recvfrom/recvmsg naming an address: sends name the server, receives the peer. */
@@ -687,31 +666,37 @@ export class RecordAssembler {
   ): SensorFd {
     const n = o + NAMED_AT;
     const v6 = buf.readUInt16LE(n) === AF_INET6;
-    const ip = v6 ? ipv6Text(buf, n + 4) : ipv4Text(buf, n + 4);
-    const port = buf.readUInt16LE(n + 2);
+    const named: End = [v6 ? ipv6Text(buf, n + 4) : ipv4Text(buf, n + 4), buf.readUInt16LE(n + 2)];
     const recv = sc.startsWith('recv');
     const own = sock && sock.type !== 'unix';
-    const local = own
-      ? { ip: sock.isServer ? sock.sip! : sock.cip!, port: sock.isServer ? sock.sport! : sock.cport! }
-      : { ip: v6 ? '::' : '0.0.0.0', port: 0 };
-    const [cip, cport, sip, sport] = recv ? [ip, port, local.ip, local.port] : [local.ip, local.port, ip, port];
-    // as Falco prints tuples, IPv6 included (no brackets)
-    const name = `${cip}:${cport}->${sip}:${sport}`;
-    params.tuple = name;
-    return {
-      num: Number(raw.fd ?? -1),
-      type: v6 ? 'ipv6' : 'ipv4',
-      name,
-      cip,
-      sip,
-      cport,
-      sport,
+    const local: End = own
+      ? sock.isServer
+        ? [sock.sip!, sock.sport!]
+        : [sock.cip!, sock.cport!]
+      : [v6 ? '::' : '0.0.0.0', 0];
+    const fd = ipFd(Number(raw.fd ?? -1), v6, recv ? named : local, recv ? local : named, {
       l4proto: own ? sock.l4proto : 'udp',
       isServer: recv,
       connected: sock?.connected ?? false,
       nameChanged: true,
-    };
+    });
+    params.tuple = fd.name!;
+    return fd;
   }
+}
+
+/** One end of a connection: address and port. */
+type End = [ip: string, port: number];
+
+/** An IPv4/IPv6 descriptor from its client and server ends, named as Falco prints tuples (no brackets). */
+function ipFd(
+  num: number,
+  v6: boolean,
+  [cip, cport]: End,
+  [sip, sport]: End,
+  more: Pick<SensorFd, 'l4proto' | 'isServer' | 'connected' | 'nameChanged'>,
+): SensorFd {
+  return { num, type: v6 ? 'ipv6' : 'ipv4', name: `${cip}:${cport}->${sip}:${sport}`, cip, sip, cport, sport, ...more };
 }
 
 const l4Name = (proto: number): string => (proto === 6 ? 'tcp' : proto === 17 ? 'udp' : proto === 1 ? 'icmp' : 'raw');

@@ -1,4 +1,4 @@
-import { octalMode, openFlags, ptraceRequest, socketDomain } from './syscall-args.js';
+import { octalMode, ptraceRequest, socketDomain } from './syscall-args.js';
 
 /**
  * Falco's `evt.arg.*` for a call, from its raw arguments: per syscall, how they are named and
@@ -17,13 +17,6 @@ export interface ArgContext {
 /** Raw arguments that mappers turn into resolved paths or other names (not copied as they are). */
 export const RESOLVED_ARGS: ReadonlySet<string> = new Set(['path', 'tpid', 'dirfd', 'newdirfd', 'olddirfd']);
 
-export const mapOpen = ({ sc, raw, params, path }: ArgContext): void => {
-  params.name = path();
-  if (raw.flags !== undefined) params.flags = openFlags(Number(raw.flags));
-  else if (sc === 'creat') params.flags = 'O_WRONLY|O_CREAT|O_TRUNC';
-  if (raw.mode !== undefined) params.mode = octalMode(Number(raw.mode));
-  if (raw.dirfd !== undefined) params.dirfd = raw.dirfd === '-100' ? '-100(AT_FDCWD)' : raw.dirfd;
-};
 const mapExec = ({ params, path }: ArgContext): void => void (params.filename = path());
 const mapLink = ({ params, path }: ArgContext): void => {
   params.oldpath = path('oldpath', 'olddirfd');
