@@ -318,6 +318,15 @@ describe('kernel-side filtering follows the rules', () => {
         await new Promise((r) => setTimeout(r, 500));
       }
       expect(got.some((e) => e.path === d1)).toBe(false);
+      // a second subscriber (anyone who can reach the socket) asking for less narrows nothing:
+      // the kernel captures the union
+      const narrow = new PeregrineSensorSource({ address: `unix://${sock}`, eventTypes: ['execve'] }, table);
+      await narrow.start();
+      await until(() => sensor.server.stats.subscribers === 2, 10_000);
+      expect(sensor.capture.enabledSyscalls).toEqual(expect.arrayContaining([nr('openat'), nr('mkdir')]));
+      await narrow.shutdown();
+      await until(() => sensor.server.stats.subscribers === 1, 10_000);
+      expect(sensor.capture.enabledSyscalls).toContain(nr('mkdir'));
       // and shrink again
       source.setEventTypes(['openat']);
       await until(() => !sensor.capture.enabledSyscalls.includes(nr('mkdir')), 10_000);

@@ -237,6 +237,31 @@ describe('Peregrine sensor source over real gRPC', () => {
   });
 });
 
+describe('subscribers’ event types', () => {
+  it('the union goes to the capture; a hostile list of 40,000 names is bounded (a bigger request is refused at gRPC’s message limit)', async () => {
+    const seen: Array<readonly string[] | undefined> = [];
+    const server = new SensorServer({ listen: '127.0.0.1:0', onEventTypes: (t) => seen.push(t) });
+    const bound = await server.start();
+    cleanup.push(() => server.shutdown(deadlineIn(500)));
+    const huge = Array.from({ length: 40_000 }, (_, i) => (i % 2 ? `t${i}` : 'x'.repeat(100)));
+    const a = new PeregrineSensorSource({ address: bound, eventTypes: ['openat'] }, table);
+    const b = new PeregrineSensorSource({ address: bound, eventTypes: huge }, table);
+    cleanup.push(
+      () => a.shutdown(),
+      () => b.shutdown(),
+    );
+    await a.start();
+    await until(() => seen.length === 1);
+    expect(seen[0]).toEqual(['openat']);
+    await b.start();
+    await until(() => server.stats.subscribers === 2, 10_000);
+    await until(() => seen.length === 2);
+    expect(seen[1]!.length).toBeLessThanOrEqual(1 + 512);
+    expect(seen[1]).toContain('openat');
+    expect(seen[1]!.every((t) => t.length <= 64)).toBe(true);
+  });
+});
+
 describe('certificate rotation', () => {
   it('a changed server certificate and CA file are picked up without restarting either side', async () => {
     const { copyFileSync } = await import('node:fs');

@@ -13,6 +13,8 @@ function syscallRecord(o: {
   comm: string;
   args?: number[];
   blobs?: Array<{ text: string; flags?: number }>;
+  ppid?: number;
+  ancestors?: number[];
 }): Buffer {
   const blobs = (o.blobs ?? [{ text: '' }, { text: '' }, { text: '' }]).map((b) => ({
     bytes: Buffer.from(b.text),
@@ -27,13 +29,15 @@ function syscallRecord(o: {
   buf.writeUInt32LE(o.pid, HDR.TID);
   buf.writeUInt32LE(o.pid, HDR.PID);
   buf.writeBigInt64LE(BigInt(o.res ?? 0), HDR.RES);
-  buf.writeUInt32LE(1, PROC_AT + PROC.PPID);
+  buf.writeUInt32LE(o.ppid ?? 1, PROC_AT + PROC.PPID);
   buf.writeUInt32LE(o.pid, PROC_AT + PROC.VPID);
   buf.writeUInt32LE(0xffffffff, PROC_AT + PROC.LOGINUID);
   buf.writeBigUInt64LE(0x1fffffffffn, PROC_AT + PROC.CAP_EFFECTIVE);
   buf.write(o.comm.slice(0, 15), PROC_AT + PROC.COMM);
-  buf.writeUInt32LE(1, PROC_AT + PROC.ANC_PID);
-  buf.write('init', PROC_AT + PROC.ANC_COMM);
+  (o.ancestors ?? [1]).forEach((a, i) => {
+    buf.writeUInt32LE(a, PROC_AT + PROC.ANC_PID + 4 * i);
+    buf.write(a === 1 ? 'init' : `p${a}`, PROC_AT + PROC.ANC_COMM + 16 * i);
+  });
   (o.args ?? []).forEach((a, i) => buf.writeBigInt64LE(BigInt(a), ARGS_AT + 8 * i));
   buf.writeUInt16LE(0, SOCK_AT);
   buf.writeUInt16LE(0, NAMED_AT);
@@ -125,6 +129,54 @@ describe('RecordAssembler', () => {
     const got = feedAll(a, [Buffer.concat([open('/etc/first'), broken, open('/etc/lost')])]);
     expect(got.map((e) => e.fd?.name)).toEqual(['/etc/first']);
     expect(a.framingBroken).toBe(true);
+  });
+
+  it('parent links that loop (pid reuse, or a forger) end the ancestor chain: no hang, each pid once, at most 16', () => {
+    const a = assembler();
+    const rec = (pid: number, ppid: number, ancestors: number[]): Buffer =>
+      syscallRecord({
+        nr: OPENAT,
+        pid,
+        comm: `p${pid}`,
+        ppid,
+        ancestors,
+        args: [AT_FDCWD],
+        blobs: [{ text: '/x' }, { text: '' }, { text: '' }],
+      });
+    // 35's parent is 30, whose ancestors are 31..35: a loop through the process table
+    const got = feedAll(a, [rec(35, 30, [30, 31, 32, 33, 34]), rec(30, 31, [31, 32, 33, 34, 35])]);
+    const anc = got[1].ancestors!.map((x) => x.pid);
+    expect(anc.slice(0, 5)).toEqual([31, 32, 33, 34, 35]);
+    expect(new Set(anc).size).toBe(anc.length);
+    expect(anc.length).toBeLessThanOrEqual(16);
+    // and a chain longer than 16 is cut at 16
+    const long = assembler();
+    const chain: Buffer[] = [];
+    // the oldest first, as a process tree grows: each parent is known before its child's events
+    for (let p = 140; p >= 100; p--) chain.push(rec(p, p + 1, [p + 1, p + 2, p + 3, p + 4, p + 5]));
+    const events = feedAll(long, chain);
+    expect(events[events.length - 1].ancestors!.map((x) => x.pid)).toEqual(
+      Array.from({ length: 16 }, (_, i) => 101 + i),
+    );
+  });
+
+  it('exec entry records without exits (threads that died mid-exec) stay bounded', () => {
+    const a = assembler();
+    const entries: Buffer[] = [];
+    for (let tid = 1; tid <= 10_000; tid++) {
+      const path = Buffer.from(`/bin/x${tid}`);
+      const b = Buffer.alloc(HDR.BYTES + 4 + path.length);
+      b.writeUInt32LE(b.length, HDR.SIZE);
+      b.writeUInt16LE(REC.EXEC_ENTER, HDR.TYPE);
+      b.writeUInt32LE(tid, HDR.TID);
+      b.writeUInt32LE(tid, HDR.PID);
+      b.writeUInt16LE(path.length, HDR.BYTES);
+      path.copy(b, HDR.BYTES + 4);
+      entries.push(b);
+    }
+    feedAll(a, [Buffer.concat(entries)]);
+    expect(a.pendingExecs).toBeLessThanOrEqual(4096);
+    expect(a.stats.malformed).toBe(0);
   });
 
   it('truncation at the bounds is flagged; per-CPU loss reports become deltas', () => {

@@ -127,6 +127,11 @@ export class RecordAssembler {
   /** The buffer being decoded and a DataView over it (set per chunk). */
   private dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private dvOf: Buffer | undefined;
+  /** Exec entries waiting for their exit (bounded). */
+  get pendingExecs(): number {
+    return this.execPaths.size;
+  }
+
   /** Set once the loader says its probes are attached. */
   ready = false;
   /** Set when the stream's framing broke: the caller restarts the loader. */

@@ -28,6 +28,9 @@ export interface SensorServerOptions {
   readonly onEventTypes?: (types: readonly string[] | undefined) => void;
 }
 
+/** Event types taken from one subscriber's request, at most (Falco has a few hundred). */
+const MAX_EVENT_TYPES = 1024;
+
 interface StoredBatch {
   readonly firstSeq: number;
   readonly count: number;
@@ -222,7 +225,8 @@ export class SensorServer {
     for (const c of this.subscribers) {
       const types = c.request.event_types ?? [];
       if (types.length === 0) all = true;
-      for (const t of types) union.add(t);
+      // a client's list is bounded here (event type names are short and few): a huge one costs nothing
+      for (const t of types.slice(0, MAX_EVENT_TYPES)) if (t.length <= 64) union.add(t);
     }
     const types = all ? undefined : [...union].sort();
     const key = types ? types.join(',') : '*';
