@@ -41,7 +41,8 @@ export class PeregrineSensorSource extends GrpcStreamSource {
     if (key(types) === key(this.eventTypes)) return;
     this.eventTypes = types;
     this.log.info({ eventTypes: types?.length ?? 'all' }, 'sensor source: event types changed; resubscribing');
-    if (this.stats.connected) this.reconnect();
+    // a stream open or opening with the old types is restarted (none open: the next one uses these)
+    this.reconnect();
   }
 
   protected open(client: grpc.Client): ReadStream {
